@@ -1,0 +1,46 @@
+# jobplan — the two quick-start commands are `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: run test lint typecheck pytest bench system-deps clean
+
+# Installs the project into .venv (re-run when pyproject.toml changes) and starts the server
+# on the embedded default: SQLite in ./var (or $JOBPLAN_HOME), http://127.0.0.1:8080.
+run: $(VENV)/.installed-run
+	$(BIN)/jobplan serve
+
+# Installs what the tests need (dev extras, Debian packages such as PostgreSQL) and runs
+# ruff, mypy --strict on src/ and the whole pytest suite. .ci/run calls this.
+test: $(VENV)/.installed-dev system-deps lint typecheck pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy src
+
+pytest: $(VENV)/.installed-dev
+	$(BIN)/pytest
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/cron_bench.py
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-run: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install -e '.[dev]'
+	touch $@ $(VENV)/.installed-run
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""The ``jobplan`` command line (Typer)."""

@@ -1,0 +1,59 @@
+"""Runtime settings, read once from ``JOBPLAN_*`` environment variables and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Everything a jobplan process needs to know about its environment.
+
+    Built once by the entry point (CLI or test) and handed to ``create_app`` and the engine;
+    nothing reads the environment at import time.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="JOBPLAN_", extra="ignore")
+
+    home: Path = Field(default=Path("var"), description="Data folder (database, keys, logs).")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default is SQLite at <home>/jobplan.db.",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    secret_key: str | None = Field(
+        default=None,
+        description="JWT signing key; default is a key generated into <home>/secret.key.",
+    )
+    admin_user: str | None = None
+    admin_password: str | None = None
+    admin_tenant: str = "default"
+    access_token_ttl_seconds: int = Field(default=900, ge=30, le=86400)
+    refresh_token_ttl_seconds: int = Field(default=30 * 86400, ge=300)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_seconds: int = Field(default=300, ge=1)
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    log_format: str = Field(default="console", pattern="^(console|json)$")
+    log_level: str = "INFO"
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL in use: the configured one or SQLite in the data folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home / 'jobplan.db'}"
+
+    def ensure_home(self) -> Path:
+        """Create the data folder (private to the owner) and return it."""
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return self.home

@@ -1,0 +1,9 @@
+"""Database access: SQLAlchemy Core tables, repositories and Alembic migrations.
+
+SQLite (WAL) in the data folder by default; PostgreSQL through ``JOBPLAN_DATABASE_URL``.
+Database errors are translated into :mod:`jobplan.errors` here, never above.
+"""
+
+from jobplan.store.database import Database
+
+__all__ = ["Database"]
