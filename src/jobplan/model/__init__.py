@@ -1,0 +1,78 @@
+"""The jobplan domain model: Pydantic documents shared by the REST API, bundles and plan files.
+
+Pure: no I/O. A plan arrives as JSON (API body), YAML (``plan.yaml``) or a bundle entry and is
+validated into a :class:`PlanDocument`; invalid documents raise :class:`pydantic.ValidationError`
+whose locations name the field (render them with :func:`error_messages`).
+"""
+
+from __future__ import annotations
+
+from jobplan.model._checks import Located
+from jobplan.model._errors import error_messages, format_location
+from jobplan.model._types import FolderPath, Name
+from jobplan.model.condition import And, Condition, JobRef, Not, Or, StageRef, parse_condition
+from jobplan.model.diff import Change, ChangeKind, diff_plans
+from jobplan.model.enums import (
+    DstGap,
+    HistoryStrategy,
+    HttpMethod,
+    JobKind,
+    JobRunStatus,
+    MisfirePolicy,
+    OverlapPolicy,
+    PlanRunStatus,
+    Role,
+    StartupControl,
+)
+from jobplan.model.jobs import CommandJob, EventJob, FileJob, HttpJob, Job, StatusSpec, TimeJob
+from jobplan.model.parameter import Parameter
+from jobplan.model.plan import PlanDocument
+from jobplan.model.policies import Notifications, Policies
+from jobplan.model.schedule import Blackout, Window
+from jobplan.model.semver import SemVer, latest_matching
+from jobplan.model.stage import Lock, Stage
+
+__all__ = [
+    "And",
+    "Blackout",
+    "Change",
+    "ChangeKind",
+    "CommandJob",
+    "Condition",
+    "DstGap",
+    "EventJob",
+    "FileJob",
+    "FolderPath",
+    "HistoryStrategy",
+    "HttpJob",
+    "HttpMethod",
+    "Job",
+    "JobKind",
+    "JobRef",
+    "JobRunStatus",
+    "Located",
+    "Lock",
+    "MisfirePolicy",
+    "Name",
+    "Not",
+    "Notifications",
+    "Or",
+    "OverlapPolicy",
+    "Parameter",
+    "PlanDocument",
+    "PlanRunStatus",
+    "Policies",
+    "Role",
+    "SemVer",
+    "Stage",
+    "StageRef",
+    "StartupControl",
+    "StatusSpec",
+    "TimeJob",
+    "Window",
+    "diff_plans",
+    "error_messages",
+    "format_location",
+    "latest_matching",
+    "parse_condition",
+]

@@ -1,0 +1,74 @@
+"""Plan-wide policies (overlap, misfire, retries, history) and notifications."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import Field, model_validator
+
+from jobplan.model import limits
+from jobplan.model._base import Document
+from jobplan.model._errors import ErrorCollector
+from jobplan.model._types import Recipient
+from jobplan.model.enums import HistoryStrategy, MisfirePolicy, OverlapPolicy
+
+__all__ = ["Notifications", "Policies"]
+
+_ONE_DAY = 24 * 3600
+_ONE_MONTH = 31 * _ONE_DAY
+
+
+class Policies(Document):
+    """How runs of the plan behave; job fields of the same name override the job defaults."""
+
+    overlap: OverlapPolicy = OverlapPolicy.SKIP
+    """What to do when the window fires while a run is still going."""
+    misfire: MisfirePolicy = MisfirePolicy.RUN_ONCE
+    """What to do with fire times missed while the scheduler was down."""
+    catchup_window_seconds: int = Field(default=3600, ge=0, le=366 * _ONE_DAY)
+    """Only fire times missed by less than this are caught up."""
+    max_retries: int = Field(default=0, ge=0, le=100)
+    """Extra attempts after a job fails (default for every job)."""
+    retry_backoff_seconds: int = Field(default=10, ge=0, le=_ONE_DAY)
+    """Delay before the first retry; it doubles on each further retry."""
+    retry_backoff_max_seconds: int = Field(default=600, ge=0, le=_ONE_DAY)
+    """Upper bound of the retry delay."""
+    retry_jitter: float = Field(default=0.1, ge=0, le=1)
+    """Random fraction added to each retry delay (0.1 = up to 10 % longer)."""
+    timeout_seconds: int | None = Field(default=None, ge=1, le=_ONE_MONTH)
+    """Kill a job attempt running longer than this (default for every job). None: no limit."""
+    history: HistoryStrategy = HistoryStrategy.FULL
+    """How much run history to record."""
+    retention_days: int = Field(default=30, ge=1, le=3650)
+    """How long run history is kept."""
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        errors = ErrorCollector()
+        if self.retry_backoff_max_seconds < self.retry_backoff_seconds:
+            errors.add(
+                ("retry_backoff_max_seconds",),
+                "retry_backoff_max_seconds must not be less than retry_backoff_seconds "
+                f"({self.retry_backoff_seconds})",
+                self.retry_backoff_max_seconds,
+                error_type="range",
+            )
+        errors.raise_if_any(type(self).__name__)
+        return self
+
+
+Recipients = list[Recipient]
+
+
+class Notifications(Document):
+    """Who hears about runs: email addresses or http(s) webhook URLs (which receive a JSON
+    POST describing the run)."""
+
+    on_failure: Recipients = Field(default_factory=list, max_length=limits.MAX_RECIPIENTS)
+    """Told when a run ends in error."""
+    on_success: Recipients = Field(default_factory=list, max_length=limits.MAX_RECIPIENTS)
+    """Told when a run completes."""
+    on_overdue: Recipients = Field(default_factory=list, max_length=limits.MAX_RECIPIENTS)
+    """Told when a run passes ``overdue_after_seconds`` or a job its ``max_execution_seconds``."""
+    overdue_after_seconds: int | None = Field(default=None, ge=1, le=_ONE_MONTH)
+    """A run still going this long after it opened is overdue. None: only job limits apply."""
