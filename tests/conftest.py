@@ -30,9 +30,8 @@ def settings(tmp_path: Path) -> Iterator[Settings]:
 
 import uuid  # noqa: E402
 
-from support.postgres import PostgresCluster  # noqa: E402
-
 from jobplan.store import Database  # noqa: E402
+from support.postgres import PostgresCluster  # noqa: E402
 
 TEMPLATE_DB = "jobplan_template"
 

@@ -37,6 +37,26 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = Field(default=30 * 86400, ge=300)
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=300, ge=1)
+    argon2_memory_kib: int = Field(
+        default=19456, ge=1024, description="argon2id memory cost (OWASP minimum: 19 MiB)."
+    )
+    argon2_time_cost: int = Field(default=2, ge=1, description="argon2id iterations.")
+    argon2_parallelism: int = Field(default=1, ge=1, le=16, description="argon2id lanes.")
+    engine_enabled: bool = Field(
+        default=True, description="Run the scheduler and executors in this process."
+    )
+    node_name: str | None = Field(default=None, description="Name of this node (host name).")
+    lease_seconds: float = Field(default=30.0, ge=1, description="Job-run lease length.")
+    misfire_threshold_seconds: float = Field(
+        default=60.0, ge=0, description="A fire later than this counts as missed."
+    )
+    max_concurrent_jobs: int = Field(default=64, ge=1, description="Executions per node.")
+    output_limit_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Output kept per job-run attempt."
+    )
+    kill_grace_seconds: float = Field(
+        default=5.0, ge=0, description="SIGTERM to SIGKILL delay when stopping commands."
+    )
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     log_format: str = Field(default="console", pattern="^(console|json)$")
     log_level: str = "INFO"

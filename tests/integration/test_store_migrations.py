@@ -9,10 +9,10 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
-from support.postgres import PostgresCluster
 
 from jobplan.store import Database
 from jobplan.store.tables import metadata
+from support.postgres import PostgresCluster
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

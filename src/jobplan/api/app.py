@@ -2,19 +2,44 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from jobplan import __version__
 from jobplan.api.errors import install_error_handlers
 from jobplan.api.middleware import BodySizeLimit
-from jobplan.api.routers import cron, health
+from jobplan.api.routers import (
+    api_keys,
+    cron,
+    folders,
+    health,
+    oauth,
+    plans,
+    tenants,
+    users,
+)
+from jobplan.service.container import Services
 from jobplan.settings import Settings
 
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the HTTP application for ``settings``; nothing is read from the environment here."""
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    """Build the HTTP application. With no ``services``, they are opened at start-up (and
+    closed at shutdown) from ``settings``; nothing is read from the environment here."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = services is None
+        app.state.services = services if services is not None else Services.open(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.services.close()
+
     app = FastAPI(
         title="jobplan",
         version=__version__,
@@ -22,10 +47,11 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
         openapi_url="/openapi.json",
+        lifespan=lifespan,
     )
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.include_router(health.router)
-    app.include_router(cron.router)
+    for module in (health, oauth, cron, tenants, users, api_keys, folders, plans):
+        app.include_router(module.router)
     return app

@@ -6,10 +6,13 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from jobplan import __version__
+from jobplan.cli.admin import db_app, users_app
+from jobplan.cli.client import ApiClient, load_connection
+from jobplan.cli.output import err, fail, out
+from jobplan.cli.remote import apply, keys_app, plans_app
 from jobplan.errors import JobplanError
 from jobplan.settings import Settings
 
@@ -21,14 +24,37 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
+app.add_typer(plans_app, name="plans")
+app.command("apply")(apply)
 
 
-def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print ``message`` on stderr and return the exit to raise."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
-    return typer.Exit(code)
+@app.callback()
+def connection_options(
+    ctx: typer.Context,
+    server: Annotated[
+        str | None, typer.Option(envvar="JOBPLAN_URL", help="Server URL (http://127.0.0.1:8080).")
+    ] = None,
+    api_key: Annotated[str | None, typer.Option(envvar="JOBPLAN_API_KEY", help="API key.")] = None,
+    token: Annotated[str | None, typer.Option(envvar="JOBPLAN_TOKEN", help="Access token.")] = None,
+    user: Annotated[str | None, typer.Option(envvar="JOBPLAN_USER", help="User name.")] = None,
+    password: Annotated[
+        str | None, typer.Option(envvar="JOBPLAN_PASSWORD", help="Password (HTTP Basic).")
+    ] = None,
+    tenant: Annotated[str | None, typer.Option(envvar="JOBPLAN_TENANT", help="Tenant.")] = None,
+    profile: Annotated[
+        str, typer.Option(envvar="JOBPLAN_PROFILE", help="Section of the CLI config file.")
+    ] = "default",
+) -> None:
+    """Options for commands that talk to a server; they may also come from the config file
+    ~/.config/jobplan/cli.toml ($JOBPLAN_CONFIG)."""
+
+    def make_client() -> ApiClient:
+        return ApiClient(load_connection(server, api_key, token, user, password, tenant, profile))
+
+    ctx.obj = {"client": make_client}
 
 
 @app.command()
@@ -50,6 +76,7 @@ def serve(
 
     from jobplan.api import create_app
     from jobplan.logging import configure_logging
+    from jobplan.service.container import Services
 
     overrides: dict[str, object] = {}
     if host is not None:
@@ -60,12 +87,32 @@ def serve(
         overrides["home"] = home
     settings = Settings(**overrides)  # type: ignore[arg-type]
     configure_logging(settings.log_level, settings.log_format)
-    settings.ensure_home()
     try:
-        application = create_app(settings)
+        services = Services.open(settings)
     except JobplanError as exc:
-        raise fail(str(exc)) from exc
-    uvicorn.run(application, host=settings.host, port=settings.port, log_config=None)
+        raise fail(str(exc), 1) from exc
+    created = services.bootstrap
+    if created is not None and created.password is not None:
+        # Printed once, on the console only (never logged); stored only as an argon2 hash.
+        err.print(
+            f"\n[bold]First start: created administrator[/]\n"
+            f"  tenant:   {created.tenant}\n  user:     {created.username}\n"
+            f"  password: {created.password}\n"
+            "Keep it safe; it is not shown again "
+            "(reset with: jobplan users reset-password admin).\n",
+            highlight=False,
+        )
+    url = f"http://{settings.host}:{settings.port}"
+    err.print(f"jobplan {__version__} serving on {url} (API docs at {url}/docs)", highlight=False)
+    try:
+        uvicorn.run(
+            create_app(settings, services),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+        )
+    finally:
+        services.close()
 
 
 @app.command()

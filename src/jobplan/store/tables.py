@@ -11,6 +11,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -24,9 +25,16 @@ from sqlalchemy import (
 
 __all__ = [
     "api_keys",
+    "events",
     "folders",
+    "job_run_output",
+    "job_runs",
+    "lock_holders",
     "memberships",
     "metadata",
+    "nodes",
+    "plan_runs",
+    "plan_stats",
     "plan_versions",
     "plans",
     "refresh_tokens",
@@ -154,7 +162,12 @@ plans = Table(
     Column("current_version", String(64), nullable=True),
     _created(),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # scheduling state of the plan's window (see engine/scheduler.py)
+    Column("next_fire_time", UTCDateTime(), nullable=True),
+    Column("last_fire_time", UTCDateTime(), nullable=True),
+    Column("disabled_jobs", JSON, nullable=True),
     UniqueConstraint("tenant_id", "folder", "name"),
+    Index(None, "next_fire_time"),
 )
 
 plan_versions = Table(
@@ -173,4 +186,127 @@ plan_versions = Table(
     Column("created_by", String(64), nullable=False),
     _created(),
     UniqueConstraint("plan_id", "version"),
+)
+
+
+# --- runs ------------------------------------------------------------------------------------
+
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("heartbeat_at", UTCDateTime(), nullable=False),
+    Column("stopped_at", UTCDateTime(), nullable=True),
+)
+
+plan_runs = Table(
+    "plan_runs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    # no foreign key: history outlives a deleted plan
+    Column("plan_id", String(36), nullable=False),
+    Column("plan_path", String(700), nullable=False),
+    Column("plan_version_id", String(36), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("trigger", String(16), nullable=False),
+    Column("scheduled_for", UTCDateTime(), nullable=True),
+    _created(),
+    Column("started_at", UTCDateTime(), nullable=True),
+    Column("ended_at", UTCDateTime(), nullable=True),
+    Column("deadline_at", UTCDateTime(), nullable=True),
+    Column("purge_after", UTCDateTime(), nullable=True),
+    Column("parameters", JSON, nullable=False),
+    Column("history", String(8), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("created_by", String(64), nullable=False),
+    Index(None, "tenant_id", "plan_id", "created_at"),
+    Index(None, "status", "deadline_at"),
+    Index(None, "purge_after"),
+)
+
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column(
+        "plan_run_id", String(36), ForeignKey("plan_runs.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("job_name", String(100), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    # when the runner should look at this job run next (ready, retry backoff, time gate, poll)
+    Column("wake_at", UTCDateTime(), nullable=True),
+    Column("owner_node", String(36), nullable=True),
+    Column("lease_until", UTCDateTime(), nullable=True),
+    Column("stop_requested", Boolean, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("queued_at", UTCDateTime(), nullable=True),
+    Column("started_at", UTCDateTime(), nullable=True),
+    Column("ended_at", UTCDateTime(), nullable=True),
+    Column("exit_code", Integer, nullable=True),
+    Column("http_status", Integer, nullable=True),
+    Column("pid", Integer, nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("flags", JSON, nullable=False),
+    Column("acknowledged", Boolean, nullable=False),
+    UniqueConstraint("plan_run_id", "job_name"),
+    Index(None, "status", "wake_at"),
+    Index(None, "tenant_id", "status"),
+)
+
+job_run_output = Table(
+    "job_run_output",
+    metadata,
+    Column(
+        "job_run_id",
+        String(36),
+        ForeignKey("job_runs.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("attempt", Integer, primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("chunk", Text, nullable=False),
+)
+
+lock_holders = Table(
+    "lock_holders",
+    metadata,
+    Column(
+        "job_run_id", String(36), ForeignKey("job_runs.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("tenant_id", String(36), nullable=False),
+    Column("lock_name", String(100), nullable=False),
+    Column("acquired_at", UTCDateTime(), nullable=False),
+    Index(None, "tenant_id", "lock_name"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("raised_at", UTCDateTime(), nullable=False),
+    Column("raised_by", String(200), nullable=False),
+    Index(None, "tenant_id", "name", "raised_at"),
+)
+
+plan_stats = Table(
+    "plan_stats",
+    metadata,
+    Column("plan_id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("succeeded", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("ended", Integer, nullable=False),
+    Column("total_duration_seconds", Float, nullable=False),
+    Column("last_status", String(16), nullable=True),
+    Column("last_run_at", UTCDateTime(), nullable=True),
 )

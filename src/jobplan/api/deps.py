@@ -1,0 +1,102 @@
+"""Dependencies shared by routers: the services and the authenticated caller."""
+
+from __future__ import annotations
+
+from typing import Annotated, TypeVar
+
+from fastapi import Depends, Header, Query, Request, Response, Security
+from fastapi.security import (
+    APIKeyHeader,
+    HTTPAuthorizationCredentials,
+    HTTPBasic,
+    HTTPBasicCredentials,
+    HTTPBearer,
+)
+
+from jobplan.errors import AuthenticationFailed
+from jobplan.service.auth import parse_api_key
+from jobplan.service.caller import Caller
+from jobplan.service.container import Services
+from jobplan.service.pagination import MAX_PAGE_SIZE, Page
+
+__all__ = [
+    "CallerDep",
+    "LimitQuery",
+    "OffsetQuery",
+    "ServicesDep",
+    "client_address",
+    "current_caller",
+    "set_page_headers",
+]
+
+T = TypeVar("T")
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An access token from /oauth/token, or an API key (jp_...).",
+)
+_basic = HTTPBasic(auto_error=False, description="User name and password.")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key (jp_...).")
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def current_caller(
+    request: Request,
+    services: ServicesDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    basic: Annotated[HTTPBasicCredentials | None, Security(_basic)],
+    api_key: Annotated[str | None, Security(_api_key)],
+    x_tenant: Annotated[
+        str | None, Header(description="Tenant to act in, for users of several tenants.")
+    ] = None,
+) -> Caller:
+    """Resolve the request's credentials: ``X-API-Key``, ``Authorization: Bearer`` (access
+    token or API key) or ``Authorization: Basic``. A sync dependency on purpose: password
+    hashing then runs in the thread pool, off the event loop."""
+    if api_key:
+        return services.auth.authenticate_api_key(api_key)
+    if bearer is not None:
+        token = bearer.credentials
+        if parse_api_key(token) is not None:
+            return services.auth.authenticate_api_key(token)
+        return services.auth.authenticate_access_token(token)
+    if basic is not None:
+        return services.auth.authenticate_basic(
+            basic.username, basic.password, x_tenant, client_address(request)
+        )
+    raise AuthenticationFailed(
+        "credentials required: Authorization: Bearer <token or API key>, HTTP Basic, or X-API-Key"
+    )
+
+
+CallerDep = Annotated[Caller, Depends(current_caller)]
+LimitQuery = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size.")]
+OffsetQuery = Annotated[int, Query(ge=0, description="Items to skip.")]
+
+
+def set_page_headers(request: Request, response: Response, page: Page[T]) -> None:
+    """Pagination metadata in headers (``X-Total-Count`` and RFC 8288 ``Link``), so list
+    bodies stay plain JSON arrays."""
+    response.headers["X-Total-Count"] = str(page.total)
+    links = []
+    if page.offset + page.limit < page.total:
+        url = request.url.include_query_params(offset=page.offset + page.limit, limit=page.limit)
+        links.append(f'<{url}>; rel="next"')
+    if page.offset > 0:
+        url = request.url.include_query_params(
+            offset=max(0, page.offset - page.limit), limit=page.limit
+        )
+        links.append(f'<{url}>; rel="prev"')
+    if links:
+        response.headers["Link"] = ", ".join(links)

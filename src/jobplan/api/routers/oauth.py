@@ -1,0 +1,119 @@
+"""``POST /oauth/token`` (RFC 6749): password, refresh_token and client_credentials grants."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from jobplan.api.deps import ServicesDep, client_address
+from jobplan.errors import AuthenticationFailed, JobplanError, RateLimited
+from jobplan.service.auth import TokenPair
+
+router = APIRouter(tags=["auth"])
+
+GRANTS = ("password", "refresh_token", "client_credentials")
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
+    expires_in: int
+    refresh_token: str | None = None
+    scope: str | None = None
+    tenant: str
+
+
+class OAuthError(BaseModel):
+    error: str
+    error_description: str
+
+
+def _oauth_error(status: int, error: str, description: str, **headers: str) -> JSONResponse:
+    # RFC 6749 section 5.2: token errors have their own JSON shape and must not be cached.
+    return JSONResponse(
+        {"error": error, "error_description": description},
+        status_code=status,
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache", **headers},
+    )
+
+
+def _missing(grant: str, *names: tuple[str, str | None]) -> JSONResponse | None:
+    absent = [name for name, value in names if not value]
+    if absent:
+        return _oauth_error(
+            400, "invalid_request", f"grant_type={grant} requires: {', '.join(absent)}"
+        )
+    return None
+
+
+@router.post(
+    "/oauth/token",
+    operation_id="oauth_token",
+    response_model=TokenOut,
+    responses={400: {"model": OAuthError}, 401: {"model": OAuthError}, 429: {"model": OAuthError}},
+)
+def token(
+    request: Request,
+    services: ServicesDep,
+    grant_type: Annotated[
+        str | None, Form(max_length=64, description="password | refresh_token | client_credentials")
+    ] = None,
+    username: Annotated[str | None, Form(max_length=64)] = None,
+    password: Annotated[str | None, Form(max_length=1024)] = None,
+    tenant: Annotated[str | None, Form(max_length=64)] = None,
+    refresh_token: Annotated[str | None, Form(max_length=200)] = None,
+    client_id: Annotated[str | None, Form(max_length=64)] = None,
+    client_secret: Annotated[str | None, Form(max_length=200)] = None,
+) -> JSONResponse:
+    """Issue an access token (short-lived JWT) and, for user grants, a rotating refresh token."""
+    pair: TokenPair
+    if not grant_type:
+        return _oauth_error(400, "invalid_request", "grant_type is required")
+    try:
+        if grant_type == "password":
+            if problem := _missing(grant_type, ("username", username), ("password", password)):
+                return problem
+            assert username is not None and password is not None
+            pair = services.auth.password_grant(username, password, tenant, client_address(request))
+        elif grant_type == "refresh_token":
+            if problem := _missing(grant_type, ("refresh_token", refresh_token)):
+                return problem
+            assert refresh_token is not None
+            pair = services.auth.refresh_grant(refresh_token)
+        elif grant_type == "client_credentials":
+            if problem := _missing(
+                grant_type, ("client_id", client_id), ("client_secret", client_secret)
+            ):
+                return problem
+            assert client_id is not None and client_secret is not None
+            pair = services.auth.client_credentials_grant(client_id, client_secret)
+        else:
+            return _oauth_error(
+                400,
+                "unsupported_grant_type",
+                f"grant_type must be one of {', '.join(GRANTS)}, got {grant_type!r}",
+            )
+    except RateLimited as exc:
+        return _oauth_error(429, "slow_down", exc.message, **{"Retry-After": str(exc.retry_after)})
+    except AuthenticationFailed as exc:
+        if grant_type == "client_credentials":
+            return _oauth_error(
+                401, "invalid_client", exc.message, **{"WWW-Authenticate": 'Basic realm="jobplan"'}
+            )
+        return _oauth_error(400, "invalid_grant", exc.message)
+    except JobplanError as exc:
+        return _oauth_error(400, "invalid_request", exc.message)
+    body = TokenOut(
+        access_token=pair.access_token,
+        expires_in=pair.expires_in,
+        refresh_token=pair.refresh_token,
+        scope=pair.scope,
+        tenant=pair.tenant,
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+    )

@@ -1,0 +1,242 @@
+"""Commands that talk to a jobplan server: ``apply``, ``plans`` and ``keys``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from pydantic import ValidationError
+from rich.table import Table
+
+from jobplan.cli.client import ApiClient, ApiError
+from jobplan.cli.output import fail, out
+from jobplan.model import PlanDocument
+
+__all__ = ["apply", "keys_app", "plans_app"]
+
+plans_app = typer.Typer(help="Plans on the server.", no_args_is_help=True)
+keys_app = typer.Typer(help="Your API keys on the server.", no_args_is_help=True)
+
+
+def _client(ctx: typer.Context) -> ApiClient:
+    client: ApiClient = ctx.obj["client"]()
+    return client
+
+
+def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except ApiError as exc:
+        raise fail(exc.message, 1) from exc
+
+
+def load_plan_file(path: Path) -> PlanDocument:
+    """Read and validate a plan file (YAML or JSON); exit 2 with field messages if invalid."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise fail(f"cannot read {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise fail(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise fail(f"{path}: a plan file must hold a mapping of plan fields")
+    try:
+        return PlanDocument.model_validate(data)
+    except ValidationError as exc:
+        lines = [
+            f"  {'.'.join(str(p) for p in e['loc']) or '(plan)'}: {e['msg']}" for e in exc.errors()
+        ]
+        raise fail(f"{path} is not a valid plan:\n" + "\n".join(lines)) from exc
+
+
+def _resolve_plan_id(client: ApiClient, ref: str) -> str:
+    """A plan id from an id or a ``folder/name`` path."""
+    if len(ref) == 36 and ref.count("-") == 4:
+        return ref
+    folder, _, name = ref.strip("/").rpartition("/")
+    found = _call(client.get, "/api/v1/plans", params={"folder": folder, "name": name})
+    if not found:
+        raise fail(f"plan '{ref}' not found", 1)
+    plan_id: str = found[0]["id"]
+    return plan_id
+
+
+def apply(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Option("--file", "-f", help="Plan file (YAML or JSON).")],
+    comment: Annotated[str, typer.Option(help="Why this version was made.")] = "",
+) -> None:
+    """Create the plan in FILE, or store it as a new version if it changed."""
+    document = load_plan_file(file)
+    client = _client(ctx)
+    result = _call(
+        client.post,
+        "/api/v1/plans/apply",
+        json=document.model_dump(mode="json", exclude_none=False),
+        params={"comment": comment},
+    )
+    plan = result["plan"]
+    if result["created"]:
+        out.print(f"created plan [bold]{plan['path']}[/] version {plan['version']} ({plan['id']})")
+    elif result["changed"]:
+        out.print(f"updated plan [bold]{plan['path']}[/] to version {plan['version']}")
+        for change in result["changes"]:
+            out.print(f"  {change}", highlight=False)
+    else:
+        out.print(f"plan [bold]{plan['path']}[/] unchanged (version {plan['version']})")
+
+
+@plans_app.command("list")
+def plans_list(
+    ctx: typer.Context,
+    folder: Annotated[str | None, typer.Option(help="Only this folder.")] = None,
+    recursive: Annotated[bool, typer.Option(help="Include sub-folders.")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 100,
+) -> None:
+    """List plans."""
+    params: dict[str, Any] = {"limit": limit, "recursive": recursive}
+    if folder is not None:
+        params["folder"] = folder
+    items = _call(_client(ctx).get, "/api/v1/plans", params=params)
+    table = Table("path", "version", "enabled", "updated", "id")
+    for plan in items:
+        table.add_row(
+            plan["path"],
+            plan["version"],
+            "yes" if plan["enabled"] else "no",
+            plan["updated_at"],
+            plan["id"],
+        )
+    out.print(table)
+
+
+@plans_app.command("show")
+def plans_show(
+    ctx: typer.Context,
+    plan: Annotated[str, typer.Argument(help="Plan id or folder/name.")],
+    version: Annotated[str | None, typer.Option(help="A version instead of the current.")] = None,
+) -> None:
+    """Print a plan's document as YAML."""
+    client = _client(ctx)
+    plan_id = _resolve_plan_id(client, plan)
+    path = f"/api/v1/plans/{plan_id}" + (f"/versions/{version}" if version else "")
+    body = _call(client.get, path)
+    out.print(yaml.safe_dump(body["document"], sort_keys=False), highlight=False, markup=False)
+
+
+@plans_app.command("versions")
+def plans_versions(
+    ctx: typer.Context, plan: Annotated[str, typer.Argument(help="Plan id or folder/name.")]
+) -> None:
+    """List a plan's versions, newest first."""
+    client = _client(ctx)
+    items = _call(client.get, f"/api/v1/plans/{_resolve_plan_id(client, plan)}/versions")
+    table = Table("version", "created", "by", "comment", "id")
+    for item in items:
+        table.add_row(
+            item["version"], item["created_at"], item["created_by"], item["comment"], item["id"]
+        )
+    out.print(table)
+
+
+@plans_app.command("diff")
+def plans_diff(
+    ctx: typer.Context,
+    plan: Annotated[str, typer.Argument(help="Plan id or folder/name.")],
+    from_version: Annotated[
+        str | None, typer.Option("--from", help="Old version (default: the current one).")
+    ] = None,
+    to_version: Annotated[str | None, typer.Option("--to", help="New version.")] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="Compare with a plan file instead.")
+    ] = None,
+) -> None:
+    """Show what changed between two versions, or between the server and a plan file."""
+    client = _client(ctx)
+    plan_id = _resolve_plan_id(client, plan)
+
+    def fetch(version: str | None) -> PlanDocument:
+        path = f"/api/v1/plans/{plan_id}" + (f"/versions/{version}" if version else "")
+        return PlanDocument.model_validate(_call(client.get, path)["document"])
+
+    old = fetch(from_version)
+    if file is not None:
+        new = load_plan_file(file)
+    elif to_version is not None:
+        new = fetch(to_version)
+    else:
+        raise fail("give --to VERSION or --file PLAN.yaml to compare with")
+    changes = old.diff(new)
+    if not changes:
+        out.print("no differences")
+        return
+    for change in changes:
+        out.print(str(change), highlight=False)
+
+
+@plans_app.command("delete")
+def plans_delete(
+    ctx: typer.Context,
+    plan: Annotated[str, typer.Argument(help="Plan id or folder/name.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a plan and all its versions."""
+    client = _client(ctx)
+    plan_id = _resolve_plan_id(client, plan)
+    if not yes and not typer.confirm(f"Delete plan '{plan}' and all its versions?"):
+        raise typer.Exit(1)
+    _call(client.delete, f"/api/v1/plans/{plan_id}")
+    out.print(f"deleted plan '{plan}'")
+
+
+@keys_app.command("create")
+def keys_create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="What the key is for.")],
+    scope: Annotated[
+        list[str] | None, typer.Option(help="Narrow the key, e.g. --scope plans:read.")
+    ] = None,
+    expires_at: Annotated[
+        datetime | None, typer.Option(help="Expiry (ISO 8601, UTC if no offset).")
+    ] = None,
+) -> None:
+    """Create an API key; the secret is printed once."""
+    body: dict[str, Any] = {"name": name}
+    if scope:
+        body["scopes"] = scope
+    if expires_at is not None:
+        if expires_at.tzinfo is None:
+            from datetime import UTC
+
+            expires_at = expires_at.replace(tzinfo=UTC)
+        body["expires_at"] = expires_at.isoformat()
+    created = _call(_client(ctx).post, "/api/v1/api-keys", json=body)
+    out.print(f"API key [bold]{created['id']}[/] created. Its secret (shown only now):")
+    print(created["key"])
+
+
+@keys_app.command("list")
+def keys_list(ctx: typer.Context) -> None:
+    """List your API keys."""
+    items = _call(_client(ctx).get, "/api/v1/api-keys")
+    table = Table("id", "name", "scopes", "expires", "last used", "revoked")
+    for key in items:
+        table.add_row(
+            key["id"],
+            key["name"],
+            ",".join(key["scopes"] or ["(role)"]),
+            key["expires_at"] or "-",
+            key["last_used_at"] or "-",
+            key["revoked_at"] or "-",
+        )
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(ctx: typer.Context, key_id: Annotated[str, typer.Argument()]) -> None:
+    """Revoke an API key."""
+    _call(_client(ctx).delete, f"/api/v1/api-keys/{key_id}")
+    out.print(f"API key {key_id} revoked")

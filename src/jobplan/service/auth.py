@@ -1,0 +1,319 @@
+"""Authentication: OAuth 2 grants, access tokens (JWT), API keys, HTTP Basic.
+
+Every credential resolves to a :class:`Caller` (tenant, user, role, scopes), looked up afresh
+on each request so a disabled user, a removed membership or a revoked key stops working at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+from sqlalchemy import Connection
+
+from jobplan.errors import AuthenticationFailed, InvalidInput
+from jobplan.model import Role
+from jobplan.service.caller import Caller
+from jobplan.service.security import (
+    PasswordHasher,
+    constant_time_equal,
+    new_secret,
+    sha256_hex,
+)
+from jobplan.service.throttle import LoginThrottle
+from jobplan.settings import Settings
+from jobplan.store import Database, accounts, credentials, new_id
+from jobplan.store.records import ApiKeyRecord, UserRecord
+
+__all__ = ["API_KEY_PREFIX", "AuthService", "TokenPair", "parse_api_key"]
+
+API_KEY_PREFIX = "jp_"
+REFRESH_PREFIX = "jprt_"
+_ISSUER = "jobplan"
+_LAST_USED_RESOLUTION = timedelta(seconds=60)
+_BASIC_CACHE_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    """What a successful grant returns."""
+
+    access_token: str
+    expires_in: int
+    refresh_token: str | None
+    tenant: str
+    scope: str | None
+
+
+def parse_api_key(key: str) -> tuple[str, str] | None:
+    """Split ``jp_<key id>_<secret>`` into its id and secret; ``None`` if not key-shaped."""
+    if not key.startswith(API_KEY_PREFIX):
+        return None
+    key_id, sep, secret = key[len(API_KEY_PREFIX) :].partition("_")
+    if not sep or not key_id or not secret:
+        return None
+    return key_id, secret
+
+
+class AuthService:
+    """Grants and credential checks for one database."""
+
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        signing_key: bytes,
+        passwords: PasswordHasher,
+    ) -> None:
+        self._db = database
+        self._passwords = passwords
+        self._settings = settings
+        self._key = signing_key
+        self.throttle = LoginThrottle(settings.login_max_failures, settings.login_window_seconds)
+        self._basic_cache: dict[str, tuple[str, str, float]] = {}
+        self._basic_lock = threading.Lock()
+
+    # --- grants ---------------------------------------------------------------------------
+
+    def password_grant(
+        self, username: str, password: str, tenant: str | None, client_address: str
+    ) -> TokenPair:
+        """Log in with user name and password; issues an access and a refresh token."""
+        caller = self._check_password(username, password, tenant, client_address)
+        return self._issue(caller, family_id=None)
+
+    def refresh_grant(self, refresh_token: str) -> TokenPair:
+        """Exchange a refresh token for a new pair. A token works once: presenting a used one
+        revokes its whole family (it was stolen, or the client is replaying)."""
+        token_hash = sha256_hex(refresh_token)
+        with self._db.transaction() as conn:
+            record = credentials.get_refresh_token_by_hash(conn, token_hash)
+            if record is None:
+                raise AuthenticationFailed("refresh token is invalid")
+            if record.revoked_at is not None:
+                raise AuthenticationFailed("refresh token has been revoked")
+            if record.used_at is not None or not credentials.mark_refresh_token_used(
+                conn, record.id
+            ):
+                credentials.revoke_refresh_family(conn, record.family_id)
+                reused = True
+            else:
+                reused = False
+                if record.expires_at <= datetime.now(UTC):
+                    raise AuthenticationFailed("refresh token has expired")
+                caller = self._caller(conn, record.user_id, tenant_id=record.tenant_id)
+                pair = self._issue_in(conn, caller, family_id=record.family_id)
+        if reused:
+            # committed above: the family stays revoked even though this request fails
+            raise AuthenticationFailed(
+                "refresh token was already used; every token of its family is now revoked"
+            )
+        return pair
+
+    def client_credentials_grant(self, client_id: str, client_secret: str) -> TokenPair:
+        """Exchange an API key (id + secret) for an access token with the key's scopes."""
+        secret = client_secret
+        parsed = parse_api_key(client_secret)
+        if parsed is not None:
+            if parsed[0] != client_id:
+                raise AuthenticationFailed("client_id does not match the key")
+            secret = parsed[1]
+        caller = self.authenticate_api_key(f"{API_KEY_PREFIX}{client_id}_{secret}")
+        token, expires_in = self._access_token(caller)
+        scope = " ".join(sorted(caller.scopes)) if caller.scopes is not None else None
+        return TokenPair(token, expires_in, None, caller.tenant_name, scope)
+
+    # --- per-request authentication -------------------------------------------------------
+
+    def authenticate_access_token(self, token: str) -> Caller:
+        """Check a JWT access token and resolve its caller."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=["HS256"],
+                issuer=_ISSUER,
+                options={"require": ["exp", "iat", "sub", "tid", "typ"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise AuthenticationFailed("access token has expired") from exc
+        except jwt.InvalidTokenError as exc:
+            raise AuthenticationFailed("access token is invalid") from exc
+        if claims.get("typ") != "access":
+            raise AuthenticationFailed("access token is invalid")
+        key_id = claims.get("kid")
+        with self._db.read() as conn:
+            if key_id is not None:
+                self._usable_key(credentials.get_api_key(conn, key_id), key_id)
+            scopes = claims.get("scp")
+            return self._caller(
+                conn,
+                claims["sub"],
+                tenant_id=claims["tid"],
+                scopes=frozenset(scopes) if scopes is not None else None,
+                api_key_id=key_id,
+            )
+
+    def authenticate_api_key(self, key: str) -> Caller:
+        """Check an API key (``jp_<id>_<secret>``) and resolve its caller."""
+        parsed = parse_api_key(key)
+        if parsed is None:
+            raise AuthenticationFailed("API key is malformed")
+        key_id, secret = parsed
+        now = datetime.now(UTC)
+        with self._db.transaction() as conn:
+            record = credentials.get_api_key(conn, key_id)
+            if record is None or not constant_time_equal(record.secret_hash, sha256_hex(secret)):
+                raise AuthenticationFailed("API key is invalid")
+            record = self._usable_key(record, key_id)
+            if record.last_used_at is None or now - record.last_used_at > _LAST_USED_RESOLUTION:
+                credentials.touch_api_key(conn, key_id, now)
+            return self._caller(
+                conn,
+                record.user_id,
+                tenant_id=record.tenant_id,
+                scopes=frozenset(record.scopes) if record.scopes is not None else None,
+                api_key_id=key_id,
+            )
+
+    def authenticate_basic(
+        self, username: str, password: str, tenant: str | None, client_address: str
+    ) -> Caller:
+        """HTTP Basic. Successful checks are remembered briefly (by a hash of the
+        credentials) so scripts sending Basic on every request do not pay argon2 each time."""
+        cache_key = hashlib.sha256(f"{username}\0{password}\0{tenant}".encode()).hexdigest()
+        now = time.monotonic()
+        with self._basic_lock:
+            cached = self._basic_cache.get(cache_key)
+        if cached is not None and cached[2] > now:
+            with self._db.read() as conn:
+                return self._caller(conn, cached[0], tenant_id=cached[1])
+        caller = self._check_password(username, password, tenant, client_address)
+        with self._basic_lock:
+            if len(self._basic_cache) > 10_000:
+                self._basic_cache.clear()
+            self._basic_cache[cache_key] = (
+                caller.user_id,
+                caller.tenant_id,
+                now + _BASIC_CACHE_SECONDS,
+            )
+        return caller
+
+    def forget_cached_credentials(self) -> None:
+        """Drop remembered Basic credentials (after a password change)."""
+        with self._basic_lock:
+            self._basic_cache.clear()
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _check_password(
+        self, username: str, password: str, tenant: str | None, client_address: str
+    ) -> Caller:
+        keys = (f"user:{username.lower()}", f"addr:{client_address}")
+        self.throttle.check(*keys)
+        with self._db.read() as conn:
+            user = accounts.get_user_by_username(conn, username)
+        ok = self._passwords.verify(password, user.password_hash if user else None)
+        if not ok or user is None or user.disabled:
+            self.throttle.failed(*keys)
+            raise AuthenticationFailed("user name or password is wrong")
+        self.throttle.succeeded(keys[0])
+        with self._db.read() as conn:
+            return self._caller(conn, user.id, tenant_name=tenant, user=user)
+
+    def _caller(
+        self,
+        conn: Connection,
+        user_id: str,
+        *,
+        tenant_id: str | None = None,
+        tenant_name: str | None = None,
+        scopes: frozenset[str] | None = None,
+        api_key_id: str | None = None,
+        user: UserRecord | None = None,
+    ) -> Caller:
+        user = user or accounts.get_user(conn, user_id)
+        if user is None or user.disabled:
+            raise AuthenticationFailed("user is unknown or disabled")
+        if tenant_id is None:
+            tenant_id = self._pick_tenant(conn, user, tenant_name)
+        tenant = accounts.get_tenant(conn, tenant_id)
+        membership = accounts.get_membership(conn, user.id, tenant_id)
+        if tenant is None or membership is None:
+            raise AuthenticationFailed("user is not a member of this tenant")
+        return Caller(
+            user_id=user.id,
+            username=user.username,
+            tenant_id=tenant.id,
+            tenant_name=tenant.name,
+            role=Role(membership.role),
+            is_system_admin=user.is_system_admin,
+            scopes=scopes,
+            api_key_id=api_key_id,
+        )
+
+    @staticmethod
+    def _pick_tenant(conn: Connection, user: UserRecord, tenant_name: str | None) -> str:
+        memberships = accounts.list_memberships_of_user(conn, user.id)
+        if tenant_name:
+            for membership, name in memberships:
+                if name == tenant_name:
+                    return membership.tenant_id
+            raise AuthenticationFailed(f"user is not a member of tenant '{tenant_name}'")
+        if not memberships:
+            raise AuthenticationFailed("user is not a member of any tenant")
+        if len(memberships) > 1:
+            names = ", ".join(name for _, name in memberships)
+            raise InvalidInput(
+                f"user belongs to several tenants ({names}); name one", field="tenant"
+            )
+        return memberships[0][0].tenant_id
+
+    @staticmethod
+    def _usable_key(key: ApiKeyRecord | None, key_id: str) -> ApiKeyRecord:
+        if key is None:
+            raise AuthenticationFailed("API key is invalid")
+        if key.revoked_at is not None:
+            raise AuthenticationFailed(f"API key '{key_id}' has been revoked")
+        if key.expires_at is not None and key.expires_at <= datetime.now(UTC):
+            raise AuthenticationFailed(f"API key '{key_id}' has expired")
+        return key
+
+    def _access_token(self, caller: Caller) -> tuple[str, int]:
+        ttl = self._settings.access_token_ttl_seconds
+        now = datetime.now(UTC)
+        claims: dict[str, object] = {
+            "iss": _ISSUER,
+            "sub": caller.user_id,
+            "tid": caller.tenant_id,
+            "typ": "access",
+            "iat": now,
+            "exp": now + timedelta(seconds=ttl),
+            "jti": new_secret(12),
+        }
+        if caller.scopes is not None:
+            claims["scp"] = sorted(caller.scopes)
+        if caller.api_key_id is not None:
+            claims["kid"] = caller.api_key_id
+        return jwt.encode(claims, self._key, algorithm="HS256"), ttl
+
+    def _issue(self, caller: Caller, family_id: str | None) -> TokenPair:
+        with self._db.transaction() as conn:
+            return self._issue_in(conn, caller, family_id)
+
+    def _issue_in(self, conn: Connection, caller: Caller, family_id: str | None) -> TokenPair:
+        access, expires_in = self._access_token(caller)
+        refresh = REFRESH_PREFIX + new_secret(32)
+        credentials.insert_refresh_token(
+            conn,
+            family_id or new_id(),
+            caller.user_id,
+            caller.tenant_id,
+            sha256_hex(refresh),
+            datetime.now(UTC) + timedelta(seconds=self._settings.refresh_token_ttl_seconds),
+        )
+        return TokenPair(access, expires_in, refresh, caller.tenant_name, None)

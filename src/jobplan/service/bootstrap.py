@@ -1,0 +1,59 @@
+"""First start: make sure an administrator exists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jobplan.model import Role
+from jobplan.service.security import PasswordHasher, new_secret
+from jobplan.service.validation import check_password, check_slug, check_username
+from jobplan.settings import Settings
+from jobplan.store import Database, accounts
+
+__all__ = ["BootstrapResult", "bootstrap_admin"]
+
+
+@dataclass(frozen=True, slots=True)
+class BootstrapResult:
+    """The admin made on first start; ``password`` is set only when we generated it."""
+
+    username: str
+    tenant: str
+    password: str | None
+
+
+def bootstrap_admin(
+    database: Database, settings: Settings, passwords: PasswordHasher
+) -> BootstrapResult | None:
+    """Create the first admin if the database has no tenant yet.
+
+    With ``JOBPLAN_ADMIN_USER`` and ``JOBPLAN_ADMIN_PASSWORD`` that user is created (if
+    missing) as system admin and admin of ``JOBPLAN_ADMIN_TENANT``; without them, on an empty
+    database, user ``admin`` gets a generated password, returned once for the console and
+    stored only as a hash. Returns ``None`` when nothing was created.
+    """
+    tenant_name = check_slug(settings.admin_tenant, "JOBPLAN_ADMIN_TENANT")
+    configured = settings.admin_user is not None and settings.admin_password is not None
+    if configured:
+        assert settings.admin_user is not None and settings.admin_password is not None
+        username = check_username(settings.admin_user, "JOBPLAN_ADMIN_USER")
+        password = check_password(settings.admin_password, "JOBPLAN_ADMIN_PASSWORD")
+    else:
+        username, password = "admin", new_secret(18)
+    with database.transaction() as conn:
+        if not configured and accounts.count_tenants(conn) > 0:
+            return None
+        tenant = accounts.get_tenant_by_name(conn, tenant_name)
+        if tenant is None:
+            tenant = accounts.insert_tenant(conn, tenant_name, tenant_name, {})
+        user = accounts.get_user_by_username(conn, username)
+        created = user is None
+        if user is None:
+            user = accounts.insert_user(
+                conn, username, passwords.hash(password), username, is_system_admin=True
+            )
+        if accounts.get_membership(conn, user.id, tenant.id) is None:
+            accounts.add_membership(conn, user.id, tenant.id, Role.ADMIN)
+    if not created:
+        return None
+    return BootstrapResult(username, tenant_name, None if configured else password)

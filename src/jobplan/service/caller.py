@@ -1,0 +1,81 @@
+"""Who is calling: the resolved identity every service operation is checked against."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from jobplan.errors import PermissionDenied
+from jobplan.model import Role
+
+__all__ = ["ROLE_PERMISSIONS", "Caller", "Permission", "permissions_of"]
+
+
+class Permission(StrEnum):
+    """What an operation needs. API key scopes are drawn from these names."""
+
+    PLANS_READ = "plans:read"
+    PLANS_WRITE = "plans:write"
+    RUNS_READ = "runs:read"
+    RUNS_WRITE = "runs:write"
+    KEYS_READ = "keys:read"
+    KEYS_WRITE = "keys:write"
+    USERS_READ = "users:read"
+    USERS_WRITE = "users:write"
+    TENANTS_ADMIN = "tenants:admin"
+
+
+_VIEWER = {Permission.PLANS_READ, Permission.RUNS_READ, Permission.KEYS_READ}
+_OPERATOR = _VIEWER | {Permission.RUNS_WRITE, Permission.KEYS_WRITE}
+_SUPERVISOR = _OPERATOR | {Permission.PLANS_WRITE, Permission.USERS_READ}
+_ADMIN = _SUPERVISOR | {Permission.USERS_WRITE}
+
+#: What each role may do in its tenant. Keys are always one's own unless the role also has
+#: ``users:read`` (see others' keys) or ``users:write`` (revoke others' keys).
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.VIEWER: frozenset(_VIEWER),
+    Role.OPERATOR: frozenset(_OPERATOR),
+    Role.SUPERVISOR: frozenset(_SUPERVISOR),
+    Role.ADMIN: frozenset(_ADMIN),
+}
+
+
+def permissions_of(role: Role, is_system_admin: bool) -> frozenset[Permission]:
+    """Everything ``role`` grants, plus tenant administration for system admins."""
+    granted = ROLE_PERMISSIONS[role]
+    return granted | {Permission.TENANTS_ADMIN} if is_system_admin else granted
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """An authenticated user acting in one tenant, possibly narrowed by API key scopes."""
+
+    user_id: str
+    username: str
+    tenant_id: str
+    tenant_name: str
+    role: Role
+    is_system_admin: bool = False
+    scopes: frozenset[str] | None = None
+    api_key_id: str | None = None
+
+    @property
+    def permissions(self) -> frozenset[Permission]:
+        """The role's permissions, intersected with the key's scopes when there are any."""
+        granted = permissions_of(self.role, self.is_system_admin)
+        if self.scopes is None:
+            return granted
+        return frozenset(p for p in granted if p.value in self.scopes)
+
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+    def require(self, permission: Permission) -> None:
+        """Raise :class:`PermissionDenied` unless the caller holds ``permission``."""
+        if permission in self.permissions:
+            return
+        if permission in permissions_of(self.role, self.is_system_admin):
+            raise PermissionDenied(f"the API key's scopes do not include '{permission}'")
+        raise PermissionDenied(
+            f"role '{self.role}' in tenant '{self.tenant_name}' does not allow '{permission}'"
+        )

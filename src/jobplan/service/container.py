@@ -1,0 +1,53 @@
+"""The set of services one process uses, opened once from :class:`Settings`."""
+
+from __future__ import annotations
+
+from jobplan.service.api_keys import ApiKeyService
+from jobplan.service.auth import AuthService
+from jobplan.service.bootstrap import BootstrapResult, bootstrap_admin
+from jobplan.service.folders import FolderService
+from jobplan.service.plans import PlanService
+from jobplan.service.security import PasswordHasher, load_or_create_signing_key
+from jobplan.service.tenants import TenantService
+from jobplan.service.users import UserService
+from jobplan.settings import Settings
+from jobplan.store import Database
+
+__all__ = ["Services"]
+
+
+class Services:
+    """Every service over one database. Adapters get this and nothing below it."""
+
+    def __init__(self, settings: Settings, database: Database) -> None:
+        self.settings = settings
+        self.database = database
+        self.passwords = PasswordHasher(settings)
+        self.auth = AuthService(
+            database,
+            settings,
+            load_or_create_signing_key(settings.home, settings.secret_key),
+            self.passwords,
+        )
+        self.tenants = TenantService(database, self.passwords)
+        self.users = UserService(
+            database, self.passwords, on_password_change=self.auth.forget_cached_credentials
+        )
+        self.api_keys = ApiKeyService(database)
+        self.folders = FolderService(database)
+        self.plans = PlanService(database)
+        self.bootstrap: BootstrapResult | None = None
+
+    @classmethod
+    def open(cls, settings: Settings, *, migrate: bool = True) -> Services:
+        """Open the database (migrating it to the latest schema) and bootstrap the admin."""
+        settings.ensure_home()
+        database = Database(settings.effective_database_url)
+        if migrate:
+            database.upgrade()
+        services = cls(settings, database)
+        services.bootstrap = bootstrap_admin(database, settings, services.passwords)
+        return services
+
+    def close(self) -> None:
+        self.database.dispose()

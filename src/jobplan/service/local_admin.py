@@ -1,0 +1,82 @@
+"""Administration by whoever holds the data folder (the ``jobplan users`` offline commands).
+
+Having the database file is already full control, so these operations take no caller; they
+exist for the first user and for locked-out administrators.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from jobplan.errors import AlreadyExists, NotFound
+from jobplan.model import Role
+from jobplan.service.security import PasswordHasher
+from jobplan.service.validation import check_password, check_slug, check_username
+from jobplan.settings import Settings
+from jobplan.store import Database, accounts
+
+__all__ = ["create_user_locally", "reset_password_locally", "upgrade_database"]
+
+
+@contextmanager
+def _open(settings: Settings) -> Iterator[Database]:
+    settings.ensure_home()
+    database = Database(settings.effective_database_url)
+    try:
+        database.upgrade()
+        yield database
+    finally:
+        database.dispose()
+
+
+def upgrade_database(settings: Settings) -> str | None:
+    """Apply migrations; returns the revision the database is now at."""
+    with _open(settings) as database:
+        return database.current_revision()
+
+
+def create_user_locally(
+    settings: Settings,
+    tenant: str,
+    username: str,
+    password: str,
+    role: Role,
+    *,
+    system_admin: bool = False,
+) -> bool:
+    """Create ``username`` with ``role`` in ``tenant`` (made if missing). Returns ``False`` if
+    the user existed and was only added to the tenant."""
+    check_slug(tenant, "tenant")
+    check_username(username)
+    check_password(password)
+    with _open(settings) as database, database.transaction() as conn:
+        tenant_record = accounts.get_tenant_by_name(conn, tenant) or accounts.insert_tenant(
+            conn, tenant, tenant, {}
+        )
+        user = accounts.get_user_by_username(conn, username)
+        created = user is None
+        if user is None:
+            user = accounts.insert_user(
+                conn,
+                username,
+                PasswordHasher(settings).hash(password),
+                username,
+                is_system_admin=system_admin,
+            )
+        elif accounts.get_membership(conn, user.id, tenant_record.id) is not None:
+            raise AlreadyExists("user", f"{username} in tenant {tenant}")
+        accounts.add_membership(conn, user.id, tenant_record.id, role)
+    return created
+
+
+def reset_password_locally(settings: Settings, username: str, password: str) -> None:
+    """Set a new password for ``username`` (and re-enable the account)."""
+    check_password(password)
+    with _open(settings) as database, database.transaction() as conn:
+        user = accounts.get_user_by_username(conn, username)
+        if user is None:
+            raise NotFound("user", username)
+        accounts.update_user(
+            conn, user.id, password_hash=PasswordHasher(settings).hash(password), disabled=False
+        )

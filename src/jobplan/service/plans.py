@@ -1,0 +1,252 @@
+"""Plans and their immutable versions: every change stores a new version."""
+
+from __future__ import annotations
+
+import builtins
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from jobplan.errors import Conflict, InvalidInput, NotFound
+from jobplan.model import PlanDocument, SemVer
+from jobplan.service.caller import Caller, Permission
+from jobplan.service.folders import normalise_folder, parents_of
+from jobplan.service.pagination import Page, check_page
+from jobplan.store import Database, plans
+from jobplan.store.records import PlanRecord, PlanVersionRecord
+
+__all__ = ["PLAN_FORMAT_VERSION", "ApplyResult", "PlanService", "PlanView"]
+
+#: Version of the stored plan document layout; checked when a version is loaded.
+PLAN_FORMAT_VERSION = 1
+FIRST_VERSION = SemVer(1, 0, 0)
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+@dataclass(frozen=True, slots=True)
+class PlanView:
+    """A plan with one of its versions (the current one unless asked otherwise)."""
+
+    plan: PlanRecord
+    version: PlanVersionRecord
+    document: PlanDocument
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    """What ``apply`` did: created the plan, stored a new version, or found nothing changed."""
+
+    view: PlanView
+    created: bool
+    changed: bool
+    changes: list[str]
+
+
+def _comparable(document: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in document.items() if k != "version"}
+
+
+def load_document(record: PlanVersionRecord) -> PlanDocument:
+    """The stored document of a version, checked against the format we can read."""
+    if record.format_version != PLAN_FORMAT_VERSION:
+        raise Conflict(
+            f"plan version {record.version} was stored in format {record.format_version}; "
+            f"this server reads format {PLAN_FORMAT_VERSION}"
+        )
+    return PlanDocument.model_validate(record.document)
+
+
+class PlanService:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    # --- writes ---------------------------------------------------------------------------
+
+    def create(self, caller: Caller, document: PlanDocument, comment: str = "") -> PlanView:
+        """Create a plan with its first version (``1.0.0`` unless the document names one)."""
+        caller.require(Permission.PLANS_WRITE)
+        with self._db.transaction() as conn:
+            return self._create(conn, caller, document, comment)
+
+    def update(
+        self, caller: Caller, plan_ref: str, document: PlanDocument, comment: str = ""
+    ) -> ApplyResult:
+        """Store ``document`` as the plan's new version (nothing is stored if it is unchanged)."""
+        caller.require(Permission.PLANS_WRITE)
+        with self._db.transaction() as conn:
+            plan = self._resolve(conn, caller, plan_ref)
+            if (document.folder, document.name) != (plan.folder, plan.name):
+                field = "name" if document.name != plan.name else "folder"
+                raise InvalidInput(
+                    f"does not match the plan being updated ('{_path(plan.folder, plan.name)}'); "
+                    "plans cannot be renamed or moved by an update",
+                    field=field,
+                )
+            return self._new_version(conn, caller, plan, document, comment)
+
+    def apply(self, caller: Caller, document: PlanDocument, comment: str = "") -> ApplyResult:
+        """Create the plan named by ``document`` or store a new version of it (plans as code)."""
+        caller.require(Permission.PLANS_WRITE)
+        with self._db.transaction() as conn:
+            plan = plans.get_plan_by_name(conn, caller.tenant_id, document.folder, document.name)
+            if plan is None:
+                view = self._create(conn, caller, document, comment)
+                return ApplyResult(view, created=True, changed=True, changes=["plan created"])
+            return self._new_version(conn, caller, plan, document, comment)
+
+    def set_enabled(self, caller: Caller, plan_ref: str, enabled: bool) -> PlanRecord:
+        """Enable or disable a plan's schedule (no new version: this is operational state)."""
+        caller.require(Permission.RUNS_WRITE)
+        with self._db.transaction() as conn:
+            plan = self._resolve(conn, caller, plan_ref)
+            plans.set_plan_enabled(conn, plan.id, enabled)
+            updated = plans.get_plan(conn, caller.tenant_id, plan.id)
+        assert updated is not None
+        return updated
+
+    def delete(self, caller: Caller, plan_ref: str) -> None:
+        """Delete a plan and all its versions."""
+        caller.require(Permission.PLANS_WRITE)
+        with self._db.transaction() as conn:
+            plan = self._resolve(conn, caller, plan_ref)
+            plans.delete_plan(conn, plan.id)
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def get(self, caller: Caller, plan_ref: str, version: str | None = None) -> PlanView:
+        """A plan by id or ``folder/name`` path, with its current (or the given) version."""
+        caller.require(Permission.PLANS_READ)
+        with self._db.read() as conn:
+            plan = self._resolve(conn, caller, plan_ref)
+            wanted = version or plan.current_version_id
+            record = plans.get_version(conn, caller.tenant_id, plan.id, wanted or "")
+        if record is None:
+            raise NotFound("plan version", version or plan_ref)
+        return PlanView(plan, record, load_document(record))
+
+    def list(
+        self,
+        caller: Caller,
+        *,
+        folder: str | None = None,
+        recursive: bool = False,
+        name: str | None = None,
+        name_contains: str | None = None,
+        enabled: bool | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> Page[PlanRecord]:
+        caller.require(Permission.PLANS_READ)
+        check_page(limit, offset)
+        if folder is not None:
+            folder = normalise_folder(folder, "folder")
+        with self._db.read() as conn:
+            if name is not None:
+                plan = plans.get_plan_by_name(conn, caller.tenant_id, folder or "", name)
+                found = [plan] if plan else []
+                return Page(found[offset : offset + limit], len(found), limit, offset)
+            items, total = plans.list_plans(
+                conn,
+                caller.tenant_id,
+                folder=folder,
+                recursive=recursive,
+                name_contains=name_contains,
+                enabled=enabled,
+                limit=limit,
+                offset=offset,
+            )
+        return Page(items, total, limit, offset)
+
+    def versions(self, caller: Caller, plan_ref: str) -> builtins.list[PlanVersionRecord]:
+        """Every version of a plan, highest first."""
+        caller.require(Permission.PLANS_READ)
+        with self._db.read() as conn:
+            plan = self._resolve(conn, caller, plan_ref)
+            return plans.list_versions(conn, caller.tenant_id, plan.id)
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _resolve(self, conn: Connection, caller: Caller, plan_ref: str) -> PlanRecord:
+        if _UUID.match(plan_ref):
+            plan = plans.get_plan(conn, caller.tenant_id, plan_ref)
+        else:
+            folder, _, name = plan_ref.strip("/").rpartition("/")
+            plan = plans.get_plan_by_name(conn, caller.tenant_id, folder, name)
+        if plan is None:
+            raise NotFound("plan", plan_ref)
+        return plan
+
+    def _create(
+        self, conn: Connection, caller: Caller, document: PlanDocument, comment: str
+    ) -> PlanView:
+        for parent in parents_of(document.folder):
+            if plans.get_folder_by_path(conn, caller.tenant_id, parent) is None:
+                plans.insert_folder(conn, caller.tenant_id, parent, "")
+        plan = plans.insert_plan(
+            conn, caller.tenant_id, document.folder, document.name, document.enabled
+        )
+        version = SemVer.parse(document.version) if document.version else FIRST_VERSION
+        return self._store(conn, caller, plan, document, version, comment)
+
+    def _new_version(
+        self,
+        conn: Connection,
+        caller: Caller,
+        plan: PlanRecord,
+        document: PlanDocument,
+        comment: str,
+    ) -> ApplyResult:
+        current = plans.get_version(conn, caller.tenant_id, plan.id, plan.current_version_id or "")
+        assert current is not None, "a plan always has a current version"
+        previous = load_document(current)
+        new = document.model_dump(mode="json")
+        if _comparable(new) == _comparable(current.document) and (
+            document.version in (None, current.version)
+        ):
+            return ApplyResult(PlanView(plan, current, previous), False, False, [])
+        latest = max(
+            SemVer.parse(v.version) for v in plans.list_versions(conn, caller.tenant_id, plan.id)
+        )
+        if document.version is None:
+            version = latest.bump_patch()
+        else:
+            version = SemVer.parse(document.version)
+            if version <= latest:
+                raise Conflict(
+                    f"version {version} is not greater than the plan's latest version {latest}"
+                )
+        if document.enabled != previous.enabled:
+            plans.set_plan_enabled(conn, plan.id, document.enabled)
+        view = self._store(conn, caller, plan, document, version, comment)
+        changes = [str(change) for change in previous.diff(document)]
+        return ApplyResult(view, created=False, changed=True, changes=changes)
+
+    def _store(
+        self,
+        conn: Connection,
+        caller: Caller,
+        plan: PlanRecord,
+        document: PlanDocument,
+        version: SemVer,
+        comment: str,
+    ) -> PlanView:
+        stored = document.model_copy(update={"version": str(version)})
+        record = plans.insert_version(
+            conn,
+            plan,
+            str(version),
+            (version.major, version.minor, version.patch),
+            PLAN_FORMAT_VERSION,
+            stored.model_dump(mode="json"),
+            comment,
+            caller.username,
+        )
+        refreshed = plans.get_plan(conn, caller.tenant_id, plan.id)
+        assert refreshed is not None
+        return PlanView(refreshed, record, stored)
+
+
+def _path(folder: str, name: str) -> str:
+    return f"{folder}/{name}" if folder else name

@@ -1,0 +1,90 @@
+"""Secrets: password hashing (argon2), token hashing, random secrets, JWT signing keys."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+
+from jobplan.settings import Settings
+
+__all__ = [
+    "PasswordHasher",
+    "constant_time_equal",
+    "load_or_create_signing_key",
+    "new_secret",
+    "sha256_hex",
+]
+
+
+class PasswordHasher:
+    """argon2id password hashing with the cost from :class:`Settings`.
+
+    Hashes embed their parameters, so raising the cost later still verifies old hashes.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._hash = PasswordHash(
+            (
+                Argon2Hasher(
+                    memory_cost=settings.argon2_memory_kib,
+                    time_cost=settings.argon2_time_cost,
+                    parallelism=settings.argon2_parallelism,
+                ),
+            )
+        )
+        # Verifying against this for unknown users keeps their timing equal to known ones.
+        self._dummy = self._hash.hash(secrets.token_urlsafe(16))
+
+    def hash(self, password: str) -> str:
+        """A salted argon2id hash of ``password``."""
+        return self._hash.hash(password)
+
+    def verify(self, password: str, password_hash: str | None) -> bool:
+        """Check ``password``; with no hash, spend the same time and answer ``False``."""
+        if password_hash is None:
+            self._hash.verify(password, self._dummy)
+            return False
+        try:
+            return self._hash.verify(password, password_hash)
+        except Exception:  # a corrupt stored hash must not become a 500
+            return False
+
+
+def new_secret(nbytes: int = 32) -> str:
+    """A URL-safe random secret."""
+    return secrets.token_urlsafe(nbytes)
+
+
+def sha256_hex(secret: str) -> str:
+    """Hash of a high-entropy secret (API keys, refresh tokens).
+
+    These secrets carry 256 random bits, so a fast hash is as safe as argon2 against guessing
+    and keeps per-request authentication cheap.
+    """
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def constant_time_equal(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def load_or_create_signing_key(home: Path, configured: str | None) -> bytes:
+    """The JWT signing key: ``configured`` if set, else ``<home>/secret.key`` (made on first
+    start, readable by the owner only)."""
+    if configured:
+        return configured.encode()
+    path = home / "secret.key"
+    if path.exists():
+        return path.read_bytes().strip()
+    home.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(64).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key)
+    return key

@@ -1,0 +1,79 @@
+"""Tenants: the isolation unit. Managed by system administrators only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from jobplan.errors import Conflict, NotFound
+from jobplan.model import Role
+from jobplan.service.caller import Caller, Permission
+from jobplan.service.pagination import Page, check_page
+from jobplan.service.security import PasswordHasher
+from jobplan.service.validation import check_password, check_slug, check_username
+from jobplan.store import Database, accounts
+from jobplan.store.records import TenantRecord
+
+__all__ = ["TenantService"]
+
+
+@dataclass(frozen=True, slots=True)
+class NewTenantAdmin:
+    username: str
+    password: str
+
+
+class TenantService:
+    def __init__(self, database: Database, passwords: PasswordHasher) -> None:
+        self._db = database
+        self._passwords = passwords
+
+    def create(
+        self,
+        caller: Caller,
+        name: str,
+        display_name: str | None = None,
+        settings: dict[str, Any] | None = None,
+        admin: NewTenantAdmin | None = None,
+    ) -> TenantRecord:
+        """Create a tenant, optionally with its first admin user."""
+        caller.require(Permission.TENANTS_ADMIN)
+        check_slug(name, "name")
+        if admin is not None:
+            check_username(admin.username, "admin.username")
+            check_password(admin.password, "admin.password")
+        with self._db.transaction() as conn:
+            tenant = accounts.insert_tenant(conn, name, display_name or name, settings or {})
+            if admin is not None:
+                user = accounts.get_user_by_username(conn, admin.username)
+                if user is None:
+                    user = accounts.insert_user(
+                        conn, admin.username, self._passwords.hash(admin.password), admin.username
+                    )
+                accounts.add_membership(conn, user.id, tenant.id, Role.ADMIN)
+            return tenant
+
+    def list(self, caller: Caller, limit: int = 50, offset: int = 0) -> Page[TenantRecord]:
+        caller.require(Permission.TENANTS_ADMIN)
+        check_page(limit, offset)
+        with self._db.read() as conn:
+            items, total = accounts.list_tenants(conn, limit, offset)
+        return Page(items, total, limit, offset)
+
+    def get(self, caller: Caller, tenant_id: str) -> TenantRecord:
+        caller.require(Permission.TENANTS_ADMIN)
+        with self._db.read() as conn:
+            tenant = accounts.get_tenant(conn, tenant_id) or accounts.get_tenant_by_name(
+                conn, tenant_id
+            )
+        if tenant is None:
+            raise NotFound("tenant", tenant_id)
+        return tenant
+
+    def delete(self, caller: Caller, tenant_id: str) -> None:
+        """Delete a tenant and everything in it. The caller's own tenant cannot be deleted."""
+        tenant = self.get(caller, tenant_id)
+        if tenant.id == caller.tenant_id:
+            raise Conflict("cannot delete the tenant you are signed in to")
+        with self._db.transaction() as conn:
+            accounts.delete_tenant(conn, tenant.id)

@@ -1,0 +1,116 @@
+"""API keys and refresh tokens: only hashes of their secrets are stored."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, func, select, update
+
+from jobplan.store._util import as_values, mapped, new_id, utcnow
+from jobplan.store.records import ApiKeyRecord, RefreshTokenRecord
+from jobplan.store.tables import api_keys, refresh_tokens
+
+__all__ = [
+    "get_api_key",
+    "get_refresh_token_by_hash",
+    "insert_api_key",
+    "insert_refresh_token",
+    "list_api_keys",
+    "mark_refresh_token_used",
+    "revoke_api_key",
+    "revoke_refresh_family",
+    "touch_api_key",
+]
+
+
+def insert_api_key(
+    conn: Connection,
+    key_id: str,
+    tenant_id: str,
+    user_id: str,
+    name: str,
+    secret_hash: str,
+    scopes: list[str] | None,
+    expires_at: datetime | None,
+) -> ApiKeyRecord:
+    record = ApiKeyRecord(
+        key_id, tenant_id, user_id, name, secret_hash, scopes, utcnow(), expires_at, None, None
+    )
+    conn.execute(api_keys.insert().values(**as_values(record)))
+    return record
+
+
+def get_api_key(conn: Connection, key_id: str) -> ApiKeyRecord | None:
+    return mapped(
+        ApiKeyRecord, conn.execute(select(api_keys).where(api_keys.c.id == key_id)).first()
+    )
+
+
+def list_api_keys(
+    conn: Connection, tenant_id: str, user_id: str | None, limit: int, offset: int
+) -> tuple[list[ApiKeyRecord], int]:
+    """Keys of a tenant, newest first; only ``user_id``'s when given."""
+    condition = api_keys.c.tenant_id == tenant_id
+    if user_id is not None:
+        condition = condition & (api_keys.c.user_id == user_id)
+    rows = conn.execute(
+        select(api_keys)
+        .where(condition)
+        .order_by(api_keys.c.created_at.desc(), api_keys.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    total = conn.execute(select(func.count()).select_from(api_keys).where(condition)).scalar_one()
+    return [ApiKeyRecord(**r._mapping) for r in rows], total
+
+
+def revoke_api_key(conn: Connection, key_id: str) -> None:
+    conn.execute(
+        update(api_keys)
+        .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def touch_api_key(conn: Connection, key_id: str, when: datetime) -> None:
+    conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=when))
+
+
+def insert_refresh_token(
+    conn: Connection,
+    family_id: str,
+    user_id: str,
+    tenant_id: str,
+    token_hash: str,
+    expires_at: datetime,
+) -> RefreshTokenRecord:
+    record = RefreshTokenRecord(
+        new_id(), family_id, user_id, tenant_id, token_hash, utcnow(), expires_at, None, None
+    )
+    conn.execute(refresh_tokens.insert().values(**as_values(record)))
+    return record
+
+
+def get_refresh_token_by_hash(conn: Connection, token_hash: str) -> RefreshTokenRecord | None:
+    query = select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return mapped(RefreshTokenRecord, conn.execute(query).first())
+
+
+def mark_refresh_token_used(conn: Connection, token_id: str) -> bool:
+    """Mark a token used; ``False`` if it already was (a concurrent refresh won)."""
+    result = conn.execute(
+        update(refresh_tokens)
+        .where(refresh_tokens.c.id == token_id, refresh_tokens.c.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    return result.rowcount == 1
+
+
+def revoke_refresh_family(conn: Connection, family_id: str) -> None:
+    conn.execute(
+        update(refresh_tokens)
+        .where(refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )

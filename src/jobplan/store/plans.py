@@ -1,0 +1,218 @@
+"""Folders, plans and their immutable versions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, select, update
+
+from jobplan.store._util import as_values, mapped, new_id, unique_violation_as, utcnow
+from jobplan.store.records import FolderRecord, PlanRecord, PlanVersionRecord
+from jobplan.store.tables import folders, plan_versions, plans
+
+__all__ = [
+    "count_folders_below",
+    "count_plans_under",
+    "delete_folder",
+    "delete_plan",
+    "get_folder",
+    "get_folder_by_path",
+    "get_plan",
+    "get_plan_by_name",
+    "get_version",
+    "insert_folder",
+    "insert_plan",
+    "insert_version",
+    "list_folders",
+    "list_plans",
+    "list_versions",
+    "set_plan_enabled",
+]
+
+_VERSION_COLUMNS = [c for c in plan_versions.c if c.name not in ("major", "minor", "patch")]
+
+
+def insert_folder(conn: Connection, tenant_id: str, path: str, description: str) -> FolderRecord:
+    record = FolderRecord(new_id(), tenant_id, path, description, utcnow())
+    with unique_violation_as("folder", path):
+        conn.execute(folders.insert().values(**as_values(record)))
+    return record
+
+
+def get_folder(conn: Connection, tenant_id: str, folder_id: str) -> FolderRecord | None:
+    row = conn.execute(
+        select(folders).where(folders.c.tenant_id == tenant_id, folders.c.id == folder_id)
+    ).first()
+    return mapped(FolderRecord, row)
+
+
+def get_folder_by_path(conn: Connection, tenant_id: str, path: str) -> FolderRecord | None:
+    row = conn.execute(
+        select(folders).where(folders.c.tenant_id == tenant_id, folders.c.path == path)
+    ).first()
+    return mapped(FolderRecord, row)
+
+
+def list_folders(
+    conn: Connection, tenant_id: str, limit: int, offset: int
+) -> tuple[list[FolderRecord], int]:
+    condition = folders.c.tenant_id == tenant_id
+    rows = conn.execute(
+        select(folders).where(condition).order_by(folders.c.path).limit(limit).offset(offset)
+    )
+    total = conn.execute(select(func.count()).select_from(folders).where(condition)).scalar_one()
+    return [FolderRecord(**r._mapping) for r in rows], total
+
+
+def delete_folder(conn: Connection, tenant_id: str, folder_id: str) -> None:
+    conn.execute(delete(folders).where(folders.c.tenant_id == tenant_id, folders.c.id == folder_id))
+
+
+def count_plans_under(conn: Connection, tenant_id: str, path: str) -> int:
+    """Plans in folder ``path`` or any folder below it."""
+    condition = (plans.c.tenant_id == tenant_id) & (
+        (plans.c.folder == path) | plans.c.folder.startswith(path + "/", autoescape=True)
+    )
+    return int(conn.execute(select(func.count()).select_from(plans).where(condition)).scalar_one())
+
+
+def count_folders_below(conn: Connection, tenant_id: str, path: str) -> int:
+    condition = (folders.c.tenant_id == tenant_id) & folders.c.path.startswith(
+        path + "/", autoescape=True
+    )
+    return int(
+        conn.execute(select(func.count()).select_from(folders).where(condition)).scalar_one()
+    )
+
+
+def insert_plan(
+    conn: Connection, tenant_id: str, folder: str, name: str, enabled: bool
+) -> PlanRecord:
+    now = utcnow()
+    record = PlanRecord(new_id(), tenant_id, folder, name, enabled, None, None, now, now)
+    with unique_violation_as("plan", f"{folder}/{name}" if folder else name):
+        conn.execute(plans.insert().values(**as_values(record)))
+    return record
+
+
+def get_plan(conn: Connection, tenant_id: str, plan_id: str) -> PlanRecord | None:
+    row = conn.execute(
+        select(plans).where(plans.c.tenant_id == tenant_id, plans.c.id == plan_id)
+    ).first()
+    return mapped(PlanRecord, row)
+
+
+def get_plan_by_name(conn: Connection, tenant_id: str, folder: str, name: str) -> PlanRecord | None:
+    row = conn.execute(
+        select(plans).where(
+            plans.c.tenant_id == tenant_id, plans.c.folder == folder, plans.c.name == name
+        )
+    ).first()
+    return mapped(PlanRecord, row)
+
+
+def list_plans(
+    conn: Connection,
+    tenant_id: str,
+    *,
+    folder: str | None = None,
+    recursive: bool = False,
+    name_contains: str | None = None,
+    enabled: bool | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[PlanRecord], int]:
+    condition = plans.c.tenant_id == tenant_id
+    if folder is not None:
+        in_folder = plans.c.folder == folder
+        if recursive:
+            below = plans.c.folder.startswith(folder + "/", autoescape=True) if folder else True
+            in_folder = in_folder | below
+        condition = condition & in_folder
+    if name_contains:
+        condition = condition & plans.c.name.contains(name_contains, autoescape=True)
+    if enabled is not None:
+        condition = condition & (plans.c.enabled == enabled)
+    rows = conn.execute(
+        select(plans)
+        .where(condition)
+        .order_by(plans.c.folder, plans.c.name)
+        .limit(limit)
+        .offset(offset)
+    )
+    total = conn.execute(select(func.count()).select_from(plans).where(condition)).scalar_one()
+    return [PlanRecord(**r._mapping) for r in rows], total
+
+
+def set_plan_enabled(conn: Connection, plan_id: str, enabled: bool) -> None:
+    conn.execute(
+        update(plans).where(plans.c.id == plan_id).values(enabled=enabled, updated_at=utcnow())
+    )
+
+
+def delete_plan(conn: Connection, plan_id: str) -> None:
+    conn.execute(delete(plan_versions).where(plan_versions.c.plan_id == plan_id))
+    conn.execute(delete(plans).where(plans.c.id == plan_id))
+
+
+def insert_version(
+    conn: Connection,
+    plan: PlanRecord,
+    version: str,
+    semver: tuple[int, int, int],
+    format_version: int,
+    document: dict[str, Any],
+    comment: str,
+    created_by: str,
+) -> PlanVersionRecord:
+    """Store a new immutable version and make it the plan's current one."""
+    record = PlanVersionRecord(
+        new_id(),
+        plan.id,
+        plan.tenant_id,
+        version,
+        format_version,
+        document,
+        comment,
+        created_by,
+        utcnow(),
+    )
+    major, minor, patch = semver
+    with unique_violation_as("plan version", version):
+        conn.execute(
+            plan_versions.insert().values(
+                **as_values(record), major=major, minor=minor, patch=patch
+            )
+        )
+    conn.execute(
+        update(plans)
+        .where(plans.c.id == plan.id)
+        .values(current_version_id=record.id, current_version=version, updated_at=record.created_at)
+    )
+    return record
+
+
+def list_versions(conn: Connection, tenant_id: str, plan_id: str) -> list[PlanVersionRecord]:
+    """Every version of a plan, highest semantic version first."""
+    rows = conn.execute(
+        select(*_VERSION_COLUMNS)
+        .where(plan_versions.c.tenant_id == tenant_id, plan_versions.c.plan_id == plan_id)
+        .order_by(
+            plan_versions.c.major.desc(), plan_versions.c.minor.desc(), plan_versions.c.patch.desc()
+        )
+    )
+    return [PlanVersionRecord(**r._mapping) for r in rows]
+
+
+def get_version(
+    conn: Connection, tenant_id: str, plan_id: str, version_or_id: str
+) -> PlanVersionRecord | None:
+    """A version of a plan by its semantic version or its id."""
+    row = conn.execute(
+        select(*_VERSION_COLUMNS).where(
+            plan_versions.c.tenant_id == tenant_id,
+            plan_versions.c.plan_id == plan_id,
+            (plan_versions.c.version == version_or_id) | (plan_versions.c.id == version_or_id),
+        )
+    ).first()
+    return mapped(PlanVersionRecord, row)

@@ -1,0 +1,174 @@
+"""Plain records read from the database. Not API schemas: adapters shape their own views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+__all__ = [
+    "ApiKeyRecord",
+    "FolderRecord",
+    "JobRunRecord",
+    "MembershipRecord",
+    "PlanRecord",
+    "PlanRunRecord",
+    "PlanStatsRecord",
+    "PlanVersionRecord",
+    "RefreshTokenRecord",
+    "TenantRecord",
+    "UserRecord",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class TenantRecord:
+    id: str
+    name: str
+    display_name: str
+    settings: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    id: str
+    username: str
+    password_hash: str
+    display_name: str
+    is_system_admin: bool
+    disabled: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipRecord:
+    user_id: str
+    tenant_id: str
+    role: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    id: str
+    tenant_id: str
+    user_id: str
+    name: str
+    secret_hash: str
+    scopes: list[str] | None
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshTokenRecord:
+    id: str
+    family_id: str
+    user_id: str
+    tenant_id: str
+    token_hash: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class FolderRecord:
+    id: str
+    tenant_id: str
+    path: str
+    description: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRecord:
+    id: str
+    tenant_id: str
+    folder: str
+    name: str
+    enabled: bool
+    current_version_id: str | None
+    current_version: str | None
+    created_at: datetime
+    updated_at: datetime
+    next_fire_time: datetime | None = None
+    last_fire_time: datetime | None = None
+    disabled_jobs: list[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanVersionRecord:
+    id: str
+    plan_id: str
+    tenant_id: str
+    version: str
+    format_version: int
+    document: dict[str, Any]
+    comment: str
+    created_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRunRecord:
+    id: str
+    tenant_id: str
+    plan_id: str
+    plan_path: str
+    plan_version_id: str
+    version: str
+    status: str
+    trigger: str
+    scheduled_for: datetime | None
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    deadline_at: datetime | None
+    purge_after: datetime | None
+    parameters: dict[str, str]
+    history: str
+    reason: str | None
+    created_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class JobRunRecord:
+    id: str
+    tenant_id: str
+    plan_run_id: str
+    job_name: str
+    kind: str
+    status: str
+    attempt: int
+    wake_at: datetime | None
+    owner_node: str | None
+    lease_until: datetime | None
+    stop_requested: bool
+    created_at: datetime
+    queued_at: datetime | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    exit_code: int | None
+    http_status: int | None
+    pid: int | None
+    reason: str | None
+    flags: list[str]
+    acknowledged: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PlanStatsRecord:
+    plan_id: str
+    tenant_id: str
+    total: int
+    succeeded: int
+    failed: int
+    ended: int
+    total_duration_seconds: float
+    last_status: str | None
+    last_run_at: datetime | None

@@ -1,0 +1,473 @@
+"""Plan runs, job runs, their output, lock holders, events, nodes and per-plan statistics.
+
+Plain queries only; the state machine that decides *which* transition to make lives in
+``jobplan.engine.state``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+
+from jobplan.store._util import as_values, mapped, new_id
+from jobplan.store.records import JobRunRecord, PlanRunRecord, PlanStatsRecord
+from jobplan.store.tables import (
+    events,
+    job_run_output,
+    job_runs,
+    lock_holders,
+    nodes,
+    plan_runs,
+    plan_stats,
+    plans,
+)
+
+__all__ = [
+    "claim_due_job_runs",
+    "count_lock_holders",
+    "delete_plan_run",
+    "get_job_run",
+    "get_plan_run",
+    "insert_event",
+    "insert_job_runs",
+    "insert_plan_run",
+    "list_job_runs",
+    "list_plan_runs",
+    "read_output",
+    "record_plan_end",
+]
+
+_FOR_UPDATE_DIALECTS = {"postgresql"}
+
+
+def _locking(conn: Connection, query: Any, *, skip_locked: bool = False) -> Any:
+    """``FOR UPDATE [SKIP LOCKED]`` on PostgreSQL; SQLite has one writer, so no row locks."""
+    if conn.dialect.name in _FOR_UPDATE_DIALECTS:
+        return query.with_for_update(skip_locked=skip_locked)
+    return query
+
+
+# --- nodes -----------------------------------------------------------------------------------
+
+
+def register_node(conn: Connection, node_id: str, name: str, now: datetime) -> None:
+    conn.execute(insert(nodes).values(id=node_id, name=name, started_at=now, heartbeat_at=now))
+
+
+def heartbeat(conn: Connection, node_id: str, now: datetime, lease_until: datetime) -> None:
+    """Record that the node lives and extend the leases of the job runs it owns."""
+    conn.execute(update(nodes).where(nodes.c.id == node_id).values(heartbeat_at=now))
+    conn.execute(
+        update(job_runs)
+        .where(job_runs.c.owner_node == node_id, job_runs.c.status == "RUNNING")
+        .values(lease_until=lease_until)
+    )
+
+
+def stop_node(conn: Connection, node_id: str, now: datetime) -> None:
+    conn.execute(update(nodes).where(nodes.c.id == node_id).values(stopped_at=now))
+
+
+# --- plan runs -------------------------------------------------------------------------------
+
+
+def insert_plan_run(conn: Connection, record: PlanRunRecord) -> None:
+    conn.execute(insert(plan_runs).values(**as_values(record)))
+
+
+def get_plan_run(
+    conn: Connection, run_id: str, tenant_id: str | None = None, *, lock: bool = False
+) -> PlanRunRecord | None:
+    query = select(plan_runs).where(plan_runs.c.id == run_id)
+    if tenant_id is not None:
+        query = query.where(plan_runs.c.tenant_id == tenant_id)
+    if lock:
+        query = _locking(conn, query)
+    return mapped(PlanRunRecord, conn.execute(query).first())
+
+
+def update_plan_run(conn: Connection, run_id: str, **values: Any) -> None:
+    conn.execute(update(plan_runs).where(plan_runs.c.id == run_id).values(**values))
+
+
+def plan_runs_of_plan(
+    conn: Connection, plan_id: str, statuses: Sequence[str]
+) -> list[PlanRunRecord]:
+    rows = conn.execute(
+        select(plan_runs)
+        .where(plan_runs.c.plan_id == plan_id, plan_runs.c.status.in_(statuses))
+        .order_by(plan_runs.c.created_at, plan_runs.c.id)
+    )
+    return [PlanRunRecord(**r._mapping) for r in rows]
+
+
+def list_plan_runs(
+    conn: Connection,
+    tenant_id: str,
+    *,
+    plan_id: str | None = None,
+    statuses: Sequence[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[PlanRunRecord], int]:
+    condition = plan_runs.c.tenant_id == tenant_id
+    if plan_id is not None:
+        condition = condition & (plan_runs.c.plan_id == plan_id)
+    if statuses:
+        condition = condition & plan_runs.c.status.in_(statuses)
+    if since is not None:
+        condition = condition & (plan_runs.c.created_at >= since)
+    if until is not None:
+        condition = condition & (plan_runs.c.created_at < until)
+    rows = conn.execute(
+        select(plan_runs)
+        .where(condition)
+        .order_by(plan_runs.c.created_at.desc(), plan_runs.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    total = conn.execute(select(func.count()).select_from(plan_runs).where(condition))
+    return [PlanRunRecord(**r._mapping) for r in rows], int(total.scalar_one())
+
+
+def plan_runs_past_deadline(conn: Connection, now: datetime, limit: int) -> list[PlanRunRecord]:
+    rows = conn.execute(
+        select(plan_runs)
+        .where(plan_runs.c.status.in_(("RUNNING", "ERROR")), plan_runs.c.deadline_at <= now)
+        .limit(limit)
+    )
+    return [PlanRunRecord(**r._mapping) for r in rows]
+
+
+def purge_plan_runs(conn: Connection, now: datetime, limit: int) -> int:
+    """Delete finished plan runs whose retention has passed (oldest first)."""
+    ids = [
+        row.id
+        for row in conn.execute(
+            select(plan_runs.c.id)
+            .where(plan_runs.c.purge_after <= now)
+            .order_by(plan_runs.c.purge_after)
+            .limit(limit)
+        )
+    ]
+    for run_id in ids:
+        delete_plan_run(conn, run_id)
+    return len(ids)
+
+
+def delete_plan_run(conn: Connection, run_id: str) -> None:
+    job_ids = select(job_runs.c.id).where(job_runs.c.plan_run_id == run_id)
+    conn.execute(delete(job_run_output).where(job_run_output.c.job_run_id.in_(job_ids)))
+    conn.execute(delete(lock_holders).where(lock_holders.c.job_run_id.in_(job_ids)))
+    conn.execute(delete(job_runs).where(job_runs.c.plan_run_id == run_id))
+    conn.execute(delete(plan_runs).where(plan_runs.c.id == run_id))
+
+
+# --- job runs --------------------------------------------------------------------------------
+
+
+def insert_job_runs(conn: Connection, records: Iterable[JobRunRecord]) -> None:
+    rows = [as_values(r) for r in records]
+    if rows:
+        conn.execute(insert(job_runs), rows)
+
+
+def get_job_run(
+    conn: Connection, job_run_id: str, tenant_id: str | None = None
+) -> JobRunRecord | None:
+    query = select(job_runs).where(job_runs.c.id == job_run_id)
+    if tenant_id is not None:
+        query = query.where(job_runs.c.tenant_id == tenant_id)
+    return mapped(JobRunRecord, conn.execute(query).first())
+
+
+def job_runs_of(conn: Connection, plan_run_id: str) -> list[JobRunRecord]:
+    rows = conn.execute(
+        select(job_runs).where(job_runs.c.plan_run_id == plan_run_id).order_by(job_runs.c.id)
+    )
+    return [JobRunRecord(**r._mapping) for r in rows]
+
+
+def list_job_runs(
+    conn: Connection,
+    tenant_id: str,
+    *,
+    plan_run_id: str | None = None,
+    statuses: Sequence[str] | None = None,
+    job_name: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[JobRunRecord], int]:
+    condition = job_runs.c.tenant_id == tenant_id
+    if plan_run_id is not None:
+        condition = condition & (job_runs.c.plan_run_id == plan_run_id)
+    if statuses:
+        condition = condition & job_runs.c.status.in_(statuses)
+    if job_name is not None:
+        condition = condition & (job_runs.c.job_name == job_name)
+    rows = conn.execute(
+        select(job_runs)
+        .where(condition)
+        .order_by(job_runs.c.created_at.desc(), job_runs.c.job_name)
+        .limit(limit)
+        .offset(offset)
+    )
+    total = conn.execute(select(func.count()).select_from(job_runs).where(condition))
+    return [JobRunRecord(**r._mapping) for r in rows], int(total.scalar_one())
+
+
+def update_job_run(conn: Connection, job_run_id: str, **values: Any) -> None:
+    conn.execute(update(job_runs).where(job_runs.c.id == job_run_id).values(**values))
+
+
+def update_job_runs(conn: Connection, job_run_ids: Sequence[str], **values: Any) -> None:
+    if job_run_ids:
+        conn.execute(update(job_runs).where(job_runs.c.id.in_(job_run_ids)).values(**values))
+
+
+def claim_due_job_runs(
+    conn: Connection, node_id: str, now: datetime, lease_until: datetime, limit: int
+) -> list[JobRunRecord]:
+    """Take up to ``limit`` armed WAITING job runs whose wake time has come, leasing them to
+    ``node_id``. On PostgreSQL concurrent nodes skip each other's rows (SKIP LOCKED)."""
+    query = (
+        select(job_runs)
+        .where(
+            job_runs.c.status == "WAITING",
+            job_runs.c.wake_at <= now,
+            or_(job_runs.c.lease_until.is_(None), job_runs.c.lease_until < now),
+        )
+        .order_by(job_runs.c.wake_at)
+        .limit(limit)
+    )
+    rows = [
+        JobRunRecord(**r._mapping) for r in conn.execute(_locking(conn, query, skip_locked=True))
+    ]
+    update_job_runs(conn, [r.id for r in rows], owner_node=node_id, lease_until=lease_until)
+    return rows
+
+
+def running_with_expired_lease(
+    conn: Connection, now: datetime, limit: int, *, exclude_node: str | None = None
+) -> list[JobRunRecord]:
+    condition = and_(job_runs.c.status == "RUNNING", job_runs.c.lease_until < now)
+    if exclude_node is not None:
+        condition = condition & (job_runs.c.owner_node != exclude_node)
+    query = select(job_runs).where(condition).limit(limit)
+    return [
+        JobRunRecord(**r._mapping) for r in conn.execute(_locking(conn, query, skip_locked=True))
+    ]
+
+
+def running_not_owned_by(conn: Connection, node_id: str) -> list[JobRunRecord]:
+    rows = conn.execute(
+        select(job_runs).where(job_runs.c.status == "RUNNING", job_runs.c.owner_node != node_id)
+    )
+    return [JobRunRecord(**r._mapping) for r in rows]
+
+
+def stop_requests_for(conn: Connection, node_id: str) -> list[str]:
+    rows = conn.execute(
+        select(job_runs.c.id).where(
+            job_runs.c.owner_node == node_id,
+            job_runs.c.status == "RUNNING",
+            job_runs.c.stop_requested.is_(True),
+        )
+    )
+    return [r.id for r in rows]
+
+
+def running_owned_by(conn: Connection, node_id: str) -> list[JobRunRecord]:
+    rows = conn.execute(
+        select(job_runs).where(job_runs.c.owner_node == node_id, job_runs.c.status == "RUNNING")
+    )
+    return [JobRunRecord(**r._mapping) for r in rows]
+
+
+# --- locks -----------------------------------------------------------------------------------
+
+
+def count_lock_holders(conn: Connection, tenant_id: str, lock_name: str) -> int:
+    query = (
+        select(func.count())
+        .select_from(lock_holders)
+        .where(lock_holders.c.tenant_id == tenant_id, lock_holders.c.lock_name == lock_name)
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def add_lock_holder(
+    conn: Connection, job_run_id: str, tenant_id: str, lock_name: str, now: datetime
+) -> None:
+    conn.execute(
+        insert(lock_holders).values(
+            job_run_id=job_run_id, tenant_id=tenant_id, lock_name=lock_name, acquired_at=now
+        )
+    )
+
+
+def release_locks(conn: Connection, job_run_id: str) -> list[tuple[str, str]]:
+    """Drop the job run's locks; returns the ``(tenant_id, lock_name)`` pairs released."""
+    held = [
+        (r.tenant_id, r.lock_name)
+        for r in conn.execute(
+            select(lock_holders.c.tenant_id, lock_holders.c.lock_name).where(
+                lock_holders.c.job_run_id == job_run_id
+            )
+        )
+    ]
+    if held:
+        conn.execute(delete(lock_holders).where(lock_holders.c.job_run_id == job_run_id))
+    return held
+
+
+def lock_queued(conn: Connection, tenant_id: str) -> list[JobRunRecord]:
+    rows = conn.execute(
+        select(job_runs)
+        .where(job_runs.c.tenant_id == tenant_id, job_runs.c.status == "LOCK_QUEUED")
+        .order_by(job_runs.c.queued_at)
+    )
+    return [JobRunRecord(**r._mapping) for r in rows]
+
+
+# --- output ----------------------------------------------------------------------------------
+
+
+def append_output(
+    conn: Connection, job_run_id: str, attempt: int, start_seq: int, chunks: Sequence[str]
+) -> None:
+    if chunks:
+        conn.execute(
+            insert(job_run_output),
+            [
+                {"job_run_id": job_run_id, "attempt": attempt, "seq": start_seq + i, "chunk": c}
+                for i, c in enumerate(chunks)
+            ],
+        )
+
+
+def read_output(
+    conn: Connection, job_run_id: str, attempt: int, after_seq: int = -1
+) -> list[tuple[int, str]]:
+    rows = conn.execute(
+        select(job_run_output.c.seq, job_run_output.c.chunk)
+        .where(
+            job_run_output.c.job_run_id == job_run_id,
+            job_run_output.c.attempt == attempt,
+            job_run_output.c.seq > after_seq,
+        )
+        .order_by(job_run_output.c.seq)
+    )
+    return [(r.seq, r.chunk) for r in rows]
+
+
+def delete_output(conn: Connection, plan_run_id: str) -> None:
+    job_ids = select(job_runs.c.id).where(job_runs.c.plan_run_id == plan_run_id)
+    conn.execute(delete(job_run_output).where(job_run_output.c.job_run_id.in_(job_ids)))
+
+
+# --- events ----------------------------------------------------------------------------------
+
+
+def insert_event(conn: Connection, tenant_id: str, name: str, by: str, now: datetime) -> str:
+    event_id = new_id()
+    conn.execute(
+        insert(events).values(
+            id=event_id, tenant_id=tenant_id, name=name, raised_at=now, raised_by=by
+        )
+    )
+    return event_id
+
+
+def armed_event_waiters(conn: Connection, tenant_id: str) -> list[JobRunRecord]:
+    """WAITING event jobs that are armed (waiting for their event) in open plan runs."""
+    rows = conn.execute(
+        select(job_runs)
+        .join(plan_runs, plan_runs.c.id == job_runs.c.plan_run_id)
+        .where(
+            job_runs.c.tenant_id == tenant_id,
+            job_runs.c.kind == "event",
+            job_runs.c.status == "WAITING",
+            job_runs.c.queued_at.is_not(None),
+            plan_runs.c.status.in_(("RUNNING", "ERROR")),
+        )
+    )
+    return [JobRunRecord(**r._mapping) for r in rows]
+
+
+# --- plans' schedules and statistics ---------------------------------------------------------
+
+
+def due_plans(conn: Connection, now: datetime, limit: int) -> list[Any]:
+    """Enabled plans whose window is due, locked for this transaction (SKIP LOCKED)."""
+    query = (
+        select(plans)
+        .where(plans.c.next_fire_time <= now, plans.c.enabled.is_(True))
+        .order_by(plans.c.next_fire_time)
+        .limit(limit)
+    )
+    return list(conn.execute(_locking(conn, query, skip_locked=True)))
+
+
+def set_next_fire(
+    conn: Connection, plan_id: str, next_fire: datetime | None, last_fire: datetime | None
+) -> None:
+    values: dict[str, Any] = {"next_fire_time": next_fire}
+    if last_fire is not None:
+        values["last_fire_time"] = last_fire
+    conn.execute(update(plans).where(plans.c.id == plan_id).values(**values))
+
+
+def get_stats(conn: Connection, tenant_id: str, plan_id: str) -> PlanStatsRecord | None:
+    row = conn.execute(
+        select(plan_stats).where(
+            plan_stats.c.plan_id == plan_id, plan_stats.c.tenant_id == tenant_id
+        )
+    ).first()
+    return mapped(PlanStatsRecord, row)
+
+
+def record_plan_end(
+    conn: Connection,
+    tenant_id: str,
+    plan_id: str,
+    status: str,
+    duration_seconds: float,
+    when: datetime,
+) -> None:
+    """Count a finished plan run in the plan's statistics (kept even when history is off)."""
+    succeeded = 1 if status == "COMPLETE" else 0
+    failed = 1 if status == "ERROR" else 0
+    ended = 1 if status == "ENDED" else 0
+    result = conn.execute(
+        update(plan_stats)
+        .where(plan_stats.c.plan_id == plan_id)
+        .values(
+            total=plan_stats.c.total + 1,
+            succeeded=plan_stats.c.succeeded + succeeded,
+            failed=plan_stats.c.failed + failed,
+            ended=plan_stats.c.ended + ended,
+            total_duration_seconds=plan_stats.c.total_duration_seconds + duration_seconds,
+            last_status=status,
+            last_run_at=when,
+        )
+    )
+    if result.rowcount == 0:
+        conn.execute(
+            insert(plan_stats).values(
+                plan_id=plan_id,
+                tenant_id=tenant_id,
+                total=1,
+                succeeded=succeeded,
+                failed=failed,
+                ended=ended,
+                total_duration_seconds=duration_seconds,
+                last_status=status,
+                last_run_at=when,
+            )
+        )

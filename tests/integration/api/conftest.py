@@ -1,0 +1,47 @@
+"""An application over each database, with a bootstrapped system administrator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from jobplan.api import create_app
+from jobplan.service.bootstrap import bootstrap_admin
+from jobplan.service.container import Services
+from jobplan.settings import Settings
+from jobplan.store import Database
+from support.api import ROOT_PASSWORD, ROOT_USER, Actor, login
+
+
+@pytest.fixture
+def api_settings(tmp_path: Path) -> Settings:
+    return Settings(
+        home=tmp_path / "home",  # type: ignore[arg-type]
+        admin_user=ROOT_USER,
+        admin_password=ROOT_PASSWORD,
+        argon2_memory_kib=1024,  # cheap hashing: tests log in hundreds of times
+        argon2_time_cost=1,
+    )
+
+
+@pytest.fixture
+def services(api_settings: Settings, database: Database) -> Iterator[Services]:
+    api_settings.ensure_home()
+    services = Services(api_settings, database)
+    services.bootstrap = bootstrap_admin(database, api_settings, services.passwords)
+    yield services
+
+
+@pytest.fixture
+def client(api_settings: Settings, services: Services) -> Iterator[TestClient]:
+    with TestClient(create_app(api_settings, services)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def root(client: TestClient) -> Actor:
+    """The bootstrapped system administrator (admin of tenant ``default``)."""
+    return login(client, ROOT_USER, ROOT_PASSWORD)
