@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -17,10 +17,12 @@ from jobplan.api.routers import (
     health,
     oauth,
     plans,
+    runs,
     tenants,
     users,
 )
 from jobplan.service.container import Services
+from jobplan.service.engine_host import hosted_engine
 from jobplan.settings import Settings
 
 __all__ = ["create_app"]
@@ -33,12 +35,16 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
-        app.state.services = services if services is not None else Services.open(settings)
+        current = services if services is not None else Services.open(settings)
+        app.state.services = current
         try:
-            yield
+            async with AsyncExitStack() as stack:
+                if settings.engine_enabled:
+                    app.state.engine = await stack.enter_async_context(hosted_engine(current))
+                yield
         finally:
             if owned:
-                app.state.services.close()
+                current.close()
 
     app = FastAPI(
         title="jobplan",
@@ -52,6 +58,6 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for module in (health, oauth, cron, tenants, users, api_keys, folders, plans):
+    for module in (health, oauth, cron, tenants, users, api_keys, folders, plans, runs):
         app.include_router(module.router)
     return app

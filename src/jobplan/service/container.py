@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from jobplan.engine.documents import VersionCache
 from jobplan.service.api_keys import ApiKeyService
 from jobplan.service.auth import AuthService
 from jobplan.service.bootstrap import BootstrapResult, bootstrap_admin
 from jobplan.service.folders import FolderService
 from jobplan.service.plans import PlanService
+from jobplan.service.runs import RunService
 from jobplan.service.security import PasswordHasher, load_or_create_signing_key
 from jobplan.service.tenants import TenantService
 from jobplan.service.users import UserService
@@ -35,8 +39,15 @@ class Services:
         )
         self.api_keys = ApiKeyService(database)
         self.folders = FolderService(database)
+        self.versions = VersionCache()
         self.plans = PlanService(database)
+        self.runs = RunService(database, self.versions, self.plans)
         self.bootstrap: BootstrapResult | None = None
+
+    def connect_engine(self, notify: Callable[[], None]) -> None:
+        """Let changes made through the services wake the engine at once."""
+        self.plans.notify = notify
+        self.runs.notify = notify
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> Services:

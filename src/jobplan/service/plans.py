@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import builtins
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
+from jobplan.engine.scheduler import next_window_fire
 from jobplan.errors import Conflict, InvalidInput, NotFound
 from jobplan.model import PlanDocument, SemVer
 from jobplan.service.caller import Caller, Permission
 from jobplan.service.folders import normalise_folder, parents_of
 from jobplan.service.pagination import Page, check_page
-from jobplan.store import Database, plans
+from jobplan.store import Database, plans, runs
 from jobplan.store.records import PlanRecord, PlanVersionRecord
 
 __all__ = ["PLAN_FORMAT_VERSION", "ApplyResult", "PlanService", "PlanView"]
@@ -59,8 +62,10 @@ def load_document(record: PlanVersionRecord) -> PlanDocument:
 
 
 class PlanService:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, notify: Callable[[], None] | None = None) -> None:
         self._db = database
+        #: called after a change that may move a schedule (the engine wakes its scheduler)
+        self.notify: Callable[[], None] = notify or (lambda: None)
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -68,7 +73,9 @@ class PlanService:
         """Create a plan with its first version (``1.0.0`` unless the document names one)."""
         caller.require(Permission.PLANS_WRITE)
         with self._db.transaction() as conn:
-            return self._create(conn, caller, document, comment)
+            view = self._create(conn, caller, document, comment)
+        self.notify()
+        return view
 
     def update(
         self, caller: Caller, plan_ref: str, document: PlanDocument, comment: str = ""
@@ -76,7 +83,7 @@ class PlanService:
         """Store ``document`` as the plan's new version (nothing is stored if it is unchanged)."""
         caller.require(Permission.PLANS_WRITE)
         with self._db.transaction() as conn:
-            plan = self._resolve(conn, caller, plan_ref)
+            plan = self.resolve(conn, caller, plan_ref)
             if (document.folder, document.name) != (plan.folder, plan.name):
                 field = "name" if document.name != plan.name else "folder"
                 raise InvalidInput(
@@ -84,7 +91,9 @@ class PlanService:
                     "plans cannot be renamed or moved by an update",
                     field=field,
                 )
-            return self._new_version(conn, caller, plan, document, comment)
+            result = self._new_version(conn, caller, plan, document, comment)
+        self.notify()
+        return result
 
     def apply(self, caller: Caller, document: PlanDocument, comment: str = "") -> ApplyResult:
         """Create the plan named by ``document`` or store a new version of it (plans as code)."""
@@ -93,16 +102,23 @@ class PlanService:
             plan = plans.get_plan_by_name(conn, caller.tenant_id, document.folder, document.name)
             if plan is None:
                 view = self._create(conn, caller, document, comment)
-                return ApplyResult(view, created=True, changed=True, changes=["plan created"])
-            return self._new_version(conn, caller, plan, document, comment)
+                result = ApplyResult(view, created=True, changed=True, changes=["plan created"])
+            else:
+                result = self._new_version(conn, caller, plan, document, comment)
+        self.notify()
+        return result
 
     def set_enabled(self, caller: Caller, plan_ref: str, enabled: bool) -> PlanRecord:
-        """Enable or disable a plan's schedule (no new version: this is operational state)."""
+        """Enable or disable a plan's schedule (no new version: this is operational state).
+        Fires missed while disabled are not caught up: the schedule restarts from now."""
         caller.require(Permission.RUNS_WRITE)
         with self._db.transaction() as conn:
-            plan = self._resolve(conn, caller, plan_ref)
+            plan = self.resolve(conn, caller, plan_ref)
             plans.set_plan_enabled(conn, plan.id, enabled)
+            view = self._current(conn, caller, plan)
+            self._reschedule(conn, plan.id, view.document if enabled else None)
             updated = plans.get_plan(conn, caller.tenant_id, plan.id)
+        self.notify()
         assert updated is not None
         return updated
 
@@ -110,7 +126,7 @@ class PlanService:
         """Delete a plan and all its versions."""
         caller.require(Permission.PLANS_WRITE)
         with self._db.transaction() as conn:
-            plan = self._resolve(conn, caller, plan_ref)
+            plan = self.resolve(conn, caller, plan_ref)
             plans.delete_plan(conn, plan.id)
 
     # --- reads ----------------------------------------------------------------------------
@@ -119,7 +135,7 @@ class PlanService:
         """A plan by id or ``folder/name`` path, with its current (or the given) version."""
         caller.require(Permission.PLANS_READ)
         with self._db.read() as conn:
-            plan = self._resolve(conn, caller, plan_ref)
+            plan = self.resolve(conn, caller, plan_ref)
             wanted = version or plan.current_version_id
             record = plans.get_version(conn, caller.tenant_id, plan.id, wanted or "")
         if record is None:
@@ -163,12 +179,13 @@ class PlanService:
         """Every version of a plan, highest first."""
         caller.require(Permission.PLANS_READ)
         with self._db.read() as conn:
-            plan = self._resolve(conn, caller, plan_ref)
+            plan = self.resolve(conn, caller, plan_ref)
             return plans.list_versions(conn, caller.tenant_id, plan.id)
 
     # --- internals ------------------------------------------------------------------------
 
-    def _resolve(self, conn: Connection, caller: Caller, plan_ref: str) -> PlanRecord:
+    def resolve(self, conn: Connection, caller: Caller, plan_ref: str) -> PlanRecord:
+        """The caller's plan by id or ``folder/name`` path, or :class:`NotFound`."""
         if _UUID.match(plan_ref):
             plan = plans.get_plan(conn, caller.tenant_id, plan_ref)
         else:
@@ -223,6 +240,18 @@ class PlanService:
         changes = [str(change) for change in previous.diff(document)]
         return ApplyResult(view, created=False, changed=True, changes=changes)
 
+    def _current(self, conn: Connection, caller: Caller, plan: PlanRecord) -> PlanView:
+        record = plans.get_version(conn, caller.tenant_id, plan.id, plan.current_version_id or "")
+        assert record is not None, "a plan always has a current version"
+        return PlanView(plan, record, load_document(record))
+
+    @staticmethod
+    def _reschedule(conn: Connection, plan_id: str, document: PlanDocument | None) -> None:
+        """Point the plan's next fire at its window's first fire from now (none if disabled
+        or windowless)."""
+        following = next_window_fire(document, datetime.now(UTC)) if document else None
+        runs.set_next_fire(conn, plan_id, following, None)
+
     def _store(
         self,
         conn: Connection,
@@ -243,6 +272,9 @@ class PlanService:
             comment,
             caller.username,
         )
+        enabled = plans.get_plan(conn, caller.tenant_id, plan.id)
+        assert enabled is not None
+        self._reschedule(conn, plan.id, stored if enabled.enabled else None)
         refreshed = plans.get_plan(conn, caller.tenant_id, plan.id)
         assert refreshed is not None
         return PlanView(refreshed, record, stored)

@@ -3,8 +3,10 @@
 from jobplan.store.records import (
     ApiKeyRecord,
     FolderRecord,
+    JobRunRecord,
     MembershipRecord,
     PlanRecord,
+    PlanRunRecord,
     PlanVersionRecord,
     TenantRecord,
     UserRecord,
@@ -13,8 +15,10 @@ from jobplan.store.records import (
 __all__ = [
     "ApiKeyRecord",
     "FolderRecord",
+    "JobRunRecord",
     "MembershipRecord",
     "PlanRecord",
+    "PlanRunRecord",
     "PlanVersionRecord",
     "TenantRecord",
     "UserRecord",

@@ -26,6 +26,7 @@ __all__ = [
     "list_folders",
     "list_plans",
     "list_versions",
+    "set_disabled_jobs",
     "set_plan_enabled",
 ]
 
@@ -148,6 +149,10 @@ def set_plan_enabled(conn: Connection, plan_id: str, enabled: bool) -> None:
     conn.execute(
         update(plans).where(plans.c.id == plan_id).values(enabled=enabled, updated_at=utcnow())
     )
+
+
+def set_disabled_jobs(conn: Connection, plan_id: str, names: list[str]) -> None:
+    conn.execute(update(plans).where(plans.c.id == plan_id).values(disabled_jobs=names or None))
 
 
 def delete_plan(conn: Connection, plan_id: str) -> None:

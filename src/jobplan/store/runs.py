@@ -351,6 +351,16 @@ def append_output(
         )
 
 
+def replace_output(conn: Connection, job_run_id: str, attempt: int, text: str) -> None:
+    """Store ``text`` as the whole output of an attempt."""
+    conn.execute(
+        delete(job_run_output).where(
+            job_run_output.c.job_run_id == job_run_id, job_run_output.c.attempt == attempt
+        )
+    )
+    append_output(conn, job_run_id, attempt, 0, [text])
+
+
 def read_output(
     conn: Connection, job_run_id: str, attempt: int, after_seq: int = -1
 ) -> list[tuple[int, str]]:

@@ -1,0 +1,1 @@
+"""Scheduling and execution: scheduler, runner, executors, crash recovery."""

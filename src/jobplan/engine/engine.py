@@ -1,0 +1,411 @@
+"""The engine: one per ``jobplan serve`` process. Owns the writer and the named loops.
+
+Loops (each a small method, run as a named task):
+
+- ``scheduler``   opens plan runs of due windows, sleeping until the next due fire;
+- ``dispatcher``  claims due job runs and starts their executions or file polls;
+- ``control``     every half second: stop requests, TTLs, output flushing;
+- ``heartbeat``   keeps this node's leases alive and recovers the job runs of dead nodes,
+                  and purges history past its retention.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import Callable, Mapping
+from contextlib import AsyncExitStack, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from jobplan.engine.documents import VersionCache
+from jobplan.engine.executors.base import (
+    ExecutionRequest,
+    ExecutionResult,
+    Executor,
+)
+from jobplan.engine.filewatch import poll_files
+from jobplan.engine.scheduler import WindowScheduler
+from jobplan.engine.state import RunState, Ticket
+from jobplan.engine.writer import Writer
+from jobplan.logging import get_logger
+from jobplan.model import FileJob, JobRunStatus
+from jobplan.settings import Settings
+from jobplan.store import Database, new_id
+from jobplan.store import runs as store
+from jobplan.store.tables import job_runs, plans
+
+__all__ = ["Engine"]
+
+log = get_logger(__name__)
+_MAX_SLEEP = 1.0
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class _Running:
+    """An execution in flight on this node, with its unflushed output."""
+
+    ticket: Ticket
+    task: asyncio.Task[None]
+    limit: int
+    pending: list[str] = field(default_factory=list)
+    next_seq: int = 0
+    kept: int = 0
+    truncated: bool = False
+
+    def write(self, chunk: str) -> None:
+        """Live output for followers, kept up to the cap (the final record keeps the tail
+        too: see :meth:`Engine._finish_tx`)."""
+        if self.kept >= self.limit:
+            self.truncated = True
+            return
+        size = len(chunk.encode())
+        if self.kept + size > self.limit:
+            chunk = chunk.encode()[: self.limit - self.kept].decode(errors="ignore")
+            self.truncated = True
+        self.kept += size
+        self.pending.append(chunk)
+
+    def take(self) -> tuple[int, list[str]]:
+        chunks, self.pending = self.pending, []
+        start, self.next_seq = self.next_seq, self.next_seq + len(chunks)
+        return start, chunks
+
+
+class Engine:
+    """Schedules and runs plans for one node. Use as ``async with Engine(...) as engine``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        executors: Mapping[str, Executor],
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        versions: VersionCache | None = None,
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.executors = executors
+        self.clock = clock
+        self.node_id = new_id()
+        self.node_name = settings.node_name or f"{socket.gethostname()}:{os.getpid()}"
+        self.versions = versions or VersionCache()
+        self.state = RunState(self.versions, settings.lease_seconds)
+        self.scheduler = WindowScheduler(self.state, settings.misfire_threshold_seconds)
+        self.writer = Writer(database)
+        self._running: dict[str, _Running] = {}
+        self._polling: set[str] = set()
+        self._slots = asyncio.Semaphore(settings.max_concurrent_jobs)
+        self._wake_scheduler = asyncio.Event()
+        self._wake_dispatcher = asyncio.Event()
+        self._stack = AsyncExitStack()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # --- life cycle -----------------------------------------------------------------------
+
+    async def __aenter__(self) -> Engine:
+        self.writer.start()
+        self._stack.callback(self.writer.stop)
+        now = self.clock()
+        await self.writer.run(lambda c: store.register_node(c, self.node_id, self.node_name, now))
+        await self._recover_at_start()
+        for name, loop in (
+            ("scheduler", self._scheduler_loop),
+            ("dispatcher", self._dispatcher_loop),
+            ("control", self._control_loop),
+            ("heartbeat", self._heartbeat_loop),
+        ):
+            self._tasks.append(asyncio.create_task(self._guard(name, loop), name=f"jobplan-{name}"))
+        log.info("engine_started", node=self.node_name, node_id=self.node_id)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with suppress(asyncio.CancelledError):
+                await task
+        running = list(self._running.values())
+        for item in running:
+            item.task.cancel()
+        for item in running:
+            with suppress(asyncio.CancelledError):
+                await item.task
+        now = self.clock()
+
+        def settle(conn: Connection) -> None:
+            self.state.recover(conn, store.running_owned_by(conn, self.node_id), now)
+            store.stop_node(conn, self.node_id, now)
+
+        with suppress(Exception):
+            await self.writer.run(settle)
+        await self._stack.aclose()
+        log.info("engine_stopped", node=self.node_name)
+
+    async def _guard(self, name: str, loop: Callable[[], Any]) -> None:
+        """Keep a loop alive: log and restart it after an unexpected error."""
+        while True:
+            try:
+                await loop()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("engine_loop_failed", loop=name)
+                await asyncio.sleep(1.0)
+
+    def notify(self) -> None:
+        """Something changed (a plan, a run): look again now instead of at the next tick."""
+        self._wake_scheduler.set()
+        self._wake_dispatcher.set()
+
+    async def _sleep(self, event: asyncio.Event, seconds: float) -> None:
+        if seconds > 0:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), timeout=seconds)
+        event.clear()
+
+    # --- recovery -------------------------------------------------------------------------
+
+    async def _recover_at_start(self) -> None:
+        """Job runs left RUNNING by a dead process are retried or marked interrupted.
+
+        On SQLite only one server can use the database, so every other node is dead; on
+        PostgreSQL we wait for their leases to expire (see the heartbeat loop).
+        """
+        if self.database.dialect != "sqlite":
+            return
+        now = self.clock()
+
+        def recover(conn: Connection) -> int:
+            orphans = store.running_not_owned_by(conn, self.node_id)
+            for jr in orphans:
+                _kill_orphan(jr.pid, jr.id)
+            return self.state.recover(conn, orphans, now)
+
+        count = await self.writer.run(recover)
+        if count:
+            log.warning("recovered_interrupted_job_runs", count=count)
+
+    # --- scheduler ------------------------------------------------------------------------
+
+    async def _scheduler_loop(self) -> None:
+        while True:
+            now = self.clock()
+            outcomes = await self.writer.run(partial(self.scheduler.tick, now=now))
+            if outcomes:
+                self._wake_dispatcher.set()
+            following = await self.writer.run(_next_fire_time)
+            delay = _MAX_SLEEP
+            if following is not None:
+                delay = min(delay, max(0.0, (following - self.clock()).total_seconds()))
+            await self._sleep(self._wake_scheduler, delay)
+
+    # --- dispatcher -----------------------------------------------------------------------
+
+    async def _dispatcher_loop(self) -> None:
+        while True:
+            now = self.clock()
+            free = max(0, self.settings.max_concurrent_jobs - len(self._running))
+            tickets: list[Ticket] = []
+            if free:
+                tickets = await self.writer.run(
+                    partial(self.state.claim, node_id=self.node_id, now=now, limit=min(free, 500))
+                )
+            for ticket in tickets:
+                if isinstance(ticket.job, FileJob):
+                    self._start_poll(ticket)
+                else:
+                    self._start_execution(ticket)
+            if len(tickets) >= min(free, 500) and free:
+                continue  # more may be due right now
+            following = await self.writer.run(_next_wake_time)
+            delay = _MAX_SLEEP
+            if following is not None:
+                delay = min(delay, max(0.0, (following - self.clock()).total_seconds()))
+            await self._sleep(self._wake_dispatcher, delay)
+
+    def _start_execution(self, ticket: Ticket) -> None:
+        job_run = ticket.job_run
+        executor = self.executors.get(ticket.job.kind.value)
+        running = _Running(ticket, asyncio.current_task(), self.settings.output_limit_bytes)  # type: ignore[arg-type]
+        running.task = asyncio.create_task(
+            self._execute(running, executor), name=f"jobplan-run-{job_run.id}"
+        )
+        self._running[job_run.id] = running
+
+    async def _execute(self, running: _Running, executor: Executor | None) -> None:
+        ticket = running.ticket
+        job_run = ticket.job_run
+        try:
+            if executor is None:
+                result = ExecutionResult(
+                    succeeded=False, reason=f"no executor for job kind '{ticket.job.kind}'"
+                )
+            else:
+                request = ExecutionRequest(
+                    job_run_id=job_run.id,
+                    attempt=job_run.attempt,
+                    job=ticket.job,
+                    environment=ticket.environment,
+                    timeout_seconds=ticket.timeout_seconds,
+                    output_limit_bytes=self.settings.output_limit_bytes,
+                )
+                async with self._slots:
+                    result = await executor.execute(request, running)
+        except asyncio.CancelledError:
+            self._running.pop(job_run.id, None)
+            raise
+        except Exception as exc:  # an executor bug must fail the job, not the engine
+            log.exception("executor_failed", job_run=job_run.id)
+            result = ExecutionResult(succeeded=False, reason=f"executor error: {exc}")
+        try:
+            await self.writer.run(partial(self._finish_tx, running, result, self.clock()))
+        finally:
+            self._running.pop(job_run.id, None)
+        self._wake_dispatcher.set()
+
+    def _finish_tx(
+        self, running: _Running, result: ExecutionResult, now: datetime, conn: Connection
+    ) -> bool:
+        job_run = running.ticket.job_run
+        start, chunks = running.take()
+        if running.truncated and result.output:
+            # live output kept only the head; the executor's result keeps head and tail,
+            # and the tail is where errors usually are
+            store.replace_output(conn, job_run.id, job_run.attempt, result.output)
+        else:
+            store.append_output(conn, job_run.id, job_run.attempt, start, chunks)
+        return self.state.finish(conn, job_run.id, self.node_id, result, now)
+
+    def _start_poll(self, ticket: Ticket) -> None:
+        job_run_id = ticket.job_run.id
+        if job_run_id in self._polling:
+            return
+        self._polling.add(job_run_id)
+
+        async def poll() -> None:
+            try:
+                assert isinstance(ticket.job, FileJob)
+                result = await asyncio.to_thread(poll_files, ticket.job)
+                now = self.clock()
+                await self.writer.run(
+                    lambda c: self.state.file_polled(
+                        c, job_run_id, self.node_id, result.found, now, result.reason
+                    )
+                )
+            finally:
+                self._polling.discard(job_run_id)
+            self._wake_dispatcher.set()
+
+        self._track(asyncio.create_task(poll(), name=f"jobplan-poll-{job_run_id}"))
+
+    # --- control --------------------------------------------------------------------------
+
+    async def _control_loop(self) -> None:
+        while True:
+            now = self.clock()
+            flushes = [
+                (jr_id, r.ticket.job_run.attempt, *r.take())
+                for jr_id, r in list(self._running.items())
+                if r.pending
+            ]
+            stops = await self.writer.run(partial(self._control_tx, flushes, now))
+            for job_run_id in stops:
+                running = self._running.get(job_run_id)
+                if running is not None and not running.task.done():
+                    running.task.cancel()
+                    self._track(asyncio.create_task(self._record_kill(running)))
+            await asyncio.sleep(0.5)
+
+    def _control_tx(
+        self, flushes: list[tuple[str, int, int, list[str]]], now: datetime, conn: Connection
+    ) -> list[str]:
+        for job_run_id, attempt, start, chunks in flushes:
+            store.append_output(conn, job_run_id, attempt, start, chunks)
+        self.state.expire_deadlines(conn, now)
+        return store.stop_requests_for(conn, self.node_id)
+
+    def _track(self, task: asyncio.Task[None]) -> None:
+        self._tasks.append(task)
+        task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
+
+    async def _record_kill(self, running: _Running) -> None:
+        with suppress(asyncio.CancelledError):
+            await running.task
+        result = ExecutionResult(succeeded=False, reason="stopped by an operator")
+        await self.writer.run(partial(self._finish_tx, running, result, self.clock()))
+        self._wake_dispatcher.set()
+
+    # --- heartbeat ------------------------------------------------------------------------
+
+    async def _heartbeat_loop(self) -> None:
+        interval = max(0.5, self.settings.lease_seconds / 3)
+        while True:
+            recovered = await self.writer.run(partial(self._heartbeat_tx, self.clock()))
+            if recovered:
+                log.warning("recovered_interrupted_job_runs", count=recovered)
+                self._wake_dispatcher.set()
+            await asyncio.sleep(interval)
+
+    def _heartbeat_tx(self, now: datetime, conn: Connection) -> int:
+        lease_until = now + timedelta(seconds=self.settings.lease_seconds)
+        store.heartbeat(conn, self.node_id, now, lease_until)
+        orphans = store.running_with_expired_lease(conn, now, 100, exclude_node=self.node_id)
+        self.state.recover(conn, orphans, now)
+        store.purge_plan_runs(conn, now, 500)
+        return len(orphans)
+
+
+def _next_fire_time(conn: Connection) -> datetime | None:
+    value = conn.execute(
+        select(func.min(plans.c.next_fire_time)).where(plans.c.enabled.is_(True))
+    ).scalar()
+    return _aware(value)
+
+
+def _next_wake_time(conn: Connection) -> datetime | None:
+    value = conn.execute(
+        select(func.min(job_runs.c.wake_at)).where(job_runs.c.status == JobRunStatus.WAITING.value)
+    ).scalar()
+    return _aware(value)
+
+
+def _aware(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value  # type: ignore[no-any-return]
+
+
+def _kill_orphan(pid: int | None, job_run_id: str) -> None:
+    """Kill the process group a dead server left behind for this job run — only if that pid
+    still carries the job run's id in its environment (pids are reused)."""
+    if not pid:
+        return
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            environ = handle.read()
+    except OSError:
+        return
+    if f"JOBPLAN_JOB_RUN_ID={job_run_id}".encode() not in environ.split(b"\0"):
+        return
+    with suppress(OSError):
+        os.killpg(pid, 9)

@@ -1,0 +1,160 @@
+"""Plan windows: which fire times are due, misfire/catch-up, blackouts, and the scheduler tick.
+
+A plan's ``next_fire_time`` is indexed; a tick reads only due rows (O(due), never O(plans)),
+opens their runs and advances ``next_fire_time`` in the same transaction, so a fire is never
+lost and never doubled, even across crashes. On PostgreSQL due rows are taken with
+``FOR UPDATE SKIP LOCKED``, so several nodes share the work without a global lock.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection
+
+from jobplan.cron import CronExpression
+from jobplan.engine.state import OpenOutcome, RunState
+from jobplan.model import Blackout, MisfirePolicy, PlanDocument, Policies, Window
+from jobplan.store import runs as store
+from jobplan.store.records import PlanRecord
+
+__all__ = [
+    "MAX_CATCHUP_RUNS",
+    "FirePlan",
+    "WindowScheduler",
+    "due_fires",
+    "in_blackout",
+    "next_window_fire",
+]
+
+#: Never open more than this many catch-up runs for one plan in one tick.
+MAX_CATCHUP_RUNS = 1000
+
+
+def next_window_fire(document: PlanDocument, after: datetime) -> datetime | None:
+    """The first fire of the plan's window strictly after ``after`` (UTC), or ``None``."""
+    if document.window is None:
+        return None
+    fire = document.window.schedule().next_after(after)
+    return fire.astimezone(UTC) if fire else None
+
+
+def in_blackout(blackouts: list[Blackout], moment: datetime, tz: str) -> bool:
+    """Whether ``moment`` falls in any blackout (cron-matched second or date-time range)."""
+    for blackout in blackouts:
+        if blackout.cron is not None:
+            cron = CronExpression(blackout.cron, tz)
+            second = moment.replace(microsecond=0)
+            if cron.next_after(second - timedelta(seconds=1)) == second:
+                return True
+        elif blackout.start is not None and blackout.end is not None:
+            zone = ZoneInfo(tz)
+            start = blackout.start if blackout.start.tzinfo else blackout.start.replace(tzinfo=zone)
+            end = blackout.end if blackout.end.tzinfo else blackout.end.replace(tzinfo=zone)
+            if start <= moment < end:
+                return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class FirePlan:
+    """The fires to act on now: missed ones kept by the misfire policy, then on-time ones."""
+
+    missed: list[datetime]
+    on_time: list[datetime]
+
+
+def _fires(cron: CronExpression, start: datetime, end: datetime, cap: int) -> list[datetime]:
+    """Fires in ``[start, end]``, at most ``cap`` (the latest ones if there are more)."""
+    out: list[datetime] = []
+    moment = cron.next_after(start - timedelta(microseconds=1))
+    while moment is not None and moment <= end:
+        out.append(moment)
+        if len(out) > cap:
+            out.pop(0)
+        moment = cron.next_after(moment)
+    return out
+
+
+def due_fires(
+    cron: CronExpression,
+    first_due: datetime,
+    now: datetime,
+    policies: Policies,
+    threshold: timedelta,
+) -> FirePlan:
+    """Split due fire times into on-time ones (at most ``threshold`` late) and missed ones,
+    and apply the misfire policy (``skip``, ``run_once``, ``run_all`` within the catch-up
+    window) to the missed ones."""
+    cutoff = now - threshold
+    on_time = _fires(
+        cron, max(first_due, cutoff + timedelta(microseconds=1)), now, MAX_CATCHUP_RUNS
+    )
+    missed: list[datetime] = []
+    if first_due <= cutoff and policies.misfire != MisfirePolicy.SKIP:
+        window_start = now - timedelta(seconds=policies.catchup_window_seconds)
+        missed = _fires(cron, max(first_due, window_start), cutoff, MAX_CATCHUP_RUNS)
+        if policies.misfire == MisfirePolicy.RUN_ONCE:
+            missed = missed[-1:]
+    return FirePlan(missed, on_time)
+
+
+class WindowScheduler:
+    """Opens the plan runs of due windows."""
+
+    def __init__(self, state: RunState, misfire_threshold_seconds: float = 60.0) -> None:
+        self.state = state
+        self.threshold = timedelta(seconds=misfire_threshold_seconds)
+        self._crons: dict[tuple[str, str, str], CronExpression] = {}
+
+    def _cron(self, window: Window) -> CronExpression:
+        key = (window.cron, window.timezone, window.dst_gap.value)
+        cron = self._crons.get(key)
+        if cron is None:
+            if len(self._crons) > 10_000:
+                self._crons.clear()
+            cron = self._crons[key] = window.schedule()
+        return cron
+
+    def tick(self, conn: Connection, now: datetime, limit: int = 1000) -> list[OpenOutcome]:
+        """Fire every due window (up to ``limit`` plans); returns what each fire did."""
+        outcomes: list[OpenOutcome] = []
+        for row in store.due_plans(conn, now, limit):
+            plan = PlanRecord(**row._mapping)
+            assert plan.next_fire_time is not None and plan.current_version_id is not None
+            document = self.state.versions.graph(conn, plan.current_version_id).document
+            window = document.window
+            if window is None:
+                store.set_next_fire(conn, plan.id, None, None)
+                continue
+            cron = self._cron(window)
+            fires = due_fires(cron, plan.next_fire_time, now, document.policies, self.threshold)
+            last: datetime | None = None
+            for trigger, moments in (("catchup", fires.missed), ("schedule", fires.on_time)):
+                for fire in moments:
+                    last = fire
+                    if in_blackout(window.blackouts, fire, window.timezone):
+                        continue
+                    delay = random.uniform(0, window.jitter_seconds) if window.jitter_seconds else 0
+                    outcomes.append(
+                        self.state.open_plan_run(
+                            conn,
+                            plan,
+                            trigger=trigger,
+                            created_by="scheduler",
+                            now=now,
+                            scheduled_for=fire.astimezone(UTC),
+                            not_before=now + timedelta(seconds=delay),
+                        )
+                    )
+            following = cron.next_after(now)
+            store.set_next_fire(
+                conn,
+                plan.id,
+                following.astimezone(UTC) if following else None,
+                last.astimezone(UTC) if last else None,
+            )
+        return outcomes

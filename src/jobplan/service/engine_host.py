@@ -1,0 +1,33 @@
+"""Run the engine inside a server process, wired to the services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from jobplan.engine.engine import Engine
+from jobplan.engine.executors import CommandExecutor, Executor, HttpExecutor
+from jobplan.service.container import Services
+
+__all__ = ["hosted_engine"]
+
+
+@asynccontextmanager
+async def hosted_engine(services: Services) -> AsyncIterator[Engine]:
+    """Start the engine with the standard executors; changes made through ``services`` wake
+    it at once. Stops it (and its running jobs) on exit."""
+    settings = services.settings
+    async with AsyncExitStack() as stack:
+        http = await stack.enter_async_context(HttpExecutor())
+        executors: dict[str, Executor] = {
+            "command": CommandExecutor(kill_grace_seconds=settings.kill_grace_seconds),
+            "http": http,
+        }
+        engine = await stack.enter_async_context(
+            Engine(settings, services.database, executors, versions=services.versions)
+        )
+        services.connect_engine(engine.notify)
+        try:
+            yield engine
+        finally:
+            services.connect_engine(lambda: None)

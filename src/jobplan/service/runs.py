@@ -1,0 +1,306 @@
+"""Plan runs and job runs: start, stop, operator actions, output, statistics, events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection
+
+from jobplan.engine.documents import VersionCache
+from jobplan.engine.state import ACTIONS, OpenOutcome, RunState
+from jobplan.errors import InvalidInput, NotFound
+from jobplan.model import JobRunStatus, PlanRunStatus
+from jobplan.service.caller import Caller, Permission
+from jobplan.service.pagination import Page, check_page
+from jobplan.service.plans import PlanService
+from jobplan.store import Database
+from jobplan.store import plans as plan_store
+from jobplan.store import runs as store
+from jobplan.store.records import JobRunRecord, PlanRunRecord
+
+__all__ = ["JOB_ACTIONS", "OutputView", "PlanStats", "RunService", "RunView"]
+
+JOB_ACTIONS = ACTIONS
+PLAN_RUN_STATUSES = {s.value for s in PlanRunStatus} | {"QUEUED"}
+JOB_RUN_STATUSES = {s.value for s in JobRunStatus}
+
+
+@dataclass(frozen=True, slots=True)
+class RunView:
+    run: PlanRunRecord
+    jobs: list[JobRunRecord]
+
+
+@dataclass(frozen=True, slots=True)
+class OutputView:
+    job_run_id: str
+    attempt: int
+    text: str
+    next_seq: int
+    complete: bool  # the attempt has ended: no more output will come
+
+
+@dataclass(frozen=True, slots=True)
+class PlanStats:
+    plan_id: str
+    total: int
+    succeeded: int
+    failed: int
+    ended: int
+    success_percent: float | None
+    failure_percent: float | None
+    average_duration_seconds: float | None
+    last_status: str | None
+    last_run_at: datetime | None
+    next_fire_time: datetime | None
+
+
+def _statuses(values: list[str] | None, known: set[str], field: str) -> list[str] | None:
+    if not values:
+        return None
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise InvalidInput(f"unknown status {unknown}; known: {sorted(known)}", field=field)
+    return values
+
+
+class RunService:
+    def __init__(
+        self,
+        database: Database,
+        versions: VersionCache,
+        plans: PlanService,
+        notify: Callable[[], None] | None = None,
+    ) -> None:
+        self._db = database
+        self._state = RunState(versions)
+        self._plans = plans
+        self.notify: Callable[[], None] = notify or (lambda: None)
+
+    # --- plan runs ------------------------------------------------------------------------
+
+    def start(
+        self,
+        caller: Caller,
+        plan_ref: str,
+        parameters: dict[str, str] | None = None,
+        *,
+        force: bool = False,
+    ) -> OpenOutcome:
+        """Start a run of the plan's current version now, obeying its overlap policy unless
+        ``force``. The run is committed before this returns."""
+        caller.require(Permission.RUNS_WRITE)
+        now = datetime.now(UTC)
+        with self._db.transaction() as conn:
+            plan = self._plans.resolve(conn, caller, plan_ref)
+            outcome = self._state.open_plan_run(
+                conn,
+                plan,
+                trigger="manual",
+                created_by=caller.username,
+                now=now,
+                overrides=parameters,
+                force=force,
+            )
+        self.notify()
+        return outcome
+
+    def stop(self, caller: Caller, run_id: str) -> PlanRunRecord:
+        """End a plan run: its running jobs are killed, nothing else starts."""
+        caller.require(Permission.RUNS_WRITE)
+        now = datetime.now(UTC)
+        with self._db.transaction() as conn:
+            run = self._run(conn, caller, run_id)
+            self._state.stop_plan_run(conn, run, caller.username, now)
+            stopped = store.get_plan_run(conn, run.id)
+        self.notify()
+        return stopped or run
+
+    def list_runs(
+        self,
+        caller: Caller,
+        *,
+        plan_ref: str | None = None,
+        statuses: list[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> Page[PlanRunRecord]:
+        caller.require(Permission.RUNS_READ)
+        check_page(limit, offset)
+        wanted = _statuses(statuses, PLAN_RUN_STATUSES, "status")
+        with self._db.read() as conn:
+            plan_id = self._plans.resolve(conn, caller, plan_ref).id if plan_ref else None
+            items, total = store.list_plan_runs(
+                conn,
+                caller.tenant_id,
+                plan_id=plan_id,
+                statuses=wanted,
+                since=since,
+                until=until,
+                limit=limit,
+                offset=offset,
+            )
+        return Page(items, total, limit, offset)
+
+    def get(self, caller: Caller, run_id: str) -> RunView:
+        caller.require(Permission.RUNS_READ)
+        with self._db.read() as conn:
+            run = self._run(conn, caller, run_id)
+            return RunView(run, sorted(store.job_runs_of(conn, run.id), key=lambda j: j.job_name))
+
+    # --- job runs -------------------------------------------------------------------------
+
+    def job_runs(
+        self,
+        caller: Caller,
+        *,
+        run_id: str | None = None,
+        statuses: list[str] | None = None,
+        job_name: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> Page[JobRunRecord]:
+        caller.require(Permission.RUNS_READ)
+        check_page(limit, offset)
+        wanted = _statuses(statuses, JOB_RUN_STATUSES, "status")
+        with self._db.read() as conn:
+            if run_id is not None:
+                self._run(conn, caller, run_id)
+            items, total = store.list_job_runs(
+                conn,
+                caller.tenant_id,
+                plan_run_id=run_id,
+                statuses=wanted,
+                job_name=job_name,
+                limit=limit,
+                offset=offset,
+            )
+        return Page(items, total, limit, offset)
+
+    def job_run(self, caller: Caller, job_run_id: str) -> JobRunRecord:
+        caller.require(Permission.RUNS_READ)
+        with self._db.read() as conn:
+            return self._job_run(conn, caller, job_run_id)
+
+    def act(self, caller: Caller, job_run_id: str, action: str) -> JobRunRecord:
+        """hold | release | skip | unskip | reset | acknowledge | kill. A wrong state is a
+        :class:`Conflict` naming the state."""
+        caller.require(Permission.RUNS_WRITE)
+        if action not in JOB_ACTIONS:
+            raise InvalidInput(f"must be one of {', '.join(JOB_ACTIONS)}", field="action")
+        now = datetime.now(UTC)
+        with self._db.transaction() as conn:
+            job_run = self._job_run(conn, caller, job_run_id)
+            self._state.job_action(conn, job_run, action, caller.username, now)
+            updated = store.get_job_run(conn, job_run.id)
+        self.notify()
+        assert updated is not None
+        return updated
+
+    def output(
+        self,
+        caller: Caller,
+        job_run_id: str,
+        *,
+        attempt: int | None = None,
+        after_seq: int = -1,
+        tail_bytes: int | None = None,
+    ) -> OutputView:
+        """Captured output of one attempt (the latest by default): everything after chunk
+        ``after_seq`` (for following), or only the last ``tail_bytes`` characters."""
+        caller.require(Permission.RUNS_READ)
+        with self._db.read() as conn:
+            job_run = self._job_run(conn, caller, job_run_id)
+            number = attempt if attempt is not None else max(job_run.attempt, 1)
+            if not 1 <= number <= max(job_run.attempt, 1):
+                raise InvalidInput(
+                    f"must be between 1 and {max(job_run.attempt, 1)}", field="attempt"
+                )
+            chunks = store.read_output(conn, job_run.id, number, after_seq)
+        text = "".join(chunk for _, chunk in chunks)
+        if tail_bytes is not None:
+            text = text[-tail_bytes:] if tail_bytes else ""
+        next_seq = chunks[-1][0] if chunks else after_seq
+        complete = job_run.status != JobRunStatus.RUNNING or number < job_run.attempt
+        return OutputView(job_run.id, number, text, next_seq, complete)
+
+    # --- plans' operational state ---------------------------------------------------------
+
+    def stats(self, caller: Caller, plan_ref: str) -> PlanStats:
+        caller.require(Permission.RUNS_READ)
+        with self._db.read() as conn:
+            plan = self._plans.resolve(conn, caller, plan_ref)
+            record = store.get_stats(conn, caller.tenant_id, plan.id)
+        total = record.total if record else 0
+
+        def percent(n: int) -> float | None:
+            return round(100.0 * n / total, 2) if total else None
+
+        return PlanStats(
+            plan_id=plan.id,
+            total=total,
+            succeeded=record.succeeded if record else 0,
+            failed=record.failed if record else 0,
+            ended=record.ended if record else 0,
+            success_percent=percent(record.succeeded) if record else None,
+            failure_percent=percent(record.failed) if record else None,
+            average_duration_seconds=(
+                round(record.total_duration_seconds / total, 3) if record and total else None
+            ),
+            last_status=record.last_status if record else None,
+            last_run_at=record.last_run_at if record else None,
+            next_fire_time=plan.next_fire_time if plan.enabled else None,
+        )
+
+    def set_job_enabled(
+        self, caller: Caller, plan_ref: str, job_name: str, enabled: bool
+    ) -> list[str]:
+        """Enable or disable one job of a plan for future runs (disabled jobs are passed over
+        as DISABLED). Returns the plan's disabled jobs."""
+        caller.require(Permission.RUNS_WRITE)
+        with self._db.transaction() as conn:
+            plan = self._plans.resolve(conn, caller, plan_ref)
+            assert plan.current_version_id is not None
+            document = self._state.versions.graph(conn, plan.current_version_id).document
+            if document.find_job(job_name) is None:
+                raise NotFound("job", f"{plan.name}/{job_name}")
+            disabled = set(plan.disabled_jobs or ())
+            if enabled:
+                disabled.discard(job_name)
+            else:
+                disabled.add(job_name)
+            plan_store.set_disabled_jobs(conn, plan.id, sorted(disabled))
+        return sorted(disabled)
+
+    def raise_event(self, caller: Caller, name: str) -> int:
+        """Raise a global event in the caller's tenant; returns how many waiting event jobs it
+        completed."""
+        caller.require(Permission.RUNS_WRITE)
+        if not name or len(name) > 100:
+            raise InvalidInput("must be 1-100 characters", field="name")
+        with self._db.transaction() as conn:
+            count = self._state.raise_event(
+                conn, caller.tenant_id, name, caller.username, datetime.now(UTC)
+            )
+        self.notify()
+        return count
+
+    # --- internals ------------------------------------------------------------------------
+
+    @staticmethod
+    def _run(conn: Connection, caller: Caller, run_id: str) -> PlanRunRecord:
+        run = store.get_plan_run(conn, run_id, caller.tenant_id)
+        if run is None:
+            raise NotFound("plan run", run_id)
+        return run
+
+    @staticmethod
+    def _job_run(conn: Connection, caller: Caller, job_run_id: str) -> JobRunRecord:
+        job_run = store.get_job_run(conn, job_run_id, caller.tenant_id)
+        if job_run is None:
+            raise NotFound("job run", job_run_id)
+        return job_run
