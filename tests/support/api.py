@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from fastapi.testclient import TestClient
 
@@ -10,11 +13,16 @@ __all__ = [
     "ROOT_PASSWORD",
     "ROOT_USER",
     "Actor",
+    "job_of",
     "login",
     "make_tenant",
     "make_user",
+    "run_detail",
     "sample_plan",
+    "wait_for",
 ]
+
+T = TypeVar("T")
 
 ROOT_USER = "root"
 ROOT_PASSWORD = "root-password-123"
@@ -85,3 +93,28 @@ def sample_plan(
     }
     plan.update(extra)
     return plan
+
+
+def wait_for(probe: Callable[[], T | None], timeout: float = 20.0, what: str = "condition") -> T:
+    """Poll ``probe`` until it returns something truthy (not a timing assertion: the timeout
+    only bounds a wait for something that should happen)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def run_detail(client: TestClient, actor: Actor, run_id: str) -> dict[str, Any]:
+    response = client.get(f"/api/v1/runs/{run_id}", headers=actor.headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def job_of(run: dict[str, Any], name: str) -> dict[str, Any]:
+    job: dict[str, Any] = next(j for j in run["jobs"] if j["job_name"] == name)
+    return job

@@ -112,6 +112,13 @@ class ServerProcess:
                 self.process.wait()
         self._close_log()
 
+    def kill(self) -> None:
+        """``kill -9`` the server (its own process group: uvicorn and all)."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self._close_log()
+
     def _close_log(self) -> None:
         if self._log is not None:
             self._log.close()

@@ -15,18 +15,18 @@ from jobplan.cli.client import ApiClient, ApiError
 from jobplan.cli.output import fail, out
 from jobplan.model import PlanDocument
 
-__all__ = ["apply", "keys_app", "plans_app"]
+__all__ = ["apply", "call", "client_of", "keys_app", "plans_app", "resolve_plan_id"]
 
 plans_app = typer.Typer(help="Plans on the server.", no_args_is_help=True)
 keys_app = typer.Typer(help="Your API keys on the server.", no_args_is_help=True)
 
 
-def _client(ctx: typer.Context) -> ApiClient:
+def client_of(ctx: typer.Context) -> ApiClient:
     client: ApiClient = ctx.obj["client"]()
     return client
 
 
-def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+def call(fn: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return fn(*args, **kwargs)
     except ApiError as exc:
@@ -52,12 +52,12 @@ def load_plan_file(path: Path) -> PlanDocument:
         raise fail(f"{path} is not a valid plan:\n" + "\n".join(lines)) from exc
 
 
-def _resolve_plan_id(client: ApiClient, ref: str) -> str:
+def resolve_plan_id(client: ApiClient, ref: str) -> str:
     """A plan id from an id or a ``folder/name`` path."""
     if len(ref) == 36 and ref.count("-") == 4:
         return ref
     folder, _, name = ref.strip("/").rpartition("/")
-    found = _call(client.get, "/api/v1/plans", params={"folder": folder, "name": name})
+    found = call(client.get, "/api/v1/plans", params={"folder": folder, "name": name})
     if not found:
         raise fail(f"plan '{ref}' not found", 1)
     plan_id: str = found[0]["id"]
@@ -71,8 +71,8 @@ def apply(
 ) -> None:
     """Create the plan in FILE, or store it as a new version if it changed."""
     document = load_plan_file(file)
-    client = _client(ctx)
-    result = _call(
+    client = client_of(ctx)
+    result = call(
         client.post,
         "/api/v1/plans/apply",
         json=document.model_dump(mode="json", exclude_none=False),
@@ -100,7 +100,7 @@ def plans_list(
     params: dict[str, Any] = {"limit": limit, "recursive": recursive}
     if folder is not None:
         params["folder"] = folder
-    items = _call(_client(ctx).get, "/api/v1/plans", params=params)
+    items = call(client_of(ctx).get, "/api/v1/plans", params=params)
     table = Table("path", "version", "enabled", "updated", "id")
     for plan in items:
         table.add_row(
@@ -120,10 +120,10 @@ def plans_show(
     version: Annotated[str | None, typer.Option(help="A version instead of the current.")] = None,
 ) -> None:
     """Print a plan's document as YAML."""
-    client = _client(ctx)
-    plan_id = _resolve_plan_id(client, plan)
+    client = client_of(ctx)
+    plan_id = resolve_plan_id(client, plan)
     path = f"/api/v1/plans/{plan_id}" + (f"/versions/{version}" if version else "")
-    body = _call(client.get, path)
+    body = call(client.get, path)
     out.print(yaml.safe_dump(body["document"], sort_keys=False), highlight=False, markup=False)
 
 
@@ -132,8 +132,8 @@ def plans_versions(
     ctx: typer.Context, plan: Annotated[str, typer.Argument(help="Plan id or folder/name.")]
 ) -> None:
     """List a plan's versions, newest first."""
-    client = _client(ctx)
-    items = _call(client.get, f"/api/v1/plans/{_resolve_plan_id(client, plan)}/versions")
+    client = client_of(ctx)
+    items = call(client.get, f"/api/v1/plans/{resolve_plan_id(client, plan)}/versions")
     table = Table("version", "created", "by", "comment", "id")
     for item in items:
         table.add_row(
@@ -155,12 +155,12 @@ def plans_diff(
     ] = None,
 ) -> None:
     """Show what changed between two versions, or between the server and a plan file."""
-    client = _client(ctx)
-    plan_id = _resolve_plan_id(client, plan)
+    client = client_of(ctx)
+    plan_id = resolve_plan_id(client, plan)
 
     def fetch(version: str | None) -> PlanDocument:
         path = f"/api/v1/plans/{plan_id}" + (f"/versions/{version}" if version else "")
-        return PlanDocument.model_validate(_call(client.get, path)["document"])
+        return PlanDocument.model_validate(call(client.get, path)["document"])
 
     old = fetch(from_version)
     if file is not None:
@@ -184,11 +184,11 @@ def plans_delete(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete a plan and all its versions."""
-    client = _client(ctx)
-    plan_id = _resolve_plan_id(client, plan)
+    client = client_of(ctx)
+    plan_id = resolve_plan_id(client, plan)
     if not yes and not typer.confirm(f"Delete plan '{plan}' and all its versions?"):
         raise typer.Exit(1)
-    _call(client.delete, f"/api/v1/plans/{plan_id}")
+    call(client.delete, f"/api/v1/plans/{plan_id}")
     out.print(f"deleted plan '{plan}'")
 
 
@@ -213,7 +213,7 @@ def keys_create(
 
             expires_at = expires_at.replace(tzinfo=UTC)
         body["expires_at"] = expires_at.isoformat()
-    created = _call(_client(ctx).post, "/api/v1/api-keys", json=body)
+    created = call(client_of(ctx).post, "/api/v1/api-keys", json=body)
     out.print(f"API key [bold]{created['id']}[/] created. Its secret (shown only now):")
     print(created["key"])
 
@@ -221,7 +221,7 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(ctx: typer.Context) -> None:
     """List your API keys."""
-    items = _call(_client(ctx).get, "/api/v1/api-keys")
+    items = call(client_of(ctx).get, "/api/v1/api-keys")
     table = Table("id", "name", "scopes", "expires", "last used", "revoked")
     for key in items:
         table.add_row(
@@ -238,5 +238,5 @@ def keys_list(ctx: typer.Context) -> None:
 @keys_app.command("revoke")
 def keys_revoke(ctx: typer.Context, key_id: Annotated[str, typer.Argument()]) -> None:
     """Revoke an API key."""
-    _call(_client(ctx).delete, f"/api/v1/api-keys/{key_id}")
+    call(client_of(ctx).delete, f"/api/v1/api-keys/{key_id}")
     out.print(f"API key {key_id} revoked")

@@ -58,6 +58,7 @@ class _Running:
     ticket: Ticket
     task: asyncio.Task[None]
     limit: int
+    on_started: Callable[[str, int], None] | None = None
     pending: list[str] = field(default_factory=list)
     next_seq: int = 0
     kept: int = 0
@@ -75,6 +76,11 @@ class _Running:
             self.truncated = True
         self.kept += size
         self.pending.append(chunk)
+
+    def process_started(self, pid: int) -> None:
+        """The command's process group is known: record it for crash clean-up."""
+        if self.on_started is not None:
+            self.on_started(self.ticket.job_run.id, pid)
 
     def take(self) -> tuple[int, list[str]]:
         chunks, self.pending = self.pending, []
@@ -244,11 +250,23 @@ class Engine:
     def _start_execution(self, ticket: Ticket) -> None:
         job_run = ticket.job_run
         executor = self.executors.get(ticket.job.kind.value)
-        running = _Running(ticket, asyncio.current_task(), self.settings.output_limit_bytes)  # type: ignore[arg-type]
+        running = _Running(
+            ticket,
+            asyncio.current_task(),  # type: ignore[arg-type]
+            self.settings.output_limit_bytes,
+            on_started=self._record_pid,
+        )
         running.task = asyncio.create_task(
             self._execute(running, executor), name=f"jobplan-run-{job_run.id}"
         )
         self._running[job_run.id] = running
+
+    def _record_pid(self, job_run_id: str, pid: int) -> None:
+        self._track(
+            asyncio.create_task(
+                self.writer.run(partial(_set_pid, job_run_id, pid)), name="jobplan-record-pid"
+            )
+        )
 
     async def _execute(self, running: _Running, executor: Executor | None) -> None:
         ticket = running.ticket
@@ -371,6 +389,10 @@ class Engine:
         self.state.recover(conn, orphans, now)
         store.purge_plan_runs(conn, now, 500)
         return len(orphans)
+
+
+def _set_pid(job_run_id: str, pid: int, conn: Connection) -> None:
+    store.update_job_run(conn, job_run_id, pid=pid)
 
 
 def _next_fire_time(conn: Connection) -> datetime | None:

@@ -23,6 +23,7 @@ __all__ = [
     "NullSink",
     "OutputSink",
     "ServiceResolver",
+    "notify_process_started",
 ]
 
 
@@ -74,6 +75,14 @@ class OutputSink(Protocol):
     def write(self, chunk: str) -> None:
         """Take the next piece of output, already decoded. Called from the event loop, so it
         must not block; exceptions are logged and otherwise ignored."""
+
+
+def notify_process_started(sink: OutputSink, pid: int) -> None:
+    """Tell a sink that offers ``process_started(pid)`` which process group runs the job (the
+    engine records it, so a restarted server can kill what a dead one left behind)."""
+    started = getattr(sink, "process_started", None)
+    if callable(started):
+        started(pid)
 
 
 class NullSink:

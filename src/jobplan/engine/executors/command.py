@@ -34,7 +34,12 @@ import subprocess
 from collections.abc import Mapping
 
 from jobplan.engine.executors._output import OutputCapture
-from jobplan.engine.executors.base import ExecutionRequest, ExecutionResult, OutputSink
+from jobplan.engine.executors.base import (
+    ExecutionRequest,
+    ExecutionResult,
+    OutputSink,
+    notify_process_started,
+)
 from jobplan.logging import get_logger
 from jobplan.model import CommandJob
 
@@ -102,6 +107,8 @@ class CommandExecutor:
         started = await attempt.start([self._shell, "-c", job.command], environment, cwd)
         if isinstance(started, str):
             return ExecutionResult(succeeded=False, reason=started)
+        if attempt.pid is not None:
+            notify_process_started(sink, attempt.pid)
         timed_out, returncode = await attempt.supervise(limit_seconds=timeout)
         return _result(job, returncode, timed_out, timeout, capture)
 
@@ -142,6 +149,11 @@ class _Attempt:
         self._process: asyncio.subprocess.Process | None = None
         self._pipe_closed: asyncio.Future[None] | None = None
         self._transport: asyncio.ReadTransport | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The shell's pid, which is also its process group id."""
+        return self._process.pid if self._process is not None else None
 
     async def start(
         self, argv: list[str], environment: dict[str, str], cwd: str | None

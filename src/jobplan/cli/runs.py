@@ -1,0 +1,153 @@
+"""``jobplan runs``: start, stop, watch and act on runs on a server."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from jobplan.cli.output import fail, out
+from jobplan.cli.remote import call, client_of, resolve_plan_id
+
+__all__ = ["runs_app"]
+
+runs_app = typer.Typer(help="Plan runs and job runs on the server.", no_args_is_help=True)
+
+ACTIONS = ("hold", "release", "skip", "unskip", "reset", "acknowledge", "kill")
+
+
+def _parameters(values: list[str] | None) -> dict[str, str]:
+    parameters: dict[str, str] = {}
+    for item in values or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise fail(f"--param must look like NAME=VALUE, got {item!r}")
+        parameters[name] = value
+    return parameters
+
+
+@runs_app.command("start")
+def runs_start(
+    ctx: typer.Context,
+    plan: Annotated[str, typer.Argument(help="Plan id or folder/name.")],
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Override a parameter: NAME=VALUE.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Start even if the overlap policy says not.")] = False,
+) -> None:
+    """Start a plan run now."""
+    client = client_of(ctx)
+    body = {"parameters": _parameters(param), "force": force}
+    started = call(client.post, f"/api/v1/plans/{resolve_plan_id(client, plan)}/runs", json=body)
+    run = started["run"]
+    out.print(
+        f"{started['outcome']} run [bold]{run['id']}[/] of {run['plan_path']} "
+        f"version {run['version']}"
+    )
+
+
+@runs_app.command("stop")
+def runs_stop(
+    ctx: typer.Context, run_id: Annotated[str, typer.Argument(help="Plan run id.")]
+) -> None:
+    """Stop a plan run: running jobs are killed, nothing else starts."""
+    run = call(client_of(ctx).post, f"/api/v1/runs/{run_id}/stop")
+    out.print(f"run {run['id']} {run['status']}: {run['reason'] or ''}")
+
+
+@runs_app.command("status")
+def runs_status(
+    ctx: typer.Context,
+    run_id: Annotated[str | None, typer.Argument(help="A plan run id (default: list).")] = None,
+    plan: Annotated[str | None, typer.Option(help="Only runs of this plan.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+) -> None:
+    """List recent plan runs, or show one run with its job runs."""
+    client = client_of(ctx)
+    if run_id is None:
+        params: dict[str, Any] = {"limit": limit}
+        if plan:
+            params["plan"] = plan
+        table = Table("run", "plan", "version", "status", "trigger", "started", "ended")
+        for run in call(client.get, "/api/v1/runs", params=params):
+            table.add_row(
+                run["id"],
+                run["plan_path"],
+                run["version"],
+                run["status"],
+                run["trigger"],
+                run["started_at"] or "-",
+                run["ended_at"] or "-",
+            )
+        out.print(table)
+        return
+    run = call(client.get, f"/api/v1/runs/{run_id}")
+    out.print(
+        f"run [bold]{run['id']}[/] of {run['plan_path']} {run['version']}: "
+        f"[bold]{run['status']}[/] {run['reason'] or ''}",
+        highlight=False,
+    )
+    table = Table("job", "kind", "status", "attempt", "exit", "reason", "job run")
+    for job in run["jobs"]:
+        exit_code = job["exit_code"] if job["exit_code"] is not None else job["http_status"]
+        table.add_row(
+            job["job_name"],
+            job["kind"],
+            job["status"],
+            str(job["attempt"]),
+            "-" if exit_code is None else str(exit_code),
+            job["reason"] or "",
+            job["id"],
+        )
+    out.print(table)
+
+
+@runs_app.command("logs")
+def runs_logs(
+    ctx: typer.Context,
+    job_run_id: Annotated[str, typer.Argument(help="Job run id (see `runs status RUN`).")],
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Stream until it ends.")] = False,
+    tail: Annotated[int | None, typer.Option(help="Only the last N characters.")] = None,
+    attempt: Annotated[int | None, typer.Option(help="A given attempt (default: latest).")] = None,
+) -> None:
+    """Print a job run's output; --follow streams it while the job runs."""
+    client = client_of(ctx)
+    params: dict[str, Any] = {}
+    if attempt is not None:
+        params["attempt"] = attempt
+    if tail is not None and not follow:
+        params["tail"] = tail
+    after = -1
+    while True:
+        chunk = call(
+            client.get, f"/api/v1/job-runs/{job_run_id}/output", params={**params, "after": after}
+        )
+        if chunk["text"]:
+            out.print(chunk["text"], end="", markup=False, highlight=False, soft_wrap=True)
+        after = chunk["next_seq"]
+        if not follow or chunk["complete"]:
+            if follow:  # the last chunks may land with the completion
+                final = call(
+                    client.get,
+                    f"/api/v1/job-runs/{job_run_id}/output",
+                    params={**params, "after": after},
+                )
+                out.print(final["text"], end="", markup=False, highlight=False, soft_wrap=True)
+            return
+        params.setdefault("attempt", chunk["attempt"])
+        time.sleep(0.5)
+
+
+@runs_app.command("job")
+def runs_job(
+    ctx: typer.Context,
+    action: Annotated[str, typer.Argument(help=f"One of: {', '.join(ACTIONS)}.")],
+    job_run_id: Annotated[str, typer.Argument(help="Job run id.")],
+) -> None:
+    """Act on a job run: hold, release, skip, unskip, reset, acknowledge or kill."""
+    if action not in ACTIONS:
+        raise fail(f"action must be one of {', '.join(ACTIONS)}, got {action!r}")
+    job = call(client_of(ctx).post, f"/api/v1/job-runs/{job_run_id}/{action}")
+    out.print(f"job run {job['id']} ({job['job_name']}) is now {job['status']}")
