@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from jobplan import __version__
 from jobplan.api.errors import install_error_handlers
-from jobplan.api.middleware import BodySizeLimit
+from jobplan.api.middleware import BodySizeLimit, RejectNul
 from jobplan.api.routers import (
     api_keys,
     cron,
@@ -57,7 +57,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RejectNul)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)  # outermost
     for module in (health, oauth, cron, tenants, users, api_keys, folders, plans, runs):
         app.include_router(module.router)
     return app

@@ -17,7 +17,7 @@ from jobplan.errors import AuthenticationFailed
 from jobplan.service.auth import parse_api_key
 from jobplan.service.caller import Caller
 from jobplan.service.container import Services
-from jobplan.service.pagination import MAX_PAGE_SIZE, Page
+from jobplan.service.pagination import MAX_OFFSET, MAX_PAGE_SIZE, Page
 
 __all__ = [
     "CallerDep",
@@ -82,7 +82,7 @@ def current_caller(
 
 CallerDep = Annotated[Caller, Depends(current_caller)]
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size.")]
-OffsetQuery = Annotated[int, Query(ge=0, description="Items to skip.")]
+OffsetQuery = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")]
 
 
 def set_page_headers(request: Request, response: Response, page: Page[T]) -> None:

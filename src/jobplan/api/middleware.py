@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import json
+import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodySizeLimit"]
+__all__ = ["BodySizeLimit", "RejectNul"]
 
 
 class _TooLarge(Exception):
     pass
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
 
 
 class BodySizeLimit:
@@ -32,6 +46,15 @@ class BodySizeLimit:
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
                 await self._refuse(send)
                 return
+        if not any(name == b"content-length" for name, _ in scope.get("headers", [])):
+            # A body without a length (chunked): read it here, so going over the cap is a
+            # 413 rather than a parse error deep in the framework.
+            body, too_large = await self._read_all(receive)
+            if too_large:
+                await self._refuse(send)
+                return
+            await self.app(scope, _replay(body, receive), send)
+            return
         received = 0
         started = False
 
@@ -56,6 +79,21 @@ class BodySizeLimit:
             if not started:
                 await self._refuse(send)
 
+    async def _read_all(self, receive: Receive) -> tuple[bytes, bool]:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return b"".join(chunks), False
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                return b"", True
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks), False
+
     async def _refuse(self, send: Send) -> None:
         body = json.dumps(
             {
@@ -76,3 +114,67 @@ class BodySizeLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+# an escaped NUL in JSON text (\u0000) not itself escaped by a preceding backslash
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
+_TEXT_TYPES = (b"application/json", b"application/x-www-form-urlencoded")
+
+
+class RejectNul:
+    """Refuse NUL characters in the path, the query and JSON or form bodies (422).
+
+    PostgreSQL cannot store them and SQLite would; refusing them at the edge keeps both
+    databases alike. Binary uploads (multipart) are not inspected.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw_path = scope.get("raw_path") or scope.get("path", "").encode()
+        if b"%00" in raw_path or b"\x00" in raw_path or b"%00" in scope.get("query_string", b""):
+            await _nul_refused(send, "the URL")
+            return
+        content_type = dict(scope.get("headers", [])).get(b"content-type", b"")
+        if not content_type.startswith(_TEXT_TYPES):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if b"\x00" in body or b"%00" in body or _JSON_NUL.search(body):
+            await _nul_refused(send, "the request body")
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+
+async def _nul_refused(send: Send, where: str) -> None:
+    body = json.dumps(
+        {
+            "type": "about:blank",
+            "title": "Unprocessable Entity",
+            "status": 422,
+            "detail": f"{where} contains a NUL character (U+0000), which is not accepted",
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 422,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

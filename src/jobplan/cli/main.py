@@ -112,6 +112,8 @@ def serve(
             host=settings.host,
             port=settings.port,
             log_config=None,
+            # client addresses feed login throttling: never take them from X-Forwarded-For
+            proxy_headers=False,
         )
     finally:
         services.close()

@@ -226,20 +226,25 @@ class Engine:
     # --- dispatcher -----------------------------------------------------------------------
 
     async def _dispatcher_loop(self) -> None:
+        batch = 1000
         while True:
             now = self.clock()
             free = max(0, self.settings.max_concurrent_jobs - len(self._running))
-            tickets: list[Ticket] = []
-            if free:
-                tickets = await self.writer.run(
-                    partial(self.state.claim, node_id=self.node_id, now=now, limit=min(free, 500))
+            claim = await self.writer.run(
+                partial(
+                    self.state.claim,
+                    node_id=self.node_id,
+                    now=now,
+                    limit=batch,
+                    max_executions=free,
                 )
-            for ticket in tickets:
+            )
+            for ticket in claim.tickets:
                 if isinstance(ticket.job, FileJob):
                     self._start_poll(ticket)
                 else:
                     self._start_execution(ticket)
-            if len(tickets) >= min(free, 500) and free:
+            if claim.rows >= batch and (claim.executions < free or claim.rows > claim.executions):
                 continue  # more may be due right now
             following = await self.writer.run(_next_wake_time)
             delay = _MAX_SLEEP

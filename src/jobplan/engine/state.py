@@ -38,7 +38,7 @@ from jobplan.store import new_id
 from jobplan.store import runs as store
 from jobplan.store.records import JobRunRecord, PlanRecord, PlanRunRecord
 
-__all__ = ["QUEUED", "OpenOutcome", "RunState", "Ticket"]
+__all__ = ["ACTIONS", "QUEUED", "Claim", "OpenOutcome", "RunState", "Ticket"]
 
 #: Extra plan-run status: a start buffered by the overlap policy until the running one ends.
 QUEUED = "QUEUED"
@@ -58,6 +58,15 @@ class Ticket:
 
 
 @dataclass(frozen=True, slots=True)
+class Claim:
+    """What one claim took: tickets to act on, and how many due rows it looked at."""
+
+    tickets: list[Ticket]
+    rows: int
+    executions: int
+
+
+@dataclass(frozen=True, slots=True)
 class OpenOutcome:
     """What asking for a new plan run did, under the plan's overlap policy."""
 
@@ -72,6 +81,7 @@ class RunState:
     def __init__(self, versions: VersionCache, lease_seconds: float = 30.0) -> None:
         self.versions = versions
         self.lease = timedelta(seconds=lease_seconds)
+        self._crons: dict[tuple[str, str, str], CronExpression] = {}
 
     # --- opening runs ---------------------------------------------------------------------
 
@@ -228,24 +238,43 @@ class RunState:
         elif status.value != run.status:
             store.update_plan_run(conn, run.id, status=status.value)
 
-    @staticmethod
-    def _first_wake(job: Job, run: PlanRunRecord, start: datetime) -> datetime | None:
+    def _cron(self, job: TimeJob) -> CronExpression:
+        key = (job.cron, job.timezone, job.dst_gap.value)
+        cron = self._crons.get(key)
+        if cron is None:
+            if len(self._crons) > 10_000:
+                self._crons.clear()
+            cron = self._crons[key] = CronExpression(
+                job.cron, job.timezone, dst_gap=job.dst_gap.value
+            )
+        return cron
+
+    def _first_wake(self, job: Job, run: PlanRunRecord, start: datetime) -> datetime | None:
         if isinstance(job, TimeJob):
-            # a time gate completes at its first fire not before the run started (or now)
-            base = max(run.scheduled_for or run.created_at, start)
-            cron = CronExpression(job.cron, job.timezone, dst_gap=job.dst_gap.value)
-            return cron.next_after(base - timedelta(microseconds=1))
+            # A time gate completes at its first fire from the second it is armed in (cron
+            # has one-second resolution, so a fire earlier in that same second counts).
+            base = max(run.scheduled_for or run.created_at, start).replace(microsecond=0)
+            return self._cron(job).next_after(base - timedelta(microseconds=1))
         if isinstance(job, EventJob) and job.depends_on is None:
             return None  # waits for its event to be raised
         return start
 
     # --- the runner's side ----------------------------------------------------------------
 
-    def claim(self, conn: Connection, node_id: str, now: datetime, limit: int) -> list[Ticket]:
-        """Take due job runs: complete time gates and event raisers here; return the ones to
-        execute (command, http) or poll (file)."""
+    def claim(
+        self,
+        conn: Connection,
+        node_id: str,
+        now: datetime,
+        limit: int,
+        max_executions: int | None = None,
+    ) -> Claim:
+        """Take up to ``limit`` due job runs: complete time gates and event raisers here;
+        return the ones to execute (command, http; at most ``max_executions``) or poll
+        (file). Executions over the cap are left WAITING for a later claim."""
         tickets: list[Ticket] = []
         claimed = store.claim_due_job_runs(conn, node_id, now, now + self.lease, limit)
+        executions = 0
         runs: dict[str, PlanRunRecord | None] = {}
         for jr in claimed:
             if jr.plan_run_id not in runs:
@@ -263,11 +292,14 @@ class RunState:
                 self.raise_event(conn, run.tenant_id, job.event, f"plan run {run.id}", now)
             elif job.kind.value == "file":
                 tickets.append(Ticket(jr, run, job, {}, None))
+            elif max_executions is not None and executions >= max_executions:
+                store.update_job_run(conn, jr.id, owner_node=None, lease_until=None)
             else:
                 ticket = self._start(conn, jr, run, graph, job, node_id, now)
                 if ticket is not None:
+                    executions += 1
                     tickets.append(ticket)
-        return tickets
+        return Claim(tickets, len(claimed), executions)
 
     def _start(
         self,

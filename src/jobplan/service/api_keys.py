@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from jobplan.errors import InvalidInput, NotFound, PermissionDenied
 from jobplan.service.auth import API_KEY_PREFIX
@@ -17,6 +17,7 @@ from jobplan.store.records import ApiKeyRecord
 __all__ = ["ApiKeyService", "NewApiKey"]
 
 _SCOPE_NAMES = {p.value for p in Permission}
+MAX_KEY_LIFETIME = timedelta(days=3653)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +47,12 @@ class ApiKeyService:
         if expires_at is not None:
             if expires_at.tzinfo is None:
                 raise InvalidInput("must include a UTC offset", field="expires_at")
-            if expires_at <= datetime.now(UTC):
+            now = datetime.now(UTC)
+            if expires_at <= now:
                 raise InvalidInput("must be in the future", field="expires_at")
+            if expires_at > now + MAX_KEY_LIFETIME:
+                raise InvalidInput("must be at most 10 years from now", field="expires_at")
+            expires_at = expires_at.astimezone(UTC)
         if scopes is not None:
             unknown = sorted(set(scopes) - _SCOPE_NAMES)
             if unknown:

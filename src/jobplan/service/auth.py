@@ -74,7 +74,8 @@ class AuthService:
         self._settings = settings
         self._key = signing_key
         self.throttle = LoginThrottle(settings.login_max_failures, settings.login_window_seconds)
-        self._basic_cache: dict[str, tuple[str, str, float]] = {}
+        # credentials digest -> (user id, tenant id, password hash it was checked against, expiry)
+        self._basic_cache: dict[str, tuple[str, str, str, float]] = {}
         self._basic_lock = threading.Lock()
 
     # --- grants ---------------------------------------------------------------------------
@@ -165,20 +166,22 @@ class AuthService:
             raise AuthenticationFailed("API key is malformed")
         key_id, secret = parsed
         now = datetime.now(UTC)
-        with self._db.transaction() as conn:
+        with self._db.read() as conn:
             record = credentials.get_api_key(conn, key_id)
             if record is None or not constant_time_equal(record.secret_hash, sha256_hex(secret)):
                 raise AuthenticationFailed("API key is invalid")
             record = self._usable_key(record, key_id)
-            if record.last_used_at is None or now - record.last_used_at > _LAST_USED_RESOLUTION:
-                credentials.touch_api_key(conn, key_id, now)
-            return self._caller(
+            caller = self._caller(
                 conn,
                 record.user_id,
                 tenant_id=record.tenant_id,
                 scopes=frozenset(record.scopes) if record.scopes is not None else None,
                 api_key_id=key_id,
             )
+        if record.last_used_at is None or now - record.last_used_at > _LAST_USED_RESOLUTION:
+            with self._db.transaction() as conn:  # a write at most once a minute per key
+                credentials.touch_api_key(conn, key_id, now)
+        return caller
 
     def authenticate_basic(
         self, username: str, password: str, tenant: str | None, client_address: str
@@ -189,16 +192,22 @@ class AuthService:
         now = time.monotonic()
         with self._basic_lock:
             cached = self._basic_cache.get(cache_key)
-        if cached is not None and cached[2] > now:
+        if cached is not None and cached[3] > now:
             with self._db.read() as conn:
-                return self._caller(conn, cached[0], tenant_id=cached[1])
-        caller = self._check_password(username, password, tenant, client_address)
+                user = accounts.get_user(conn, cached[0])
+                # a changed password (on any node, or offline) invalidates the entry
+                if user is not None and user.password_hash == cached[2]:
+                    return self._caller(conn, user.id, tenant_id=cached[1], user=user)
+        caller, password_hash = self._check_password_hash(
+            username, password, tenant, client_address
+        )
         with self._basic_lock:
             if len(self._basic_cache) > 10_000:
                 self._basic_cache.clear()
             self._basic_cache[cache_key] = (
                 caller.user_id,
                 caller.tenant_id,
+                password_hash,
                 now + _BASIC_CACHE_SECONDS,
             )
         return caller
@@ -213,17 +222,22 @@ class AuthService:
     def _check_password(
         self, username: str, password: str, tenant: str | None, client_address: str
     ) -> Caller:
-        keys = (f"user:{username.lower()}", f"addr:{client_address}")
-        self.throttle.check(*keys)
+        return self._check_password_hash(username, password, tenant, client_address)[0]
+
+    def _check_password_hash(
+        self, username: str, password: str, tenant: str | None, client_address: str
+    ) -> tuple[Caller, str]:
+        user_key, address_key = f"user:{username.lower()}", f"addr:{client_address}"
+        # counted as a failure up front, atomically: concurrent guesses cannot overrun it
+        attempt = self.throttle.attempt(user_key, address_key)
         with self._db.read() as conn:
             user = accounts.get_user_by_username(conn, username)
         ok = self._passwords.verify(password, user.password_hash if user else None)
         if not ok or user is None or user.disabled:
-            self.throttle.failed(*keys)
             raise AuthenticationFailed("user name or password is wrong")
-        self.throttle.succeeded(keys[0])
+        self.throttle.succeeded(attempt)
         with self._db.read() as conn:
-            return self._caller(conn, user.id, tenant_name=tenant, user=user)
+            return self._caller(conn, user.id, tenant_name=tenant, user=user), user.password_hash
 
     def _caller(
         self,

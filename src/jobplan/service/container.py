@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from jobplan.engine.documents import VersionCache
+from jobplan.errors import InvalidInput
 from jobplan.service.api_keys import ApiKeyService
 from jobplan.service.auth import AuthService
 from jobplan.service.bootstrap import BootstrapResult, bootstrap_admin
@@ -54,6 +55,13 @@ class Services:
         """Open the database (migrating it to the latest schema) and bootstrap the admin."""
         settings.ensure_home()
         database = Database(settings.effective_database_url)
+        if database.dialect != "sqlite" and not settings.secret_key:
+            database.dispose()
+            raise InvalidInput(
+                "must be set when several nodes share a PostgreSQL database, so that every "
+                "node accepts the tokens the others issue",
+                field="JOBPLAN_SECRET_KEY",
+            )
         if migrate:
             database.upgrade()
         services = cls(settings, database)

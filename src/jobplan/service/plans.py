@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Connection
 
 from jobplan.engine.scheduler import next_window_fire
-from jobplan.errors import Conflict, InvalidInput, NotFound
+from jobplan.errors import Conflict, InvalidInput, NotFound, StoreError
 from jobplan.model import PlanDocument, SemVer
 from jobplan.service.caller import Caller, Permission
 from jobplan.service.folders import normalise_folder, parents_of
@@ -58,7 +59,10 @@ def load_document(record: PlanVersionRecord) -> PlanDocument:
             f"plan version {record.version} was stored in format {record.format_version}; "
             f"this server reads format {PLAN_FORMAT_VERSION}"
         )
-    return PlanDocument.model_validate(record.document)
+    try:
+        return PlanDocument.model_validate(record.document)
+    except ValidationError as exc:  # stored data, not the caller's input
+        raise StoreError(f"plan version {record.version} cannot be read: {exc}") from exc
 
 
 class PlanService:
@@ -83,7 +87,7 @@ class PlanService:
         """Store ``document`` as the plan's new version (nothing is stored if it is unchanged)."""
         caller.require(Permission.PLANS_WRITE)
         with self._db.transaction() as conn:
-            plan = self.resolve(conn, caller, plan_ref)
+            plan = self.resolve(conn, caller, plan_ref, for_update=True)
             if (document.folder, document.name) != (plan.folder, plan.name):
                 field = "name" if document.name != plan.name else "folder"
                 raise InvalidInput(
@@ -99,7 +103,9 @@ class PlanService:
         """Create the plan named by ``document`` or store a new version of it (plans as code)."""
         caller.require(Permission.PLANS_WRITE)
         with self._db.transaction() as conn:
-            plan = plans.get_plan_by_name(conn, caller.tenant_id, document.folder, document.name)
+            plan = plans.get_plan_by_name(
+                conn, caller.tenant_id, document.folder, document.name, lock=True
+            )
             if plan is None:
                 view = self._create(conn, caller, document, comment)
                 result = ApplyResult(view, created=True, changed=True, changes=["plan created"])
@@ -184,13 +190,16 @@ class PlanService:
 
     # --- internals ------------------------------------------------------------------------
 
-    def resolve(self, conn: Connection, caller: Caller, plan_ref: str) -> PlanRecord:
-        """The caller's plan by id or ``folder/name`` path, or :class:`NotFound`."""
+    def resolve(
+        self, conn: Connection, caller: Caller, plan_ref: str, *, for_update: bool = False
+    ) -> PlanRecord:
+        """The caller's plan by id or ``folder/name`` path, or :class:`NotFound`. With
+        ``for_update`` the row is locked (PostgreSQL) so concurrent writers queue."""
         if _UUID.match(plan_ref):
-            plan = plans.get_plan(conn, caller.tenant_id, plan_ref)
+            plan = plans.get_plan(conn, caller.tenant_id, plan_ref, lock=for_update)
         else:
             folder, _, name = plan_ref.strip("/").rpartition("/")
-            plan = plans.get_plan_by_name(conn, caller.tenant_id, folder, name)
+            plan = plans.get_plan_by_name(conn, caller.tenant_id, folder, name, lock=for_update)
         if plan is None:
             raise NotFound("plan", plan_ref)
         return plan
@@ -223,11 +232,14 @@ class PlanService:
             document.version in (None, current.version)
         ):
             return ApplyResult(PlanView(plan, current, previous), False, False, [])
-        latest = max(
-            SemVer.parse(v.version) for v in plans.list_versions(conn, caller.tenant_id, plan.id)
-        )
-        if document.version is None:
+        latest = SemVer.parse(plans.latest_version(conn, caller.tenant_id, plan.id))
+        if document.version is None or document.version == current.version:
+            # no version, or the current one left unchanged in an edited file: bump it
             version = latest.bump_patch()
+            if not SemVer.is_valid(str(version)):
+                raise Conflict(
+                    f"cannot bump version {latest} automatically; give an explicit version"
+                )
         else:
             version = SemVer.parse(document.version)
             if version <= latest:

@@ -6,11 +6,13 @@ import hashlib
 import hmac
 import os
 import secrets
+import threading
 from pathlib import Path
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
+from jobplan.errors import InvalidInput
 from jobplan.settings import Settings
 
 __all__ = [
@@ -40,20 +42,24 @@ class PasswordHasher:
         )
         # Verifying against this for unknown users keeps their timing equal to known ones.
         self._dummy = self._hash.hash(secrets.token_urlsafe(16))
+        # argon2 is deliberately expensive: a login flood must not take every worker thread
+        self._slots = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
 
     def hash(self, password: str) -> str:
         """A salted argon2id hash of ``password``."""
-        return self._hash.hash(password)
+        with self._slots:
+            return self._hash.hash(password)
 
     def verify(self, password: str, password_hash: str | None) -> bool:
         """Check ``password``; with no hash, spend the same time and answer ``False``."""
-        if password_hash is None:
-            self._hash.verify(password, self._dummy)
-            return False
-        try:
-            return self._hash.verify(password, password_hash)
-        except Exception:  # a corrupt stored hash must not become a 500
-            return False
+        with self._slots:
+            if password_hash is None:
+                self._hash.verify(password, self._dummy)
+                return False
+            try:
+                return self._hash.verify(password, password_hash)
+            except Exception:  # a corrupt stored hash must not become a 500
+                return False
 
 
 def new_secret(nbytes: int = 32) -> str:
@@ -78,6 +84,8 @@ def load_or_create_signing_key(home: Path, configured: str | None) -> bytes:
     """The JWT signing key: ``configured`` if set, else ``<home>/secret.key`` (made on first
     start, readable by the owner only)."""
     if configured:
+        if len(configured) < 32:
+            raise InvalidInput("must be at least 32 characters", field="JOBPLAN_SECRET_KEY")
         return configured.encode()
     path = home / "secret.key"
     if path.exists():

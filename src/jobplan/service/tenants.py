@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from jobplan.errors import Conflict, NotFound
+from jobplan.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from jobplan.model import Role
 from jobplan.service.caller import Caller, Permission
 from jobplan.service.pagination import Page, check_page
@@ -21,6 +22,28 @@ __all__ = ["TenantService"]
 class NewTenantAdmin:
     username: str
     password: str
+
+
+MAX_SETTINGS_BYTES = 16 * 1024
+MAX_SETTINGS_DEPTH = 8
+
+
+def check_settings(settings: dict[str, Any]) -> None:
+    """Tenant settings are a small JSON object: bounded size and nesting."""
+
+    def depth(value: Any, level: int = 1) -> int:
+        if level > MAX_SETTINGS_DEPTH:
+            return level
+        if isinstance(value, dict):
+            return max((depth(v, level + 1) for v in value.values()), default=level)
+        if isinstance(value, list):
+            return max((depth(v, level + 1) for v in value), default=level)
+        return level
+
+    if depth(settings) > MAX_SETTINGS_DEPTH:
+        raise InvalidInput(f"must not nest deeper than {MAX_SETTINGS_DEPTH}", field="settings")
+    if len(json.dumps(settings)) > MAX_SETTINGS_BYTES:
+        raise InvalidInput(f"must be at most {MAX_SETTINGS_BYTES} bytes of JSON", field="settings")
 
 
 class TenantService:
@@ -39,17 +62,18 @@ class TenantService:
         """Create a tenant, optionally with its first admin user."""
         caller.require(Permission.TENANTS_ADMIN)
         check_slug(name, "name")
+        check_settings(settings or {})
         if admin is not None:
             check_username(admin.username, "admin.username")
             check_password(admin.password, "admin.password")
         with self._db.transaction() as conn:
             tenant = accounts.insert_tenant(conn, name, display_name or name, settings or {})
             if admin is not None:
-                user = accounts.get_user_by_username(conn, admin.username)
-                if user is None:
-                    user = accounts.insert_user(
-                        conn, admin.username, self._passwords.hash(admin.password), admin.username
-                    )
+                if accounts.get_user_by_username(conn, admin.username) is not None:
+                    raise AlreadyExists("user", admin.username)
+                user = accounts.insert_user(
+                    conn, admin.username, self._passwords.hash(admin.password), admin.username
+                )
                 accounts.add_membership(conn, user.id, tenant.id, Role.ADMIN)
             return tenant
 

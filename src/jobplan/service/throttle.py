@@ -7,10 +7,17 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from jobplan.errors import RateLimited
 
-__all__ = ["LoginThrottle"]
+__all__ = ["Attempt", "LoginThrottle"]
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    keys: tuple[str, ...]
+    at: float
 
 
 class LoginThrottle:
@@ -28,6 +35,7 @@ class LoginThrottle:
         self.window = window
         self._clock = clock
         self._failures: dict[str, deque[float]] = {}
+        self.max_keys = 100_000  # beyond this, stale keys are swept on the next attempt
         self._lock = threading.Lock()
 
     def _recent(self, key: str, now: float) -> deque[float]:
@@ -40,8 +48,10 @@ class LoginThrottle:
             del self._failures[key]
         return entries
 
-    def check(self, *keys: str) -> None:
-        """Raise :class:`RateLimited` if any key has used up its attempts."""
+    def attempt(self, *keys: str) -> Attempt:
+        """Check and count an attempt in one step: raise :class:`RateLimited` if any key has
+        used up its attempts, else record the attempt as a failure until
+        :meth:`succeeded` withdraws it."""
         now = self._clock()
         with self._lock:
             for key in keys:
@@ -52,13 +62,22 @@ class LoginThrottle:
                         "too many failed login attempts; try again later",
                         retry_after=retry_after,
                     )
-
-    def failed(self, *keys: str) -> None:
-        now = self._clock()
-        with self._lock:
+            if len(self._failures) > self.max_keys:
+                self._sweep(now)
             for key in keys:
                 self._failures.setdefault(key, deque()).append(now)
+        return Attempt(keys, now)
 
-    def succeeded(self, key: str) -> None:
+    def succeeded(self, attempt: Attempt) -> None:
+        """The attempt was right: clear the user's failures, withdraw it from the others."""
         with self._lock:
-            self._failures.pop(key, None)
+            user_key, *others = attempt.keys
+            self._failures.pop(user_key, None)
+            for key in others:
+                entries = self._failures.get(key)
+                if entries is not None and attempt.at in entries:
+                    entries.remove(attempt.at)
+
+    def _sweep(self, now: float) -> None:
+        for key in list(self._failures):
+            self._recent(key, now)

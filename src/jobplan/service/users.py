@@ -13,7 +13,7 @@ from jobplan.service.caller import Caller, Permission
 from jobplan.service.pagination import Page, check_page
 from jobplan.service.security import PasswordHasher
 from jobplan.service.validation import check_password, check_username
-from jobplan.store import Database, accounts
+from jobplan.store import Database, accounts, credentials
 from jobplan.store.records import UserRecord
 
 __all__ = ["Member", "UserService"]
@@ -87,7 +87,12 @@ class UserService:
         current_password: str | None = None,
     ) -> Member:
         """Change a user. Users may change their own name and password (giving the current
-        one); role and disabled flag need ``users:write`` and cannot be changed on oneself."""
+        one); role and disabled flag need ``users:write`` and cannot be changed on oneself.
+
+        The role is per tenant, but the name, password and disabled flag belong to the account,
+        which may also be a member of other tenants: a tenant admin may change those only for
+        accounts that are members of their tenant alone and are not system administrators.
+        Password changes and disabling revoke the account's refresh tokens."""
         is_self = user_id in ("me", caller.user_id)
         user_id = caller.user_id if is_self else user_id
         if role is not None or disabled is not None:
@@ -102,6 +107,11 @@ class UserService:
             member = self._member(conn, caller, user_id)
             if is_self and password is not None:
                 self._check_own_password_change(caller, member, current_password)
+            account_change = (
+                display_name is not None or disabled is not None or (password is not None)
+            )
+            if account_change and not is_self:
+                self._check_owns_account(conn, caller, member)
             values: dict[str, object] = {}
             if display_name is not None:
                 values["display_name"] = display_name
@@ -111,6 +121,8 @@ class UserService:
                 values["password_hash"] = self._passwords.hash(password)
             if values:
                 accounts.update_user(conn, user_id, **values)
+            if password is not None or disabled:
+                credentials.revoke_user_refresh_tokens(conn, user_id)
             if role is not None:
                 accounts.set_role(conn, user_id, caller.tenant_id, role)
             updated = self._member(conn, caller, user_id)
@@ -125,10 +137,29 @@ class UserService:
         if user_id in ("me", caller.user_id):
             raise Conflict("you cannot remove yourself")
         with self._db.transaction() as conn:
-            self._member(conn, caller, user_id)
+            member = self._member(conn, caller, user_id)
             accounts.remove_membership(conn, user_id, caller.tenant_id)
-            if not accounts.list_memberships_of_user(conn, user_id):
+            credentials.revoke_user_credentials_in(conn, user_id, caller.tenant_id)
+            if not member.user.is_system_admin and not accounts.list_memberships_of_user(
+                conn, user_id
+            ):
                 accounts.delete_user(conn, user_id)
+
+    @staticmethod
+    def _check_owns_account(conn: Connection, caller: Caller, member: Member) -> None:
+        """Account-wide changes by a tenant admin: only for accounts wholly in their tenant."""
+        if caller.can(Permission.TENANTS_ADMIN):
+            return
+        others = [
+            m
+            for m, _ in accounts.list_memberships_of_user(conn, member.user.id)
+            if m.tenant_id != caller.tenant_id
+        ]
+        if member.user.is_system_admin or others:
+            raise PermissionDenied(
+                "this account is shared with other tenants or is a system administrator; "
+                "only a system administrator can change its name, password or disabled flag"
+            )
 
     def _check_own_password_change(
         self, caller: Caller, member: Member, current_password: str | None

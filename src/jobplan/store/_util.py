@@ -44,4 +44,13 @@ def unique_violation_as(kind: str, key: object) -> Iterator[None]:
     try:
         yield
     except IntegrityError as exc:
+        if not _is_unique_violation(exc):
+            raise
         raise AlreadyExists(kind, key) from exc
+
+
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    # SQLite: "UNIQUE constraint failed: ..."; PostgreSQL: SQLSTATE 23505 (unique_violation)
+    if getattr(exc.orig, "sqlstate", None) == "23505":
+        return True
+    return "UNIQUE constraint failed" in str(exc.orig)

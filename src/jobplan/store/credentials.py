@@ -19,6 +19,8 @@ __all__ = [
     "mark_refresh_token_used",
     "revoke_api_key",
     "revoke_refresh_family",
+    "revoke_user_credentials_in",
+    "revoke_user_refresh_tokens",
     "touch_api_key",
 ]
 
@@ -106,6 +108,37 @@ def mark_refresh_token_used(conn: Connection, token_id: str) -> bool:
         .values(used_at=utcnow())
     )
     return result.rowcount == 1
+
+
+def revoke_user_refresh_tokens(conn: Connection, user_id: str) -> None:
+    """Revoke every refresh token of a user (password changed, account disabled)."""
+    conn.execute(
+        update(refresh_tokens)
+        .where(refresh_tokens.c.user_id == user_id, refresh_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def revoke_user_credentials_in(conn: Connection, user_id: str, tenant_id: str) -> None:
+    """Revoke a user's refresh tokens and API keys in one tenant (removed from it)."""
+    conn.execute(
+        update(refresh_tokens)
+        .where(
+            refresh_tokens.c.user_id == user_id,
+            refresh_tokens.c.tenant_id == tenant_id,
+            refresh_tokens.c.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow())
+    )
+    conn.execute(
+        update(api_keys)
+        .where(
+            api_keys.c.user_id == user_id,
+            api_keys.c.tenant_id == tenant_id,
+            api_keys.c.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow())
+    )
 
 
 def revoke_refresh_family(conn: Connection, family_id: str) -> None:

@@ -11,13 +11,15 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 
-from jobplan.errors import StoreError
+from jobplan.errors import InvalidInput, StoreError
+from jobplan.logging import get_logger
 
 __all__ = ["Database"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = get_logger(__name__)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -33,8 +35,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    # IMMEDIATE takes the write lock up front, so two writers never deadlock on upgrade.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Writes take the lock up front (IMMEDIATE), so two writers never deadlock upgrading a
+    # read lock; reads begin DEFERRED and never wait for writers (WAL).
+    mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+    connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 class Database:
@@ -63,13 +67,26 @@ class Database:
             with self.engine.begin() as connection:
                 yield connection
         except OperationalError as exc:
-            raise StoreError(f"database unavailable: {exc.orig}") from exc
+            # the cause (host, port, file) is for the log, not for clients
+            log.error("database_unavailable", error=str(exc.orig))
+            raise StoreError("the database is unavailable; try again later") from exc
+        except DataError as exc:
+            raise InvalidInput(
+                "a value cannot be stored (e.g. it contains a NUL character or is out of range)"
+            ) from exc
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A connection for reads (still transactional, for a consistent view)."""
-        with self.transaction() as connection:
-            yield connection
+        """A connection for reads, in one transaction for a consistent view; on SQLite it
+        takes no write lock."""
+        try:
+            with self.engine.connect() as connection:
+                connection = connection.execution_options(sqlite_begin="DEFERRED")
+                with connection.begin():
+                    yield connection
+        except OperationalError as exc:
+            log.error("database_unavailable", error=str(exc.orig))
+            raise StoreError("the database is unavailable; try again later") from exc
 
     def alembic_config(self) -> Config:
         """Alembic configuration pointing at our migrations and this database."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, Select, delete, func, select, update
 
 from jobplan.store._util import as_values, mapped, new_id, unique_violation_as, utcnow
 from jobplan.store.records import FolderRecord, PlanRecord, PlanVersionRecord
@@ -23,6 +23,7 @@ __all__ = [
     "insert_folder",
     "insert_plan",
     "insert_version",
+    "latest_version",
     "list_folders",
     "list_plans",
     "list_versions",
@@ -72,15 +73,13 @@ def delete_folder(conn: Connection, tenant_id: str, folder_id: str) -> None:
 def count_plans_under(conn: Connection, tenant_id: str, path: str) -> int:
     """Plans in folder ``path`` or any folder below it."""
     condition = (plans.c.tenant_id == tenant_id) & (
-        (plans.c.folder == path) | plans.c.folder.startswith(path + "/", autoescape=True)
+        (plans.c.folder == path) | _below(plans.c.folder, path)
     )
     return int(conn.execute(select(func.count()).select_from(plans).where(condition)).scalar_one())
 
 
 def count_folders_below(conn: Connection, tenant_id: str, path: str) -> int:
-    condition = (folders.c.tenant_id == tenant_id) & folders.c.path.startswith(
-        path + "/", autoescape=True
-    )
+    condition = (folders.c.tenant_id == tenant_id) & _below(folders.c.path, path)
     return int(
         conn.execute(select(func.count()).select_from(folders).where(condition)).scalar_one()
     )
@@ -96,20 +95,31 @@ def insert_plan(
     return record
 
 
-def get_plan(conn: Connection, tenant_id: str, plan_id: str) -> PlanRecord | None:
-    row = conn.execute(
-        select(plans).where(plans.c.tenant_id == tenant_id, plans.c.id == plan_id)
-    ).first()
-    return mapped(PlanRecord, row)
+def _maybe_locked(conn: Connection, query: Select[Any], lock: bool) -> Select[Any]:
+    return query.with_for_update() if lock and conn.dialect.name == "postgresql" else query
 
 
-def get_plan_by_name(conn: Connection, tenant_id: str, folder: str, name: str) -> PlanRecord | None:
-    row = conn.execute(
-        select(plans).where(
-            plans.c.tenant_id == tenant_id, plans.c.folder == folder, plans.c.name == name
-        )
-    ).first()
-    return mapped(PlanRecord, row)
+def get_plan(
+    conn: Connection, tenant_id: str, plan_id: str, *, lock: bool = False
+) -> PlanRecord | None:
+    query = select(plans).where(plans.c.tenant_id == tenant_id, plans.c.id == plan_id)
+    return mapped(PlanRecord, conn.execute(_maybe_locked(conn, query, lock)).first())
+
+
+def get_plan_by_name(
+    conn: Connection, tenant_id: str, folder: str, name: str, *, lock: bool = False
+) -> PlanRecord | None:
+    query = select(plans).where(
+        plans.c.tenant_id == tenant_id, plans.c.folder == folder, plans.c.name == name
+    )
+    return mapped(PlanRecord, conn.execute(_maybe_locked(conn, query, lock)).first())
+
+
+def _below(column: Any, path: str) -> Any:
+    """``column`` is a path strictly below folder ``path``, case-sensitively on every
+    database (SQLite's LIKE ignores case)."""
+    prefix = path + "/"
+    return func.substr(column, 1, len(prefix)) == prefix
 
 
 def list_plans(
@@ -127,11 +137,12 @@ def list_plans(
     if folder is not None:
         in_folder = plans.c.folder == folder
         if recursive:
-            below = plans.c.folder.startswith(folder + "/", autoescape=True) if folder else True
+            below = _below(plans.c.folder, folder) if folder else True
             in_folder = in_folder | below
         condition = condition & in_folder
     if name_contains:
-        condition = condition & plans.c.name.contains(name_contains, autoescape=True)
+        # case-insensitive on both databases
+        condition = condition & plans.c.name.icontains(name_contains, autoescape=True)
     if enabled is not None:
         condition = condition & (plans.c.enabled == enabled)
     rows = conn.execute(
@@ -195,6 +206,22 @@ def insert_version(
         .values(current_version_id=record.id, current_version=version, updated_at=record.created_at)
     )
     return record
+
+
+def latest_version(conn: Connection, tenant_id: str, plan_id: str) -> str:
+    """The plan's highest semantic version."""
+    return str(
+        conn.execute(
+            select(plan_versions.c.version)
+            .where(plan_versions.c.tenant_id == tenant_id, plan_versions.c.plan_id == plan_id)
+            .order_by(
+                plan_versions.c.major.desc(),
+                plan_versions.c.minor.desc(),
+                plan_versions.c.patch.desc(),
+            )
+            .limit(1)
+        ).scalar_one()
+    )
 
 
 def list_versions(conn: Connection, tenant_id: str, plan_id: str) -> list[PlanVersionRecord]:

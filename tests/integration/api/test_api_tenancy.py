@@ -98,13 +98,13 @@ def test_same_plan_name_in_two_tenants_is_two_plans(
     assert created.json()["id"] != ids["plan"]
 
 
-def test_member_of_two_tenants_picks_one_at_login(client: TestClient, root: Actor) -> None:
+def test_login_defaults_to_the_only_tenant_of_the_user(client: TestClient, root: Actor) -> None:
     make_tenant(client, root, "tenant-a")
     ambiguous = client.post(
         "/oauth/token",
         data={"grant_type": "password", "username": root.username, "password": root.password},
     )
-    # root is admin of "default" only; membership of tenant-a was not given, so still fine
+    # creating tenant-a did not make root a member of it: root still has one tenant
     assert ambiguous.status_code == 200
     assert ambiguous.json()["tenant"] == "default"
 
@@ -118,7 +118,7 @@ def test_tenants_are_managed_by_system_admins_only(client: TestClient, root: Act
     assert names == ["default", "tenant-a"]
 
 
-def test_deleting_a_tenant_removes_its_users(client: TestClient, root: Actor) -> None:
+def test_deleting_a_tenant_ends_its_users_access(client: TestClient, root: Actor) -> None:
     a = make_tenant(client, root, "tenant-a")
     make_user(client, a, "carol", "viewer")
     tenant = client.get("/api/v1/tenants/tenant-a", headers=root.headers).json()

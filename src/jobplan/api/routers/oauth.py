@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from jobplan.api.deps import ServicesDep, client_address
-from jobplan.errors import AuthenticationFailed, JobplanError, RateLimited
+from jobplan.errors import AuthenticationFailed, JobplanError, RateLimited, StoreError
 from jobplan.service.auth import TokenPair
 
 router = APIRouter(tags=["auth"])
@@ -97,13 +97,17 @@ def token(
                 f"grant_type must be one of {', '.join(GRANTS)}, got {grant_type!r}",
             )
     except RateLimited as exc:
-        return _oauth_error(429, "slow_down", exc.message, **{"Retry-After": str(exc.retry_after)})
+        return _oauth_error(
+            429, "invalid_request", exc.message, **{"Retry-After": str(exc.retry_after)}
+        )
     except AuthenticationFailed as exc:
         if grant_type == "client_credentials":
             return _oauth_error(
                 401, "invalid_client", exc.message, **{"WWW-Authenticate": 'Basic realm="jobplan"'}
             )
         return _oauth_error(400, "invalid_grant", exc.message)
+    except StoreError as exc:
+        return _oauth_error(503, "temporarily_unavailable", exc.message)
     except JobplanError as exc:
         return _oauth_error(400, "invalid_request", exc.message)
     body = TokenOut(
