@@ -170,7 +170,11 @@ class Harness:
     # --- the runner's side ----------------------------------------------------------------
 
     def claim(self, now: datetime, node: str = "n1", limit: int = 100) -> list[Ticket]:
-        return self.tx(lambda c: self.state.claim(c, node_id=node, now=now, limit=limit))
+        """The tickets a claim at ``now`` hands out (time gates and event raisers complete
+        inside the claim and hand out nothing)."""
+        result = self.tx(lambda c: self.state.claim(c, node_id=node, now=now, limit=limit))
+        tickets: list[Ticket] = getattr(result, "tickets", result)
+        return list(tickets)
 
     def claim_names(self, now: datetime, node: str = "n1") -> list[str]:
         return sorted(t.job_run.job_name for t in self.claim(now, node))

@@ -23,6 +23,7 @@ from jobplan.model import (
     Stage,
     StageRef,
     StartupControl,
+    Window,
 )
 
 __all__ = ["DONE", "FAILED", "RunGraph"]
@@ -40,6 +41,8 @@ class _JobNode:
     conditions: tuple[Condition, ...]  # its own depends_on and every enclosing stage's
     disabled: bool  # startup disabled, or inside a disabled stage
     locks: tuple[Lock, ...]
+    parameters: dict[str, str]  # stage values (outer to inner), then the job's own
+    window: Window | None  # the innermost enclosing stage's window, if any
 
 
 class RunGraph:
@@ -53,7 +56,7 @@ class RunGraph:
         for lock in document.locks:
             for name in lock.jobs:
                 locks_by_job.setdefault(name, []).append(lock)
-        self._add(document.jobs, document.stages, (), False, locks_by_job)
+        self._add(document.jobs, document.stages, (), False, locks_by_job, {}, None)
 
     def _add(
         self,
@@ -62,25 +65,35 @@ class RunGraph:
         inherited: tuple[Condition, ...],
         disabled: bool,
         locks_by_job: Mapping[str, list[Lock]],
+        parameters: dict[str, str],
+        window: Window | None,
     ) -> set[str]:
         members: set[str] = set()
         for job in jobs:
             own = (job.depends_on,) if job.depends_on is not None else ()
+            values = dict(parameters)
+            values.update({p.name: p.default or "" for p in job.parameters})
             self.jobs[job.name] = _JobNode(
                 job,
                 inherited + own,
                 disabled or job.startup == StartupControl.DISABLED,
                 tuple(locks_by_job.get(job.name, ())),
+                values,
+                window,
             )
             members.add(job.name)
         for stage in stages:
             own = (stage.depends_on,) if stage.depends_on is not None else ()
+            values = dict(parameters)
+            values.update({p.name: p.default or "" for p in stage.parameters})
             inner = self._add(
                 stage.jobs,
                 stage.stages,
                 inherited + own,
                 disabled or not stage.enabled,
                 locks_by_job,
+                values,
+                stage.window or window,
             )
             self.stage_members[stage.name] = frozenset(inner)
             members |= inner

@@ -11,13 +11,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
 from jobplan.cron import CronExpression
-from jobplan.engine.state import OpenOutcome, RunState
-from jobplan.model import Blackout, MisfirePolicy, PlanDocument, Policies, Window
+from jobplan.engine.blackouts import in_blackout
+from jobplan.engine.state import OpenOutcome, OpenRequest, RunState
+from jobplan.model import MisfirePolicy, PlanDocument, Policies, Window
 from jobplan.store import runs as store
 from jobplan.store.records import PlanRecord
 
@@ -40,23 +40,6 @@ def next_window_fire(document: PlanDocument, after: datetime) -> datetime | None
         return None
     fire = document.window.schedule().next_after(after)
     return fire.astimezone(UTC) if fire else None
-
-
-def in_blackout(blackouts: list[Blackout], moment: datetime, tz: str) -> bool:
-    """Whether ``moment`` falls in any blackout (cron-matched second or date-time range)."""
-    for blackout in blackouts:
-        if blackout.cron is not None:
-            cron = CronExpression(blackout.cron, tz)
-            second = moment.replace(microsecond=0)
-            if cron.next_after(second - timedelta(seconds=1)) == second:
-                return True
-        elif blackout.start is not None and blackout.end is not None:
-            zone = ZoneInfo(tz)
-            start = blackout.start if blackout.start.tzinfo else blackout.start.replace(tzinfo=zone)
-            end = blackout.end if blackout.end.tzinfo else blackout.end.replace(tzinfo=zone)
-            if start <= moment < end:
-                return True
-    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,15 +103,17 @@ class WindowScheduler:
         return cron
 
     def tick(self, conn: Connection, now: datetime, limit: int = 1000) -> list[OpenOutcome]:
-        """Fire every due window (up to ``limit`` plans); returns what each fire did."""
-        outcomes: list[OpenOutcome] = []
+        """Fire every due window (up to ``limit`` plans) and advance their next fire times,
+        all in the caller's transaction; returns what each fire did."""
+        requests: list[OpenRequest] = []
+        schedule: list[tuple[str, datetime | None, datetime | None]] = []
         for row in store.due_plans(conn, now, limit):
             plan = PlanRecord(**row._mapping)
             assert plan.next_fire_time is not None and plan.current_version_id is not None
             document = self.state.versions.graph(conn, plan.current_version_id).document
             window = document.window
             if window is None:
-                store.set_next_fire(conn, plan.id, None, None)
+                schedule.append((plan.id, None, None))
                 continue
             cron = self._cron(window)
             fires = due_fires(cron, plan.next_fire_time, now, document.policies, self.threshold)
@@ -139,22 +124,23 @@ class WindowScheduler:
                     if in_blackout(window.blackouts, fire, window.timezone):
                         continue
                     delay = random.uniform(0, window.jitter_seconds) if window.jitter_seconds else 0
-                    outcomes.append(
-                        self.state.open_plan_run(
-                            conn,
+                    requests.append(
+                        OpenRequest(
                             plan,
-                            trigger=trigger,
-                            created_by="scheduler",
-                            now=now,
+                            trigger,
+                            "scheduler",
                             scheduled_for=fire.astimezone(UTC),
                             not_before=now + timedelta(seconds=delay),
                         )
                     )
             following = cron.next_after(now)
-            store.set_next_fire(
-                conn,
-                plan.id,
-                following.astimezone(UTC) if following else None,
-                last.astimezone(UTC) if last else None,
+            schedule.append(
+                (
+                    plan.id,
+                    following.astimezone(UTC) if following else None,
+                    last.astimezone(UTC) if last else None,
+                )
             )
+        outcomes = self.state.open_plan_runs(conn, requests, now) if requests else []
+        store.set_next_fires(conn, schedule)
         return outcomes

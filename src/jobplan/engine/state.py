@@ -16,11 +16,12 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection
 
 from jobplan.cron import CronExpression
+from jobplan.engine.blackouts import in_blackout
 from jobplan.engine.documents import VersionCache
 from jobplan.engine.executors.base import ExecutionResult
 from jobplan.engine.graph import FAILED, RunGraph
@@ -31,6 +32,7 @@ from jobplan.model import (
     Job,
     JobRunStatus,
     OverlapPolicy,
+    PlanDocument,
     PlanRunStatus,
     TimeJob,
 )
@@ -38,7 +40,15 @@ from jobplan.store import new_id
 from jobplan.store import runs as store
 from jobplan.store.records import JobRunRecord, PlanRecord, PlanRunRecord
 
-__all__ = ["ACTIONS", "QUEUED", "Claim", "OpenOutcome", "RunState", "Ticket"]
+__all__ = [
+    "ACTIONS",
+    "QUEUED",
+    "Claim",
+    "OpenOutcome",
+    "OpenRequest",
+    "RunState",
+    "Ticket",
+]
 
 #: Extra plan-run status: a start buffered by the overlap policy until the running one ends.
 QUEUED = "QUEUED"
@@ -64,6 +74,19 @@ class Claim:
     tickets: list[Ticket]
     rows: int
     executions: int
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRequest:
+    """A run to open: of which plan, why, by whom, for which fire time."""
+
+    plan: PlanRecord
+    trigger: str
+    created_by: str
+    scheduled_for: datetime | None = None
+    overrides: Mapping[str, str] | None = None
+    force: bool = False
+    not_before: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,99 +122,140 @@ class RunState:
         not_before: datetime | None = None,
     ) -> OpenOutcome:
         """Start (or queue, or skip) a run of the plan's current version."""
-        assert plan.current_version_id is not None
-        graph = self.versions.graph(conn, plan.current_version_id)
-        document = graph.document
-        parameters = {p.name: p.default or "" for p in document.parameters}
-        for name, value in (overrides or {}).items():
-            if name not in parameters:
-                known = ", ".join(sorted(parameters)) or "none"
-                raise InvalidInput(
-                    f"unknown parameter '{name}' (the plan defines: {known})", field="parameters"
-                )
-            parameters[name] = value
-        policy = document.policies.overlap
-        active = store.plan_runs_of_plan(conn, plan.id, [PlanRunStatus.RUNNING.value])
-        status = PlanRunStatus.RUNNING.value
-        cancelled: list[str] = []
-        if active and not force and policy != OverlapPolicy.ALLOW:
-            if policy == OverlapPolicy.SKIP:
-                return OpenOutcome(None, "skipped")
-            if policy == OverlapPolicy.BUFFER_ONE:
-                if store.plan_runs_of_plan(conn, plan.id, [QUEUED]):
-                    return OpenOutcome(None, "skipped")
-                status = QUEUED
-            elif policy == OverlapPolicy.BUFFER_ALL:
-                status = QUEUED
-            elif policy == OverlapPolicy.CANCEL_OTHER:
-                for other in active:
-                    self.end_plan_run(
-                        conn,
-                        other,
-                        PlanRunStatus.ENDED,
-                        now,
-                        reason="cancelled by a newer run (overlap policy cancel_other)",
-                    )
-                    cancelled.append(other.id)
-        window = document.window
-        ttl = window.ttl_seconds if window and window.ttl_seconds else None
-        run = PlanRunRecord(
-            id=new_id(),
-            tenant_id=plan.tenant_id,
-            plan_id=plan.id,
-            plan_path=f"{plan.folder}/{plan.name}" if plan.folder else plan.name,
-            plan_version_id=plan.current_version_id,
-            version=plan.current_version or "",
-            status=status,
-            trigger=trigger,
-            scheduled_for=scheduled_for,
-            created_at=now,
-            started_at=now if status != QUEUED else None,
-            ended_at=None,
-            deadline_at=None,
-            purge_after=None,
-            parameters=parameters,
-            history=document.policies.history.value,
-            reason=None,
-            created_by=created_by,
+        request = OpenRequest(
+            plan, trigger, created_by, scheduled_for, overrides, force, not_before
         )
-        if ttl is not None and status != QUEUED:
-            run = replace(run, deadline_at=now + timedelta(seconds=ttl))
-        store.insert_plan_run(conn, run)
-        disabled = frozenset(plan.disabled_jobs or ())
-        store.insert_job_runs(
-            conn,
-            [
-                JobRunRecord(
-                    id=new_id(),
-                    tenant_id=plan.tenant_id,
-                    plan_run_id=run.id,
-                    job_name=name,
-                    kind=node.job.kind.value,
-                    status=graph.initial_status(name, disabled).value,
-                    attempt=0,
-                    wake_at=None,
-                    owner_node=None,
-                    lease_until=None,
-                    stop_requested=False,
-                    created_at=now,
-                    queued_at=None,
-                    started_at=None,
-                    ended_at=None,
-                    exit_code=None,
-                    http_status=None,
-                    pid=None,
-                    reason=None,
-                    flags=[],
-                    acknowledged=False,
+        return self.open_plan_runs(conn, [request], now)[0]
+
+    def open_plan_runs(
+        self, conn: Connection, requests: list[OpenRequest], now: datetime
+    ) -> list[OpenOutcome]:
+        """Open many runs in one go (a scheduler tick): overlap state is read once for all
+        plans, each run is settled in memory, and rows are written with bulk inserts."""
+        plan_ids = sorted({r.plan.id for r in requests})
+        # an open run counts whether it is running or failed and waiting for an operator
+        running = store.count_open_runs_by_plan(conn, plan_ids)
+        queued = store.count_runs_by_plan(conn, plan_ids, QUEUED)
+        outcomes: list[OpenOutcome] = []
+        new_runs: list[PlanRunRecord] = []
+        new_jobs: list[JobRunRecord] = []
+        ended: list[tuple[PlanRunRecord, str]] = []
+        for request in requests:
+            plan = request.plan
+            assert plan.current_version_id is not None
+            graph = self.versions.graph(conn, plan.current_version_id)
+            document = graph.document
+            parameters = _parameters(document, request.overrides)
+            status = PlanRunStatus.RUNNING.value
+            cancelled: list[str] = []
+            policy = document.policies.overlap
+            if running.get(plan.id) and not request.force and policy != OverlapPolicy.ALLOW:
+                if policy == OverlapPolicy.SKIP or (
+                    policy == OverlapPolicy.BUFFER_ONE and queued.get(plan.id)
+                ):
+                    outcomes.append(OpenOutcome(None, "skipped"))
+                    continue
+                if policy in (OverlapPolicy.BUFFER_ONE, OverlapPolicy.BUFFER_ALL):
+                    status = QUEUED
+                elif policy == OverlapPolicy.CANCEL_OTHER:
+                    self._flush(conn, new_runs, new_jobs, ended, now)
+                    for other in store.open_plan_runs_of_plan(conn, plan.id):
+                        self.end_plan_run(
+                            conn,
+                            other,
+                            PlanRunStatus.ENDED,
+                            now,
+                            reason="cancelled by a newer run (overlap policy cancel_other)",
+                        )
+                        cancelled.append(other.id)
+                    running[plan.id] = 0
+            window = document.window
+            run = PlanRunRecord(
+                id=new_id(),
+                tenant_id=plan.tenant_id,
+                plan_id=plan.id,
+                plan_path=f"{plan.folder}/{plan.name}" if plan.folder else plan.name,
+                plan_version_id=plan.current_version_id,
+                version=plan.current_version or "",
+                status=status,
+                trigger=request.trigger,
+                scheduled_for=request.scheduled_for,
+                created_at=now,
+                started_at=now if status != QUEUED else None,
+                ended_at=None,
+                deadline_at=(
+                    now + timedelta(seconds=window.ttl_seconds)
+                    if window and window.ttl_seconds and status != QUEUED
+                    else None
+                ),
+                purge_after=None,
+                parameters=parameters,
+                history=document.policies.history.value,
+                reason=None,
+                created_by=request.created_by,
+            )
+            disabled = frozenset(plan.disabled_jobs or ())
+            jobs = {
+                name: _new_job_run(
+                    run, name, node.job.kind.value, graph.initial_status(name, disabled).value, now
                 )
                 for name, node in graph.jobs.items()
-            ],
+            }
+            if status == QUEUED:
+                queued[plan.id] = queued.get(plan.id, 0) + 1
+                outcome = "queued"
+            else:
+                settled, _ = self._settle(
+                    graph, run, jobs, now, request.not_before or now, opening=True
+                )
+                outcome = "started"
+                if settled == PlanRunStatus.COMPLETE:
+                    run = replace(run, status=settled.value, ended_at=now)
+                    ended.append((run, settled.value))
+                else:
+                    run = replace(run, status=settled.value)
+                    running[plan.id] = running.get(plan.id, 0) + 1
+            new_runs.append(run)
+            new_jobs.extend(jobs.values())
+            outcomes.append(OpenOutcome(run, outcome, cancelled))
+        self._flush(conn, new_runs, new_jobs, ended, now)
+        return outcomes
+
+    def _flush(
+        self,
+        conn: Connection,
+        runs: list[PlanRunRecord],
+        jobs: list[JobRunRecord],
+        ended: list[tuple[PlanRunRecord, str]],
+        now: datetime,
+    ) -> None:
+        """Write opened runs (runs that finished while opening get their history strategy
+        and statistics here, as :meth:`end_plan_run` would give them)."""
+        drop = set()
+        finished: dict[str, PlanRunRecord] = {}
+        for run, status in ended:
+            history = HistoryStrategy(run.history)
+            if history == HistoryStrategy.OFF or (
+                history == HistoryStrategy.ERROR and status == PlanRunStatus.COMPLETE
+            ):
+                drop.add(run.id)
+            finished[run.id] = run
+        kept_runs = []
+        for run in runs:
+            if run.id in drop:
+                continue
+            if run.id in finished:
+                retention = self.versions.graph(conn, run.plan_version_id).document.policies
+                run = replace(run, purge_after=now + timedelta(days=retention.retention_days))
+            kept_runs.append(run)
+        store.insert_plan_runs(conn, kept_runs)
+        store.insert_job_runs(conn, [j for j in jobs if j.plan_run_id not in drop])
+        store.record_plan_ends(
+            conn, [(run.tenant_id, run.plan_id, status, 0.0, now) for run, status in ended]
         )
-        if status == QUEUED:
-            return OpenOutcome(run, "queued", cancelled)
-        self.evaluate(conn, run, now, not_before=not_before)
-        return OpenOutcome(run, "started", cancelled)
+        runs.clear()
+        jobs.clear()
+        ended.clear()
 
     # --- evaluation -----------------------------------------------------------------------
 
@@ -203,63 +267,124 @@ class RunState:
         *,
         not_before: datetime | None = None,
     ) -> None:
-        """Arm the jobs whose conditions now hold and settle the plan run's status."""
+        """Arm the jobs whose conditions now hold, complete time gates that are due, and
+        settle the plan run's status."""
         if run.ended_at is not None or run.status == QUEUED:
             return
         graph = self.versions.graph(conn, run.plan_version_id)
-        job_runs = store.job_runs_of(conn, run.id)
-        statuses = {jr.job_name: jr.status for jr in job_runs}
-        armed: set[str] = set()
-        start = not_before or now
-        for jr in job_runs:
-            if jr.status != JobRunStatus.WAITING:
-                continue
-            if jr.queued_at is not None:
-                armed.add(jr.job_name)
-                continue
-            if not graph.may_start(jr.job_name, statuses):
-                continue
-            armed.add(jr.job_name)
-            job = graph.jobs[jr.job_name].job
-            store.update_job_run(
-                conn, jr.id, queued_at=now, wake_at=self._first_wake(job, run, start)
-            )
-        status, stuck = graph.outcome(statuses, frozenset(armed))
-        if stuck:
-            store.update_job_runs(
-                conn,
-                [jr.id for jr in job_runs if jr.job_name in stuck],
+        jobs = {jr.job_name: jr for jr in store.job_runs_of(conn, run.id)}
+        before = dict(jobs)
+        status, changed = self._settle(graph, run, jobs, now, not_before or now)
+        for name in changed:
+            store.update_job_run(conn, jobs[name].id, **_changed_fields(before[name], jobs[name]))
+        if status == PlanRunStatus.COMPLETE:
+            self.end_plan_run(conn, run, PlanRunStatus.COMPLETE, now, job_runs=list(jobs.values()))
+        elif status.value != run.status:
+            store.update_plan_run(conn, run.id, status=status.value)
+
+    def _settle(
+        self,
+        graph: RunGraph,
+        run: PlanRunRecord,
+        jobs: dict[str, JobRunRecord],
+        now: datetime,
+        start: datetime,
+        opening: bool = False,
+    ) -> tuple[PlanRunStatus, set[str]]:
+        """Evaluate in memory, changing ``jobs`` in place; returns the plan run's status and
+        the names of the job runs that changed. Jobs whose conditions hold are armed; time
+        gates already due complete at once (what the runner would do a moment later)."""
+        changed: set[str] = set()
+        progress = True
+        while progress:
+            progress = False
+            statuses = {name: jr.status for name, jr in jobs.items()}
+            for name, jr in jobs.items():
+                if jr.status != JobRunStatus.WAITING:
+                    continue
+                job = graph.jobs[name].job
+                if jr.queued_at is None:
+                    if not graph.may_start(name, statuses):
+                        continue
+                    wake = self._first_wake(graph, name, run, start, opening)
+                    jr = replace(jr, queued_at=now, wake_at=wake)
+                    jobs[name] = jr
+                    changed.add(name)
+                if (
+                    isinstance(job, TimeJob)
+                    and jr.wake_at is not None
+                    and jr.wake_at <= now
+                    and jr.owner_node is None
+                ):
+                    jobs[name] = replace(
+                        jr,
+                        status=JobRunStatus.COMPLETE.value,
+                        started_at=jr.wake_at,
+                        ended_at=now,
+                        wake_at=None,
+                        attempt=jr.attempt + 1,
+                    )
+                    changed.add(name)
+                    progress = True
+        statuses = {name: jr.status for name, jr in jobs.items()}
+        armed = frozenset(
+            name
+            for name, jr in jobs.items()
+            if jr.status == JobRunStatus.WAITING and jr.queued_at is not None
+        )
+        status, stuck = graph.outcome(statuses, armed)
+        for name in stuck:
+            jobs[name] = replace(
+                jobs[name],
                 status=JobRunStatus.SKIPPED.value,
                 ended_at=now,
                 reason="not run: its dependencies can no longer be met",
             )
-        if status == PlanRunStatus.COMPLETE:
-            self.end_plan_run(conn, run, PlanRunStatus.COMPLETE, now)
-        elif status.value != run.status:
-            store.update_plan_run(conn, run.id, status=status.value)
+            changed.add(name)
+        return status, changed
 
-    def _cron(self, job: TimeJob) -> CronExpression:
-        key = (job.cron, job.timezone, job.dst_gap.value)
+    def _cron(self, expression: str, timezone: str, dst_gap: str) -> CronExpression:
+        key = (expression, timezone, dst_gap)
         cron = self._crons.get(key)
         if cron is None:
             if len(self._crons) > 10_000:
                 self._crons.clear()
-            cron = self._crons[key] = CronExpression(
-                job.cron, job.timezone, dst_gap=job.dst_gap.value
+            gap: Literal["skip", "run_at_gap_end"] = (
+                "run_at_gap_end" if dst_gap == "run_at_gap_end" else "skip"
             )
+            cron = self._crons[key] = CronExpression(expression, timezone, dst_gap=gap)
         return cron
 
-    def _first_wake(self, job: Job, run: PlanRunRecord, start: datetime) -> datetime | None:
-        if isinstance(job, TimeJob):
-            # A time gate completes at its first fire from the second it is armed in (cron
-            # has one-second resolution, so a fire earlier in that same second counts).
-            base = max(run.scheduled_for or run.created_at, start).replace(microsecond=0)
-            return self._cron(job).next_after(base - timedelta(microseconds=1))
-        if isinstance(job, EventJob) and job.depends_on is None:
-            return None  # waits for its event to be raised
-        return start
+    def _first_wake(
+        self, graph: RunGraph, name: str, run: PlanRunRecord, start: datetime, opening: bool
+    ) -> datetime | None:
+        """When an armed job should next be looked at.
 
-    # --- the runner's side ----------------------------------------------------------------
+        A time gate armed as its run opens completes at its first fire from the run's
+        scheduled time (a late tick or window jitter does not push it to the next day); one
+        armed later, at its first fire from the second it is armed in. Fires inside the gate's
+        blackouts are passed over. A job in a stage with a window waits for that window too.
+        """
+        node = graph.jobs[name]
+        job = node.job
+        wake: datetime | None = start
+        if isinstance(job, TimeJob):
+            base = (run.scheduled_for or run.created_at) if opening else start
+            cron = self._cron(job.cron, job.timezone, job.dst_gap.value)
+            fire = cron.next_after(base.replace(microsecond=0) - timedelta(microseconds=1))
+            for _ in range(10_000):
+                if fire is None or not in_blackout(job.blackouts, fire, job.timezone):
+                    break
+                fire = cron.next_after(fire)
+            wake = max(fire, start) if fire is not None and opening else fire
+        elif isinstance(job, EventJob) and job.depends_on is None:
+            wake = None  # waits for its event to be raised
+        if node.window is not None and wake is not None:
+            window = node.window
+            cron = self._cron(window.cron, window.timezone, window.dst_gap.value)
+            opens = cron.next_after(start.replace(microsecond=0) - timedelta(microseconds=1))
+            wake = max(wake, opens) if opens is not None else None
+        return wake
 
     def claim(
         self,
@@ -312,6 +437,8 @@ class RunState:
         now: datetime,
     ) -> Ticket | None:
         for lock in graph.locks_of(jr.job_name):
+            # serialise takers of this lock across nodes (PostgreSQL; SQLite has one writer)
+            store.serialise_lock(conn, run.tenant_id, lock.name)
             if store.count_lock_holders(conn, run.tenant_id, lock.name) >= lock.count:
                 store.update_job_run(
                     conn,
@@ -344,8 +471,7 @@ class RunState:
         if run.status != PlanRunStatus.RUNNING:
             store.update_plan_run(conn, run.id, status=PlanRunStatus.RUNNING.value)
         environment = dict(run.parameters)
-        for parameter in job.parameters:
-            environment.setdefault(parameter.name, parameter.default or "")
+        environment.update(graph.jobs[jr.job_name].parameters)
         environment.update(JOBPLAN_PLAN=run.plan_path, JOBPLAN_PLAN_RUN_ID=run.id)
         policies = graph.document.policies
         timeout = job.timeout_seconds or policies.timeout_seconds
@@ -378,7 +504,8 @@ class RunState:
         }
         flags = list(jr.flags)
         duration = (now - jr.started_at).total_seconds() if jr.started_at else 0.0
-        if result.succeeded and job.min_execution_seconds and duration < job.min_execution_seconds:
+        too_short = job.min_execution_seconds and duration < job.min_execution_seconds
+        if result.succeeded and too_short and "too_short" not in flags:
             flags.append("too_short")
         overdue = job.max_execution_seconds and duration > job.max_execution_seconds
         if overdue and "overdue" not in flags:
@@ -390,12 +517,13 @@ class RunState:
         elif result.succeeded:
             values.update(status=JobRunStatus.COMPLETE.value, reason=None)
         else:
-            retry_at = self._retry_at(graph, job, jr.attempt, now)
+            retry_at = self._retry_at(graph, job, jr.retries + 1, now)
             if retry_at is not None:
                 values.update(
                     status=JobRunStatus.WAITING.value,
                     wake_at=retry_at,
                     ended_at=None,
+                    retries=jr.retries + 1,
                     reason=f"attempt {jr.attempt} failed: {result.reason}; retrying",
                 )
             else:
@@ -406,16 +534,18 @@ class RunState:
         return True
 
     @staticmethod
-    def _retry_at(graph: RunGraph, job: Job, attempt: int, now: datetime) -> datetime | None:
+    def _retry_at(graph: RunGraph, job: Job, retry: int, now: datetime) -> datetime | None:
+        """When retry number ``retry`` (1, 2, ...) should run, or ``None`` if none is left.
+        Exponential backoff capped at the maximum; jitter only ever lengthens the wait."""
         policies = graph.document.policies
         max_retries = job.max_retries if job.max_retries is not None else policies.max_retries
-        if attempt > max_retries:
+        if retry > max_retries:
             return None
         delay = min(
-            policies.retry_backoff_seconds * 2 ** (attempt - 1),
+            policies.retry_backoff_seconds * 2 ** (retry - 1),
             policies.retry_backoff_max_seconds,
         )
-        delay *= 1 + random.uniform(-policies.retry_jitter, policies.retry_jitter)
+        delay *= 1 + random.uniform(0, policies.retry_jitter)
         return now + timedelta(seconds=max(0.0, delay))
 
     def file_polled(
@@ -515,12 +645,14 @@ class RunState:
         now: datetime,
         *,
         reason: str | None = None,
+        job_runs: list[JobRunRecord] | None = None,
     ) -> None:
         """Close a plan run: request a stop of its running jobs, disarm the rest, apply the
         history strategy, count it in the plan's statistics and start a buffered run."""
         if run.ended_at is not None:
             return
-        job_runs = store.job_runs_of(conn, run.id)
+        if job_runs is None:
+            job_runs = store.job_runs_of(conn, run.id)
         for jr in job_runs:
             if jr.status == JobRunStatus.RUNNING:
                 store.update_job_run(conn, jr.id, stop_requested=True)
@@ -529,18 +661,19 @@ class RunState:
         if status == PlanRunStatus.ENDED and run.status == PlanRunStatus.ERROR:
             status = PlanRunStatus.ERROR  # it ended while failed: count it as a failure
         started = run.started_at or run.created_at
-        store.record_plan_end(
-            conn,
-            run.tenant_id,
-            run.plan_id,
-            status.value,
-            max(0.0, (now - started).total_seconds()),
-            now,
-        )
+        duration = max(0.0, (now - started).total_seconds())
+        store.record_plan_ends(conn, [(run.tenant_id, run.plan_id, status.value, duration, now)])
         history = HistoryStrategy(run.history)
         failed = status != PlanRunStatus.COMPLETE or any(jr.status in FAILED for jr in job_runs)
-        if history == HistoryStrategy.OFF or (history == HistoryStrategy.ERROR and not failed):
+        still_running = any(jr.status == JobRunStatus.RUNNING for jr in job_runs)
+        drop = history == HistoryStrategy.OFF or (history == HistoryStrategy.ERROR and not failed)
+        if drop and not still_running:
             store.delete_plan_run(conn, run.id)
+        elif drop:
+            # its running jobs must still be stopped: purged once they have ended
+            store.update_plan_run(
+                conn, run.id, status=status.value, ended_at=now, reason=reason, purge_after=now
+            )
         else:
             if history == HistoryStrategy.MINIMAL:
                 store.delete_output(conn, run.id)
@@ -557,7 +690,7 @@ class RunState:
         self._start_buffered(conn, run.plan_id, now)
 
     def _start_buffered(self, conn: Connection, plan_id: str, now: datetime) -> None:
-        if store.plan_runs_of_plan(conn, plan_id, [PlanRunStatus.RUNNING.value]):
+        if store.open_plan_runs_of_plan(conn, plan_id):
             return
         queued = store.plan_runs_of_plan(conn, plan_id, [QUEUED])
         if not queued:
@@ -653,6 +786,7 @@ class RunState:
                 ended_at=None,
                 stop_requested=False,
                 acknowledged=False,
+                retries=0,
                 reason=f"{'unskipped' if action == 'unskip' else 'reset'} by {by}",
             )
         store.release_locks(conn, jr.id)
@@ -685,7 +819,7 @@ class RunState:
                 continue
             graph = self.versions.graph(conn, run.plan_version_id)
             job = graph.jobs[jr.job_name].job
-            retry_at = self._retry_at(graph, job, jr.attempt, now)
+            retry_at = self._retry_at(graph, job, jr.retries + 1, now)
             if retry_at is not None:
                 store.update_job_run(
                     conn,
@@ -694,6 +828,7 @@ class RunState:
                     wake_at=now,
                     owner_node=None,
                     lease_until=None,
+                    retries=jr.retries + 1,
                     reason=f"attempt {jr.attempt} interrupted (the node running it stopped); "
                     "retrying",
                 )
@@ -732,3 +867,55 @@ _ACTIONS: dict[str, frozenset[str]] = {
     "kill": frozenset({JobRunStatus.RUNNING}),
 }
 ACTIONS = tuple(_ACTIONS)
+
+
+_MUTABLE = ("status", "attempt", "queued_at", "wake_at", "started_at", "ended_at", "reason")
+
+
+def _changed_fields(before: JobRunRecord, after: JobRunRecord) -> dict[str, Any]:
+    return {
+        name: getattr(after, name)
+        for name in _MUTABLE
+        if getattr(after, name) != getattr(before, name)
+    }
+
+
+def _parameters(document: PlanDocument, overrides: Mapping[str, str] | None) -> dict[str, str]:
+    parameters = {p.name: p.default or "" for p in document.parameters}
+    for name, value in (overrides or {}).items():
+        if name not in parameters:
+            known = ", ".join(sorted(parameters)) or "none"
+            raise InvalidInput(
+                f"unknown parameter '{name}' (the plan defines: {known})", field="parameters"
+            )
+        parameters[name] = value
+    return parameters
+
+
+def _new_job_run(
+    run: PlanRunRecord, name: str, kind: str, status: str, now: datetime
+) -> JobRunRecord:
+    return JobRunRecord(
+        id=new_id(),
+        tenant_id=run.tenant_id,
+        plan_run_id=run.id,
+        job_name=name,
+        kind=kind,
+        status=status,
+        attempt=0,
+        retries=0,
+        wake_at=None,
+        owner_node=None,
+        lease_until=None,
+        stop_requested=False,
+        created_at=now,
+        queued_at=None,
+        started_at=None,
+        ended_at=None,
+        exit_code=None,
+        http_status=None,
+        pid=None,
+        reason=None,
+        flags=[],
+        acknowledged=False,
+    )

@@ -145,6 +145,7 @@ class JobRunRecord:
     kind: str
     status: str
     attempt: int
+    retries: int
     wake_at: datetime | None
     owner_node: str | None
     lease_until: datetime | None

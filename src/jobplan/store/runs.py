@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 
 from jobplan.store._util import as_values, mapped, new_id
 from jobplan.store.records import JobRunRecord, PlanRunRecord, PlanStatsRecord
@@ -37,7 +37,7 @@ __all__ = [
     "list_job_runs",
     "list_plan_runs",
     "read_output",
-    "record_plan_end",
+    "record_plan_ends",
 ]
 
 _FOR_UPDATE_DIALECTS = {"postgresql"}
@@ -78,6 +78,56 @@ def insert_plan_run(conn: Connection, record: PlanRunRecord) -> None:
     conn.execute(insert(plan_runs).values(**as_values(record)))
 
 
+def insert_plan_runs(conn: Connection, records: Sequence[PlanRunRecord]) -> None:
+    if records:
+        conn.execute(insert(plan_runs), [as_values(r) for r in records])
+
+
+def count_open_runs_by_plan(conn: Connection, plan_ids: Sequence[str]) -> dict[str, int]:
+    """How many open runs (RUNNING, or ERROR and not ended) each plan has."""
+    counts: dict[str, int] = {}
+    for start in range(0, len(plan_ids), 500):
+        rows = conn.execute(
+            select(plan_runs.c.plan_id, func.count())
+            .where(
+                plan_runs.c.plan_id.in_(plan_ids[start : start + 500]),
+                plan_runs.c.status.in_(("RUNNING", "ERROR")),
+                plan_runs.c.ended_at.is_(None),
+            )
+            .group_by(plan_runs.c.plan_id)
+        )
+        counts.update({row[0]: int(row[1]) for row in rows})
+    return counts
+
+
+def open_plan_runs_of_plan(conn: Connection, plan_id: str) -> list[PlanRunRecord]:
+    rows = conn.execute(
+        select(plan_runs)
+        .where(
+            plan_runs.c.plan_id == plan_id,
+            plan_runs.c.status.in_(("RUNNING", "ERROR")),
+            plan_runs.c.ended_at.is_(None),
+        )
+        .order_by(plan_runs.c.created_at, plan_runs.c.id)
+    )
+    return [PlanRunRecord(**r._mapping) for r in rows]
+
+
+def count_runs_by_plan(conn: Connection, plan_ids: Sequence[str], status: str) -> dict[str, int]:
+    """How many runs each plan has in ``status`` (plans with none are absent)."""
+    counts: dict[str, int] = {}
+    for start in range(0, len(plan_ids), 500):
+        rows = conn.execute(
+            select(plan_runs.c.plan_id, func.count())
+            .where(
+                plan_runs.c.plan_id.in_(plan_ids[start : start + 500]), plan_runs.c.status == status
+            )
+            .group_by(plan_runs.c.plan_id)
+        )
+        counts.update({row[0]: int(row[1]) for row in rows})
+    return counts
+
+
 def get_plan_run(
     conn: Connection, run_id: str, tenant_id: str | None = None, *, lock: bool = False
 ) -> PlanRunRecord | None:
@@ -99,7 +149,12 @@ def plan_runs_of_plan(
     rows = conn.execute(
         select(plan_runs)
         .where(plan_runs.c.plan_id == plan_id, plan_runs.c.status.in_(statuses))
-        .order_by(plan_runs.c.created_at, plan_runs.c.id)
+        # fire order first: catch-up runs opened in one tick share created_at
+        .order_by(
+            func.coalesce(plan_runs.c.scheduled_for, plan_runs.c.created_at),
+            plan_runs.c.created_at,
+            plan_runs.c.id,
+        )
     )
     return [PlanRunRecord(**r._mapping) for r in rows]
 
@@ -150,7 +205,7 @@ def purge_plan_runs(conn: Connection, now: datetime, limit: int) -> int:
         row.id
         for row in conn.execute(
             select(plan_runs.c.id)
-            .where(plan_runs.c.purge_after <= now)
+            .where(plan_runs.c.purge_after <= now, ~_has_running_jobs())
             .order_by(plan_runs.c.purge_after)
             .limit(limit)
         )
@@ -290,6 +345,21 @@ def running_owned_by(conn: Connection, node_id: str) -> list[JobRunRecord]:
 
 
 # --- locks -----------------------------------------------------------------------------------
+
+
+def _has_running_jobs() -> Any:
+    return (
+        select(job_runs.c.id)
+        .where(job_runs.c.plan_run_id == plan_runs.c.id, job_runs.c.status == "RUNNING")
+        .exists()
+    )
+
+
+def serialise_lock(conn: Connection, tenant_id: str, lock_name: str) -> None:
+    """Hold a transaction-scoped advisory lock for this plan lock, so two nodes never both
+    count its holders and both take the last slot. SQLite has one writer: nothing to do."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"{tenant_id}/{lock_name}"))))
 
 
 def count_lock_holders(conn: Connection, tenant_id: str, lock_name: str) -> int:
@@ -433,6 +503,24 @@ def set_next_fire(
     conn.execute(update(plans).where(plans.c.id == plan_id).values(**values))
 
 
+def set_next_fires(
+    conn: Connection, schedule: Sequence[tuple[str, datetime | None, datetime | None]]
+) -> None:
+    """Advance many plans' schedules in one statement: ``(plan_id, next_fire, last_fire)``;
+    a ``None`` last fire keeps the stored one."""
+    if not schedule:
+        return
+    conn.execute(
+        update(plans)
+        .where(plans.c.id == bindparam("b_id"))
+        .values(
+            next_fire_time=bindparam("b_next"),
+            last_fire_time=func.coalesce(bindparam("b_last"), plans.c.last_fire_time),
+        ),
+        [{"b_id": plan_id, "b_next": nxt, "b_last": last} for plan_id, nxt, last in schedule],
+    )
+
+
 def get_stats(conn: Connection, tenant_id: str, plan_id: str) -> PlanStatsRecord | None:
     row = conn.execute(
         select(plan_stats).where(
@@ -442,42 +530,65 @@ def get_stats(conn: Connection, tenant_id: str, plan_id: str) -> PlanStatsRecord
     return mapped(PlanStatsRecord, row)
 
 
-def record_plan_end(
-    conn: Connection,
-    tenant_id: str,
-    plan_id: str,
-    status: str,
-    duration_seconds: float,
-    when: datetime,
+def record_plan_ends(
+    conn: Connection, ends: Sequence[tuple[str, str, str, float, datetime]]
 ) -> None:
-    """Count a finished plan run in the plan's statistics (kept even when history is off)."""
-    succeeded = 1 if status == "COMPLETE" else 0
-    failed = 1 if status == "ERROR" else 0
-    ended = 1 if status == "ENDED" else 0
-    result = conn.execute(
-        update(plan_stats)
-        .where(plan_stats.c.plan_id == plan_id)
-        .values(
-            total=plan_stats.c.total + 1,
-            succeeded=plan_stats.c.succeeded + succeeded,
-            failed=plan_stats.c.failed + failed,
-            ended=plan_stats.c.ended + ended,
-            total_duration_seconds=plan_stats.c.total_duration_seconds + duration_seconds,
-            last_status=status,
-            last_run_at=when,
+    """Count finished plan runs ``(tenant_id, plan_id, status, duration, when)`` in their
+    plans' statistics (kept even when history is off), one statement per kind of change."""
+    if not ends:
+        return
+    totals: dict[str, dict[str, Any]] = {}
+    for tenant_id, plan_id, status, duration, when in ends:
+        row = totals.setdefault(
+            plan_id,
+            {
+                "plan_id": plan_id,
+                "tenant_id": tenant_id,
+                "total": 0,
+                "succeeded": 0,
+                "failed": 0,
+                "ended": 0,
+                "total_duration_seconds": 0.0,
+            },
         )
-    )
-    if result.rowcount == 0:
-        conn.execute(
-            insert(plan_stats).values(
-                plan_id=plan_id,
-                tenant_id=tenant_id,
-                total=1,
-                succeeded=succeeded,
-                failed=failed,
-                ended=ended,
-                total_duration_seconds=duration_seconds,
-                last_status=status,
-                last_run_at=when,
+        row["total"] += 1
+        row["succeeded"] += status == "COMPLETE"
+        row["failed"] += status == "ERROR"
+        row["ended"] += status == "ENDED"
+        row["total_duration_seconds"] += duration
+        row["last_status"], row["last_run_at"] = status, when
+    ids = list(totals)
+    existing: set[str] = set()
+    for start in range(0, len(ids), 500):
+        existing.update(
+            r[0]
+            for r in conn.execute(
+                select(plan_stats.c.plan_id).where(
+                    plan_stats.c.plan_id.in_(ids[start : start + 500])
+                )
             )
         )
+    updates = [
+        {f"b_{key}": value for key, value in row.items()}
+        for plan_id, row in totals.items()
+        if plan_id in existing
+    ]
+    if updates:
+        conn.execute(
+            update(plan_stats)
+            .where(plan_stats.c.plan_id == bindparam("b_plan_id"))
+            .values(
+                total=plan_stats.c.total + bindparam("b_total"),
+                succeeded=plan_stats.c.succeeded + bindparam("b_succeeded"),
+                failed=plan_stats.c.failed + bindparam("b_failed"),
+                ended=plan_stats.c.ended + bindparam("b_ended"),
+                total_duration_seconds=plan_stats.c.total_duration_seconds
+                + bindparam("b_total_duration_seconds"),
+                last_status=bindparam("b_last_status"),
+                last_run_at=bindparam("b_last_run_at"),
+            ),
+            updates,
+        )
+    inserts = [row for plan_id, row in totals.items() if plan_id not in existing]
+    if inserts:
+        conn.execute(insert(plan_stats), inserts)

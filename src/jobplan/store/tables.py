@@ -224,6 +224,7 @@ plan_runs = Table(
     Column("reason", Text, nullable=True),
     Column("created_by", String(64), nullable=False),
     Index(None, "tenant_id", "plan_id", "created_at"),
+    Index(None, "plan_id", "status"),
     Index(None, "status", "deadline_at"),
     Index(None, "purge_after"),
 )
@@ -240,6 +241,8 @@ job_runs = Table(
     Column("kind", String(16), nullable=False),
     Column("status", String(16), nullable=False),
     Column("attempt", Integer, nullable=False),
+    # failed attempts since the job run was started or last reset (drives retries)
+    Column("retries", Integer, nullable=False),
     # when the runner should look at this job run next (ready, retry backoff, time gate, poll)
     Column("wake_at", UTCDateTime(), nullable=True),
     Column("owner_node", String(36), nullable=True),

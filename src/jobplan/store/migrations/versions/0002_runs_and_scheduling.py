@@ -93,6 +93,9 @@ def upgrade() -> None:
     with op.batch_alter_table("plan_runs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_plan_runs_purge_after"), ["purge_after"], unique=False)
         batch_op.create_index(
+            batch_op.f("ix_plan_runs_plan_id_status"), ["plan_id", "status"], unique=False
+        )
+        batch_op.create_index(
             batch_op.f("ix_plan_runs_status_deadline_at"), ["status", "deadline_at"], unique=False
         )
         batch_op.create_index(
@@ -110,6 +113,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempt", sa.Integer(), nullable=False),
+        sa.Column("retries", sa.Integer(), nullable=False),
         sa.Column("wake_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("owner_node", sa.String(length=36), nullable=True),
         sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
@@ -209,6 +213,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_plan_runs_tenant_id_plan_id_created_at"))
         batch_op.drop_index(batch_op.f("ix_plan_runs_status_deadline_at"))
         batch_op.drop_index(batch_op.f("ix_plan_runs_purge_after"))
+        batch_op.drop_index(batch_op.f("ix_plan_runs_plan_id_status"))
 
     op.drop_table("plan_runs")
     with op.batch_alter_table("events", schema=None) as batch_op:

@@ -1,0 +1,233 @@
+"""Scheduler benchmark: jobplan (durable, SQLite) against APScheduler 3.11 (in memory).
+
+10k (or more) schedules of a no-op job. For jobplan the no-op job is a time gate that is
+already open when its run starts, so a run is: fire -> plan run and job run recorded ->
+job complete -> plan run complete, every step committed to SQLite with fsync (group commit).
+For APScheduler the no-op job is an empty Python function, nothing recorded anywhere.
+
+Scenarios: sustained demanded rates (schedules spread evenly over each second) and a burst
+(every schedule due at the same instant). Printed: achieved runs/s, p50/p99 firing lateness
+(run recorded - fire time for jobplan; function called - fire time for APScheduler) and the
+ratios. Run: ``python bench/scheduler_bench.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import insert, select
+
+from jobplan.engine.engine import Engine
+from jobplan.model import PlanDocument
+from jobplan.service.plans import PLAN_FORMAT_VERSION
+from jobplan.settings import Settings
+from jobplan.store import Database, new_id
+from jobplan.store.tables import plan_runs, plan_versions, plans, tenants
+
+
+@dataclass
+class Result:
+    name: str
+    demanded: float
+    achieved: float
+    p50_ms: float
+    p99_ms: float
+    runs: int
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _spread_crons(count: int, period_seconds: int) -> list[str]:
+    """Crons firing every ``period_seconds``, offsets spread so fires are even per second."""
+    crons = []
+    for index in range(count):
+        offset = index % period_seconds
+        crons.append(f"{offset}/{period_seconds} * * * * ?" if period_seconds > 1
+                     else "* * * * * ?")
+    return crons
+
+
+def seed(database: Database, crons: list[str], first_fire: datetime | None) -> None:
+    """Insert one plan per cron, each with a no-op job, straight into the store; the first
+    fires are set after seeding, so none is already late when the engine starts."""
+    now = datetime.now(UTC)
+    tenant_id = new_id()
+    plan_rows, version_rows = [], []
+    documents: dict[str, PlanDocument] = {}
+    for index, cron in enumerate(crons):
+        plan_id, version_id = new_id(), new_id()
+        document = documents.get(cron) or PlanDocument.model_validate({
+            "name": "p", "window": {"cron": cron},
+            "policies": {"overlap": "allow", "misfire": "skip", "history": "FULL"},
+            "jobs": [{"name": "noop", "kind": "time", "cron": "* * * * * ?"}],
+        })
+        documents[cron] = document
+        plan_rows.append({
+            "id": plan_id, "tenant_id": tenant_id, "folder": "", "name": f"p{index}",
+            "enabled": True, "current_version_id": version_id, "current_version": "1.0.0",
+            "created_at": now, "updated_at": now, "next_fire_time": None,
+        })
+        version_rows.append({
+            "id": version_id, "plan_id": plan_id, "tenant_id": tenant_id, "version": "1.0.0",
+            "major": 1, "minor": 0, "patch": 0, "format_version": PLAN_FORMAT_VERSION,
+            "document": {**document.model_dump(mode="json"), "name": f"p{index}"},
+            "comment": "", "created_by": "bench", "created_at": now,
+        })
+    start = datetime.now(UTC) + timedelta(seconds=2)
+    fires = {cron: first_fire or doc.window.schedule().next_after(start)  # type: ignore[union-attr]
+             for cron, doc in documents.items()}
+    for row, cron in zip(plan_rows, crons, strict=True):
+        row["next_fire_time"] = fires[cron].astimezone(UTC)  # type: ignore[union-attr]
+    with database.transaction() as conn:
+        conn.execute(insert(tenants).values(id=tenant_id, name="bench", display_name="bench",
+                                            settings={}, created_at=now))
+        conn.execute(insert(plans), plan_rows)
+        conn.execute(insert(plan_versions), version_rows)
+
+
+async def _run_engine(database: Database, home: Path, seconds: float) -> None:
+    settings = Settings(home=home, max_concurrent_jobs=64)  # type: ignore[arg-type]
+    async with Engine(settings, database, {}):
+        await asyncio.sleep(seconds)
+
+
+def measure_jobplan(name: str, crons: list[str], demanded: float, seconds: float,
+                    burst_at: datetime | None = None) -> Result:
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        database = Database(f"sqlite:///{home / 'bench.db'}")
+        database.upgrade()
+        seed(database, crons, burst_at)
+        start = datetime.now(UTC)
+        asyncio.run(_run_engine(database, home, seconds))
+        with database.read() as conn:
+            rows = conn.execute(select(plan_runs.c.scheduled_for, plan_runs.c.created_at,
+                                       plan_runs.c.ended_at, plan_runs.c.status)).all()
+        database.dispose()
+    done = [r for r in rows if r.status == "COMPLETE" and r.ended_at is not None]
+    lateness = [(r.created_at - r.scheduled_for).total_seconds() * 1000 for r in rows]
+    if burst_at is not None:
+        span = max((r.ended_at - burst_at).total_seconds() for r in done) if done else 1.0
+        achieved = len(done) / span
+    else:
+        first = min((r.scheduled_for for r in rows), default=start)
+        last = max((r.ended_at for r in done), default=start)
+        achieved = len(done) / max(1e-9, (last - first).total_seconds() + 1.0)
+    return Result(name, demanded, achieved, percentile(lateness, 0.5),
+                  percentile(lateness, 0.99), len(done))
+
+
+def measure_apscheduler(name: str, crons: list[str], demanded: float, seconds: float,
+                        burst_at: datetime | None = None) -> Result:
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.date import DateTrigger
+
+    lateness: list[float] = []
+    lock = threading.Lock()
+
+    def noop(scheduled: float) -> None:
+        with lock:
+            lateness.append((time.time() - scheduled) * 1000)
+
+    scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"misfire_grace_time": None,
+                                                                   "coalesce": False,
+                                                                   "max_instances": 1000},
+                                    executors={"default": {"type": "threadpool",
+                                                           "max_workers": 20}})
+    scheduler.start(paused=True)
+    if burst_at is not None:
+        for index in range(len(crons)):
+            scheduler.add_job(noop, DateTrigger(burst_at), args=[burst_at.timestamp()],
+                              id=str(index))
+    else:
+        def make(cron: str) -> CronTrigger:
+            second, minute, hour, _dom, month, _dow = cron.split()
+            return CronTrigger(second=second, minute=minute, hour=hour, month=month,
+                               timezone="UTC")
+
+        from apscheduler.events import EVENT_JOB_SUBMITTED
+
+        submitted: dict[str, float] = {}
+
+        def on_submit(event: object) -> None:
+            for moment in getattr(event, "scheduled_run_times", []):
+                with lock:
+                    lateness.append((time.time() - moment.timestamp()) * 1000)
+
+        scheduler.add_listener(on_submit, EVENT_JOB_SUBMITTED)
+        del submitted
+        for index, cron in enumerate(crons):
+            scheduler.add_job(lambda: None, make(cron), id=str(index))
+    started = time.time()
+    scheduler.resume()
+    time.sleep(seconds)
+    scheduler.shutdown(wait=True)
+    elapsed = time.time() - started
+    if burst_at is not None:
+        achieved = len(lateness) / max(1e-9, max(lateness) / 1000) if lateness else 0.0
+    else:
+        achieved = len(lateness) / elapsed
+    return Result(name, demanded, achieved, percentile(lateness, 0.5),
+                  percentile(lateness, 0.99), len(lateness))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer schedules, shorter runs")
+    parser.add_argument("--seconds", type=float, default=6.0, help="time per scenario")
+    args = parser.parse_args()
+    schedules = 2000 if args.quick else 10_000
+    scenarios: list[tuple[str, list[str], float]] = []
+    for rate in (1000, 5000, 10_000, 20_000):
+        if args.quick and rate > 5000:
+            continue
+        if rate <= schedules:
+            period = max(1, schedules // rate)
+            crons = _spread_crons(schedules, period)
+        else:
+            crons = _spread_crons(rate, 1)  # more schedules than 10k are needed for > 10k/s
+        scenarios.append((f"sustained {rate}/s", crons, float(rate)))
+    rows: list[tuple[Result, Result]] = []
+    for name, crons, demanded in scenarios:
+        ours = measure_jobplan(name, crons, demanded, args.seconds)
+        peer = measure_apscheduler(name, crons, demanded, args.seconds)
+        rows.append((ours, peer))
+        print(f"{name}: done", file=sys.stderr)
+    burst_crons = ["* * * * * ?"] * schedules
+    burst_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=4)
+    ours = measure_jobplan(f"burst {schedules}", burst_crons, float(schedules), args.seconds + 4,
+                           burst_at)
+    burst_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
+    peer = measure_apscheduler(f"burst {schedules}", burst_crons, float(schedules),
+                               args.seconds + 3, burst_at)
+    rows.append((ours, peer))
+
+    print(f"{'scenario':<22}{'jobplan runs/s':>16}{'p50 ms':>9}{'p99 ms':>9}"
+          f"{'APS runs/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'rate x':>8}{'p99 x':>8}")
+    for ours, peer in rows:
+        rate_ratio = ours.achieved / peer.achieved if peer.achieved else float("nan")
+        p99_ratio = peer.p99_ms / ours.p99_ms if ours.p99_ms else float("nan")
+        print(f"{ours.name:<22}{ours.achieved:>16,.0f}{ours.p50_ms:>9.1f}{ours.p99_ms:>9.1f}"
+              f"{peer.achieved:>12,.0f}{peer.p50_ms:>9.1f}{peer.p99_ms:>9.1f}"
+              f"{rate_ratio:>8.2f}{p99_ratio:>8.2f}")
+    print("rate x: jobplan runs/s / APScheduler runs/s; p99 x: APScheduler p99 / jobplan p99 "
+          "(above 1 means jobplan is better). jobplan runs are durable; APScheduler's are not.")
+
+
+if __name__ == "__main__":
+    main()
