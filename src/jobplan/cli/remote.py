@@ -177,6 +177,26 @@ def plans_diff(
         out.print(str(change), highlight=False)
 
 
+@plans_app.command("enable")
+def plans_enable(
+    ctx: typer.Context, plan: Annotated[str, typer.Argument(help="Plan id or folder/name.")]
+) -> None:
+    """Enable a plan's schedule (it restarts from now)."""
+    client = client_of(ctx)
+    call(client.post, f"/api/v1/plans/{resolve_plan_id(client, plan)}/enable")
+    out.print(f"plan '{plan}' enabled")
+
+
+@plans_app.command("disable")
+def plans_disable(
+    ctx: typer.Context, plan: Annotated[str, typer.Argument(help="Plan id or folder/name.")]
+) -> None:
+    """Disable a plan's schedule (runs already open go on)."""
+    client = client_of(ctx)
+    call(client.post, f"/api/v1/plans/{resolve_plan_id(client, plan)}/disable")
+    out.print(f"plan '{plan}' disabled")
+
+
 @plans_app.command("delete")
 def plans_delete(
     ctx: typer.Context,
