@@ -63,6 +63,7 @@ class _Running:
     next_seq: int = 0
     kept: int = 0
     truncated: bool = False
+    overdue: bool = False
 
     def write(self, chunk: str) -> None:
         """Live output for followers, kept up to the cap (the final record keeps the tail
@@ -349,7 +350,18 @@ class Engine:
                 for jr_id, r in list(self._running.items())
                 if r.pending
             ]
-            stops = await self.writer.run(partial(self._control_tx, flushes, now))
+            overdue = [
+                job_run_id
+                for job_run_id, r in list(self._running.items())
+                if not r.overdue
+                and r.ticket.job.max_execution_seconds
+                and r.ticket.job_run.started_at is not None
+                and (now - r.ticket.job_run.started_at).total_seconds()
+                > r.ticket.job.max_execution_seconds
+            ]
+            for job_run_id in overdue:
+                self._running[job_run_id].overdue = True
+            stops = await self.writer.run(partial(self._control_tx, flushes, overdue, now))
             for job_run_id in stops:
                 running = self._running.get(job_run_id)
                 if running is not None and not running.task.done():
@@ -358,10 +370,16 @@ class Engine:
             await asyncio.sleep(0.5)
 
     def _control_tx(
-        self, flushes: list[tuple[str, int, int, list[str]]], now: datetime, conn: Connection
+        self,
+        flushes: list[tuple[str, int, int, list[str]]],
+        overdue: list[str],
+        now: datetime,
+        conn: Connection,
     ) -> list[str]:
         for job_run_id, attempt, start, chunks in flushes:
             store.append_output(conn, job_run_id, attempt, start, chunks)
+        for job_run_id in overdue:  # still running past max_execution_seconds: flag it now
+            store.add_flag(conn, job_run_id, "overdue")
         self.state.expire_deadlines(conn, now)
         return store.stop_requests_for(conn, self.node_id)
 

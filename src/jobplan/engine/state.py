@@ -303,29 +303,33 @@ class RunState:
                 if jr.status != JobRunStatus.WAITING:
                     continue
                 job = graph.jobs[name].job
-                if jr.queued_at is None:
+                queued_at, wake = jr.queued_at, jr.wake_at
+                if queued_at is None:
                     if not graph.may_start(name, statuses):
                         continue
+                    queued_at = now
                     wake = self._first_wake(graph, name, run, start, opening)
-                    jr = replace(jr, queued_at=now, wake_at=wake)
-                    jobs[name] = jr
-                    changed.add(name)
                 if (
                     isinstance(job, TimeJob)
-                    and jr.wake_at is not None
-                    and jr.wake_at <= now
+                    and wake is not None
+                    and wake <= now
                     and jr.owner_node is None
                 ):
+                    # one copy of the record, not two: this is the scheduler's hot path
                     jobs[name] = replace(
                         jr,
                         status=JobRunStatus.COMPLETE.value,
-                        started_at=jr.wake_at,
+                        queued_at=queued_at,
+                        started_at=wake,
                         ended_at=now,
                         wake_at=None,
                         attempt=jr.attempt + 1,
                     )
                     changed.add(name)
                     progress = True
+                elif queued_at is not jr.queued_at:
+                    jobs[name] = replace(jr, queued_at=queued_at, wake_at=wake)
+                    changed.add(name)
         statuses = {name: jr.status for name, jr in jobs.items()}
         armed = frozenset(
             name

@@ -6,11 +6,23 @@ Plain queries only; the state machine that decides *which* transition to make li
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from jobplan.store._util import as_values, mapped, new_id
 from jobplan.store.records import JobRunRecord, PlanRunRecord, PlanStatsRecord
@@ -80,7 +92,7 @@ def insert_plan_run(conn: Connection, record: PlanRunRecord) -> None:
 
 def insert_plan_runs(conn: Connection, records: Sequence[PlanRunRecord]) -> None:
     if records:
-        conn.execute(insert(plan_runs), [as_values(r) for r in records])
+        _bulk_insert(conn, plan_runs, [as_values(r) for r in records])
 
 
 def count_open_runs_by_plan(conn: Connection, plan_ids: Sequence[str]) -> dict[str, int]:
@@ -229,7 +241,39 @@ def delete_plan_run(conn: Connection, run_id: str) -> None:
 def insert_job_runs(conn: Connection, records: Iterable[JobRunRecord]) -> None:
     rows = [as_values(r) for r in records]
     if rows:
-        conn.execute(insert(job_runs), rows)
+        _bulk_insert(conn, job_runs, rows)
+
+
+def _sqlite_value(value: Any) -> Any:
+    # what SQLAlchemy's SQLite types would store: naive UTC text, JSON text, integer bools
+    if isinstance(value, datetime):
+        if value.utcoffset():
+            value = value.astimezone(UTC)
+        return (
+            f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
+            f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
+        )
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return value
+
+
+def _bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows. On SQLite the values are rendered once and handed to the driver's
+    executemany directly: the scheduler's hot path, where per-value type processing was
+    most of the cost. Elsewhere, SQLAlchemy's executemany."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(insert(table), rows)
+        return
+    columns = [column.name for column in table.columns]
+    placeholders = ", ".join("?" for _ in columns)
+    statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})"  # noqa: S608 - names from our own schema
+    conn.exec_driver_sql(
+        statement,
+        [tuple(_sqlite_value(row.get(name)) for name in columns) for row in rows],
+    )
 
 
 def get_job_run(
@@ -278,6 +322,13 @@ def list_job_runs(
 
 def update_job_run(conn: Connection, job_run_id: str, **values: Any) -> None:
     conn.execute(update(job_runs).where(job_runs.c.id == job_run_id).values(**values))
+
+
+def add_flag(conn: Connection, job_run_id: str, flag: str) -> None:
+    """Add ``flag`` to a job run's flags (once)."""
+    row = conn.execute(select(job_runs.c.flags).where(job_runs.c.id == job_run_id)).first()
+    if row is not None and flag not in row.flags:
+        update_job_run(conn, job_run_id, flags=[*row.flags, flag])
 
 
 def update_job_runs(conn: Connection, job_run_ids: Sequence[str], **values: Any) -> None:

@@ -451,3 +451,35 @@ def test_bad_start_bodies_are_422(client: TestClient, root: Actor) -> None:
     ):
         response = client.post(f"/api/v1/plans/{plan_id}/runs", headers=root.headers, json=body)
         assert response.status_code == 422, (body, response.text)
+
+
+def test_a_job_running_past_its_maximum_is_flagged_while_it_runs(
+    client: TestClient, root: Actor, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    plan_id = create(
+        client,
+        root,
+        plan(
+            "slow",
+            [
+                {
+                    "name": "slow",
+                    "kind": "command",
+                    "max_execution_seconds": 0.5,
+                    "command": f"while [ ! -f {gate} ]; do sleep 0.1; done",
+                },
+            ],
+        ),
+    )
+    run_id = start(client, root, plan_id)
+    flagged = wait_for(
+        lambda: (lambda j: j if "overdue" in j["flags"] else None)(
+            job_of(run_detail(client, root, run_id), "slow")
+        ),
+        what="the overdue flag",
+    )
+    assert flagged["status"] == "RUNNING"  # flagged, not killed
+    gate.write_text("go")
+    run = until_status(client, root, run_id, {"COMPLETE"})
+    assert job_of(run, "slow")["flags"] == ["overdue"]
