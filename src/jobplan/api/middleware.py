@@ -95,25 +95,12 @@ class BodySizeLimit:
                 return b"".join(chunks), False
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "type": "about:blank",
-                "title": "Content Too Large",
-                "status": 413,
-                "detail": f"request body exceeds the limit of {self.max_bytes} bytes",
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
+        await send_problem(
+            send,
+            413,
+            "Content Too Large",
+            f"request body exceeds the limit of {self.max_bytes} bytes",
         )
-        await send({"type": "http.response.body", "body": body})
 
 
 # an escaped NUL in JSON text (\u0000) not itself escaped by a preceding backslash
@@ -159,18 +146,23 @@ class RejectNul:
 
 
 async def _nul_refused(send: Send, where: str) -> None:
+    await send_problem(
+        send,
+        422,
+        "Unprocessable Entity",
+        f"{where} contains a NUL character (U+0000), which is not accepted",
+    )
+
+
+async def send_problem(send: Send, status: int, title: str, detail: str) -> None:
+    """Answer with RFC 9457 problem details straight from ASGI middleware."""
     body = json.dumps(
-        {
-            "type": "about:blank",
-            "title": "Unprocessable Entity",
-            "status": 422,
-            "detail": f"{where} contains a NUL character (U+0000), which is not accepted",
-        }
+        {"type": "about:blank", "title": title, "status": status, "detail": detail}
     ).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 422,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/problem+json"),
                 (b"content-length", str(len(body)).encode()),
