@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
 import tempfile
 import threading
@@ -56,8 +55,9 @@ def _spread_crons(count: int, period_seconds: int) -> list[str]:
     crons = []
     for index in range(count):
         offset = index % period_seconds
-        crons.append(f"{offset}/{period_seconds} * * * * ?" if period_seconds > 1
-                     else "* * * * * ?")
+        crons.append(
+            f"{offset}/{period_seconds} * * * * ?" if period_seconds > 1 else "* * * * * ?"
+        )
     return crons
 
 
@@ -70,31 +70,58 @@ def seed(database: Database, crons: list[str], first_fire: datetime | None) -> N
     documents: dict[str, PlanDocument] = {}
     for index, cron in enumerate(crons):
         plan_id, version_id = new_id(), new_id()
-        document = documents.get(cron) or PlanDocument.model_validate({
-            "name": "p", "window": {"cron": cron},
-            "policies": {"overlap": "allow", "misfire": "skip", "history": "FULL"},
-            "jobs": [{"name": "noop", "kind": "time", "cron": "* * * * * ?"}],
-        })
+        document = documents.get(cron) or PlanDocument.model_validate(
+            {
+                "name": "p",
+                "window": {"cron": cron},
+                "policies": {"overlap": "allow", "misfire": "skip", "history": "FULL"},
+                "jobs": [{"name": "noop", "kind": "time", "cron": "* * * * * ?"}],
+            }
+        )
         documents[cron] = document
-        plan_rows.append({
-            "id": plan_id, "tenant_id": tenant_id, "folder": "", "name": f"p{index}",
-            "enabled": True, "current_version_id": version_id, "current_version": "1.0.0",
-            "created_at": now, "updated_at": now, "next_fire_time": None,
-        })
-        version_rows.append({
-            "id": version_id, "plan_id": plan_id, "tenant_id": tenant_id, "version": "1.0.0",
-            "major": 1, "minor": 0, "patch": 0, "format_version": PLAN_FORMAT_VERSION,
-            "document": {**document.model_dump(mode="json"), "name": f"p{index}"},
-            "comment": "", "created_by": "bench", "created_at": now,
-        })
+        plan_rows.append(
+            {
+                "id": plan_id,
+                "tenant_id": tenant_id,
+                "folder": "",
+                "name": f"p{index}",
+                "enabled": True,
+                "current_version_id": version_id,
+                "current_version": "1.0.0",
+                "created_at": now,
+                "updated_at": now,
+                "next_fire_time": None,
+            }
+        )
+        version_rows.append(
+            {
+                "id": version_id,
+                "plan_id": plan_id,
+                "tenant_id": tenant_id,
+                "version": "1.0.0",
+                "major": 1,
+                "minor": 0,
+                "patch": 0,
+                "format_version": PLAN_FORMAT_VERSION,
+                "document": {**document.model_dump(mode="json"), "name": f"p{index}"},
+                "comment": "",
+                "created_by": "bench",
+                "created_at": now,
+            }
+        )
     start = datetime.now(UTC) + timedelta(seconds=2)
-    fires = {cron: first_fire or doc.window.schedule().next_after(start)  # type: ignore[union-attr]
-             for cron, doc in documents.items()}
+    fires = {
+        cron: first_fire or doc.window.schedule().next_after(start)  # type: ignore[union-attr]
+        for cron, doc in documents.items()
+    }
     for row, cron in zip(plan_rows, crons, strict=True):
         row["next_fire_time"] = fires[cron].astimezone(UTC)  # type: ignore[union-attr]
     with database.transaction() as conn:
-        conn.execute(insert(tenants).values(id=tenant_id, name="bench", display_name="bench",
-                                            settings={}, created_at=now))
+        conn.execute(
+            insert(tenants).values(
+                id=tenant_id, name="bench", display_name="bench", settings={}, created_at=now
+            )
+        )
         conn.execute(insert(plans), plan_rows)
         conn.execute(insert(plan_versions), version_rows)
 
@@ -105,8 +132,9 @@ async def _run_engine(database: Database, home: Path, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
 
-def measure_jobplan(name: str, crons: list[str], demanded: float, seconds: float,
-                    burst_at: datetime | None = None) -> Result:
+def measure_jobplan(
+    name: str, crons: list[str], demanded: float, seconds: float, burst_at: datetime | None = None
+) -> Result:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         database = Database(f"sqlite:///{home / 'bench.db'}")
@@ -115,8 +143,14 @@ def measure_jobplan(name: str, crons: list[str], demanded: float, seconds: float
         start = datetime.now(UTC)
         asyncio.run(_run_engine(database, home, seconds))
         with database.read() as conn:
-            rows = conn.execute(select(plan_runs.c.scheduled_for, plan_runs.c.created_at,
-                                       plan_runs.c.ended_at, plan_runs.c.status)).all()
+            rows = conn.execute(
+                select(
+                    plan_runs.c.scheduled_for,
+                    plan_runs.c.created_at,
+                    plan_runs.c.ended_at,
+                    plan_runs.c.status,
+                )
+            ).all()
         database.dispose()
     done = [r for r in rows if r.status == "COMPLETE" and r.ended_at is not None]
     lateness = [(r.created_at - r.scheduled_for).total_seconds() * 1000 for r in rows]
@@ -127,12 +161,14 @@ def measure_jobplan(name: str, crons: list[str], demanded: float, seconds: float
         first = min((r.scheduled_for for r in rows), default=start)
         last = max((r.ended_at for r in done), default=start)
         achieved = len(done) / max(1e-9, (last - first).total_seconds() + 1.0)
-    return Result(name, demanded, achieved, percentile(lateness, 0.5),
-                  percentile(lateness, 0.99), len(done))
+    return Result(
+        name, demanded, achieved, percentile(lateness, 0.5), percentile(lateness, 0.99), len(done)
+    )
 
 
-def measure_apscheduler(name: str, crons: list[str], demanded: float, seconds: float,
-                        burst_at: datetime | None = None) -> Result:
+def measure_apscheduler(
+    name: str, crons: list[str], demanded: float, seconds: float, burst_at: datetime | None = None
+) -> Result:
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.date import DateTrigger
@@ -144,21 +180,22 @@ def measure_apscheduler(name: str, crons: list[str], demanded: float, seconds: f
         with lock:
             lateness.append((time.time() - scheduled) * 1000)
 
-    scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"misfire_grace_time": None,
-                                                                   "coalesce": False,
-                                                                   "max_instances": 1000},
-                                    executors={"default": {"type": "threadpool",
-                                                           "max_workers": 20}})
+    scheduler = BackgroundScheduler(
+        timezone="UTC",
+        job_defaults={"misfire_grace_time": None, "coalesce": False, "max_instances": 1000},
+        executors={"default": {"type": "threadpool", "max_workers": 20}},
+    )
     scheduler.start(paused=True)
     if burst_at is not None:
         for index in range(len(crons)):
-            scheduler.add_job(noop, DateTrigger(burst_at), args=[burst_at.timestamp()],
-                              id=str(index))
+            scheduler.add_job(
+                noop, DateTrigger(burst_at), args=[burst_at.timestamp()], id=str(index)
+            )
     else:
+
         def make(cron: str) -> CronTrigger:
             second, minute, hour, _dom, month, _dow = cron.split()
-            return CronTrigger(second=second, minute=minute, hour=hour, month=month,
-                               timezone="UTC")
+            return CronTrigger(second=second, minute=minute, hour=hour, month=month, timezone="UTC")
 
         from apscheduler.events import EVENT_JOB_SUBMITTED
 
@@ -182,8 +219,14 @@ def measure_apscheduler(name: str, crons: list[str], demanded: float, seconds: f
         achieved = len(lateness) / max(1e-9, max(lateness) / 1000) if lateness else 0.0
     else:
         achieved = len(lateness) / elapsed
-    return Result(name, demanded, achieved, percentile(lateness, 0.5),
-                  percentile(lateness, 0.99), len(lateness))
+    return Result(
+        name,
+        demanded,
+        achieved,
+        percentile(lateness, 0.5),
+        percentile(lateness, 0.99),
+        len(lateness),
+    )
 
 
 def main() -> None:
@@ -210,23 +253,31 @@ def main() -> None:
         print(f"{name}: done", file=sys.stderr)
     burst_crons = ["* * * * * ?"] * schedules
     burst_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=4)
-    ours = measure_jobplan(f"burst {schedules}", burst_crons, float(schedules), args.seconds + 4,
-                           burst_at)
+    ours = measure_jobplan(
+        f"burst {schedules}", burst_crons, float(schedules), args.seconds + 4, burst_at
+    )
     burst_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
-    peer = measure_apscheduler(f"burst {schedules}", burst_crons, float(schedules),
-                               args.seconds + 3, burst_at)
+    peer = measure_apscheduler(
+        f"burst {schedules}", burst_crons, float(schedules), args.seconds + 3, burst_at
+    )
     rows.append((ours, peer))
 
-    print(f"{'scenario':<22}{'jobplan runs/s':>16}{'p50 ms':>9}{'p99 ms':>9}"
-          f"{'APS runs/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'rate x':>8}{'p99 x':>8}")
+    print(
+        f"{'scenario':<22}{'jobplan runs/s':>16}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'APS runs/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'rate x':>8}{'p99 x':>8}"
+    )
     for ours, peer in rows:
         rate_ratio = ours.achieved / peer.achieved if peer.achieved else float("nan")
         p99_ratio = peer.p99_ms / ours.p99_ms if ours.p99_ms else float("nan")
-        print(f"{ours.name:<22}{ours.achieved:>16,.0f}{ours.p50_ms:>9.1f}{ours.p99_ms:>9.1f}"
-              f"{peer.achieved:>12,.0f}{peer.p50_ms:>9.1f}{peer.p99_ms:>9.1f}"
-              f"{rate_ratio:>8.2f}{p99_ratio:>8.2f}")
-    print("rate x: jobplan runs/s / APScheduler runs/s; p99 x: APScheduler p99 / jobplan p99 "
-          "(above 1 means jobplan is better). jobplan runs are durable; APScheduler's are not.")
+        print(
+            f"{ours.name:<22}{ours.achieved:>16,.0f}{ours.p50_ms:>9.1f}{ours.p99_ms:>9.1f}"
+            f"{peer.achieved:>12,.0f}{peer.p50_ms:>9.1f}{peer.p99_ms:>9.1f}"
+            f"{rate_ratio:>8.2f}{p99_ratio:>8.2f}"
+        )
+    print(
+        "rate x: jobplan runs/s / APScheduler runs/s; p99 x: APScheduler p99 / jobplan p99 "
+        "(above 1 means jobplan is better). jobplan runs are durable; APScheduler's are not."
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from support.api import wait_for
@@ -81,7 +82,8 @@ def test_walkthrough(server: ServerProcess) -> None:
     stopped = cli("runs", "stop", other)
     assert "ENDED" in stopped
 
-    cli("plans", "disable", "demo/walkthrough")
-    line = next(x for x in cli("plans", "list").splitlines() if "demo/walkthrough" in x)
-    cells = [cell.strip() for cell in re.split(r"[│|]", line) if cell.strip()]
-    assert cells[:3] == ["demo/walkthrough", "1.0.0", "no"]
+    assert "disabled" in cli("plans", "disable", "demo/walkthrough")
+    plan = httpx.get(
+        f"{server.url}/api/v1/plans", params={"folder": "demo"}, auth=("root", "root-password-123")
+    ).json()[0]
+    assert (plan["path"], plan["enabled"]) == ("demo/walkthrough", False)

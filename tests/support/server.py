@@ -28,7 +28,7 @@ def _base_env(extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOBPLAN_")}
     env.update(
         {
-            "COLUMNS": "200",
+            "COLUMNS": "80",
             "NO_COLOR": "1",
             "JOBPLAN_ARGON2_MEMORY_KIB": "1024",
             "JOBPLAN_ARGON2_TIME_COST": "1",

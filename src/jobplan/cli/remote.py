@@ -9,10 +9,9 @@ from typing import Annotated, Any
 import typer
 import yaml
 from pydantic import ValidationError
-from rich.table import Table
 
 from jobplan.cli.client import ApiClient, ApiError
-from jobplan.cli.output import fail, out
+from jobplan.cli.output import fail, out, table, when
 from jobplan.model import PlanDocument
 
 __all__ = ["apply", "call", "client_of", "keys_app", "plans_app", "resolve_plan_id"]
@@ -101,16 +100,16 @@ def plans_list(
     if folder is not None:
         params["folder"] = folder
     items = call(client_of(ctx).get, "/api/v1/plans", params=params)
-    table = Table("path", "version", "enabled", "updated", "id")
+    grid = table("path", "version", "enabled", "updated", "id")
     for plan in items:
-        table.add_row(
+        grid.add_row(
             plan["path"],
             plan["version"],
             "yes" if plan["enabled"] else "no",
-            plan["updated_at"],
+            when(plan["updated_at"]),
             plan["id"],
         )
-    out.print(table)
+    out.print(grid)
 
 
 @plans_app.command("show")
@@ -134,12 +133,16 @@ def plans_versions(
     """List a plan's versions, newest first."""
     client = client_of(ctx)
     items = call(client.get, f"/api/v1/plans/{resolve_plan_id(client, plan)}/versions")
-    table = Table("version", "created", "by", "comment", "id")
+    grid = table("version", "created", "by", "comment", "id")
     for item in items:
-        table.add_row(
-            item["version"], item["created_at"], item["created_by"], item["comment"], item["id"]
+        grid.add_row(
+            item["version"],
+            when(item["created_at"]),
+            item["created_by"],
+            item["comment"],
+            item["id"],
         )
-    out.print(table)
+    out.print(grid)
 
 
 @plans_app.command("diff")
@@ -242,9 +245,9 @@ def keys_create(
 def keys_list(ctx: typer.Context) -> None:
     """List your API keys."""
     items = call(client_of(ctx).get, "/api/v1/api-keys")
-    table = Table("id", "name", "scopes", "expires", "last used", "revoked")
+    grid = table("id", "name", "scopes", "expires", "last used", "revoked")
     for key in items:
-        table.add_row(
+        grid.add_row(
             key["id"],
             key["name"],
             ",".join(key["scopes"] or ["(role)"]),
@@ -252,7 +255,7 @@ def keys_list(ctx: typer.Context) -> None:
             key["last_used_at"] or "-",
             key["revoked_at"] or "-",
         )
-    out.print(table)
+    out.print(grid)
 
 
 @keys_app.command("revoke")

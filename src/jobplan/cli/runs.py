@@ -6,9 +6,8 @@ import time
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from jobplan.cli.output import fail, out
+from jobplan.cli.output import fail, out, table, when
 from jobplan.cli.remote import call, client_of, resolve_plan_id
 
 __all__ = ["runs_app"]
@@ -70,18 +69,16 @@ def runs_status(
         params: dict[str, Any] = {"limit": limit}
         if plan:
             params["plan"] = plan
-        table = Table("run", "plan", "version", "status", "trigger", "started", "ended")
+        grid = table("run", "plan", "status", "trigger", "started")
         for run in call(client.get, "/api/v1/runs", params=params):
-            table.add_row(
+            grid.add_row(
                 run["id"],
                 run["plan_path"],
-                run["version"],
                 run["status"],
                 run["trigger"],
-                run["started_at"] or "-",
-                run["ended_at"] or "-",
+                when(run["started_at"]),
             )
-        out.print(table)
+        out.print(grid)
         return
     run = call(client.get, f"/api/v1/runs/{run_id}")
     out.print(
@@ -89,19 +86,24 @@ def runs_status(
         f"[bold]{run['status']}[/] {run['reason'] or ''}",
         highlight=False,
     )
-    table = Table("job", "kind", "status", "attempt", "exit", "reason", "job run")
+    grid = table("job", "kind", "status", "try", "exit", "job run")
     for job in run["jobs"]:
         exit_code = job["exit_code"] if job["exit_code"] is not None else job["http_status"]
-        table.add_row(
+        grid.add_row(
             job["job_name"],
             job["kind"],
             job["status"],
             str(job["attempt"]),
             "-" if exit_code is None else str(exit_code),
-            job["reason"] or "",
             job["id"],
         )
-    out.print(table)
+    out.print(grid)
+    for job in run["jobs"]:
+        if job["reason"] or job["flags"]:
+            flags = f" [{', '.join(job['flags'])}]" if job["flags"] else ""
+            out.print(
+                f"{job['job_name']}: {job['reason'] or ''}{flags}", highlight=False, markup=False
+            )
 
 
 @runs_app.command("logs")
