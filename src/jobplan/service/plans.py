@@ -200,6 +200,10 @@ class PlanService:
         else:
             folder, _, name = plan_ref.strip("/").rpartition("/")
             plan = plans.get_plan_by_name(conn, caller.tenant_id, folder, name, lock=for_update)
+        if plan is None and "/" not in plan_ref.strip("/"):
+            # a bare name: the plan of that name in whichever folder, if only one has it
+            found, _ = plans.list_plans(conn, caller.tenant_id, limit=2, exact_name=plan_ref)
+            plan = found[0] if len(found) == 1 else None
         if plan is None:
             raise NotFound("plan", plan_ref)
         return plan

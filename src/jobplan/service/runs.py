@@ -107,6 +107,51 @@ class RunService:
         self.notify()
         return outcome
 
+    def start_unless_running(
+        self, caller: Caller, plan_ref: str, parameters: dict[str, str] | None = None
+    ) -> PlanRunRecord | None:
+        """Start a run unless the plan has an open one (then ``None``): "start" as job APIs
+        such as DIEM's mean it."""
+        caller.require(Permission.RUNS_WRITE)
+        now = datetime.now(UTC)
+        with self._db.transaction() as conn:
+            plan = self._plans.resolve(conn, caller, plan_ref, for_update=True)
+            if store.open_plan_runs_of_plan(conn, plan.id):
+                return None
+            outcome = self._state.open_plan_run(
+                conn,
+                plan,
+                trigger="manual",
+                created_by=caller.username,
+                now=now,
+                overrides=parameters,
+                force=True,
+            )
+        self.notify()
+        return outcome.run
+
+    def stop_open_runs(self, caller: Caller, plan_ref: str) -> int:
+        """Stop every open run of a plan; returns how many were stopped."""
+        caller.require(Permission.RUNS_WRITE)
+        now = datetime.now(UTC)
+        with self._db.transaction() as conn:
+            plan = self._plans.resolve(conn, caller, plan_ref)
+            runs = store.open_plan_runs_of_plan(conn, plan.id) + store.plan_runs_of_plan(
+                conn, plan.id, ["QUEUED"]
+            )
+            for run in runs:
+                self._state.stop_plan_run(conn, run, caller.username, now)
+        self.notify()
+        return len(runs)
+
+    def latest_run(self, caller: Caller, plan_ref: str) -> PlanRunRecord | None:
+        """The plan's most recent run, if it has any."""
+        caller.require(Permission.RUNS_READ)
+        with self._db.read() as conn:
+            plan = self._plans.resolve(conn, caller, plan_ref)
+            items, _ = store.list_plan_runs(conn, caller.tenant_id, plan_id=plan.id, limit=1)
+        return items[0] if items else None
+
     def stop(self, caller: Caller, run_id: str) -> PlanRunRecord:
         """End a plan run: its running jobs are killed, nothing else starts."""
         caller.require(Permission.RUNS_WRITE)

@@ -129,6 +129,7 @@ def list_plans(
     folder: str | None = None,
     recursive: bool = False,
     name_contains: str | None = None,
+    exact_name: str | None = None,
     enabled: bool | None = None,
     limit: int = 50,
     offset: int = 0,
@@ -143,6 +144,8 @@ def list_plans(
     if name_contains:
         # case-insensitive on both databases
         condition = condition & plans.c.name.icontains(name_contains, autoescape=True)
+    if exact_name is not None:
+        condition = condition & (plans.c.name == exact_name)
     if enabled is not None:
         condition = condition & (plans.c.enabled == enabled)
     rows = conn.execute(
