@@ -56,8 +56,8 @@ class _Running:
     """An execution in flight on this node, with its unflushed output."""
 
     ticket: Ticket
-    task: asyncio.Task[None]
     limit: int
+    task: asyncio.Task[None] | None = None
     on_started: Callable[[str, int], None] | None = None
     pending: list[str] = field(default_factory=list)
     next_seq: int = 0
@@ -148,12 +148,12 @@ class Engine:
         for task in self._tasks:
             with suppress(asyncio.CancelledError):
                 await task
-        running = list(self._running.values())
-        for item in running:
-            item.task.cancel()
-        for item in running:
+        tasks = [item.task for item in self._running.values() if item.task is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with suppress(asyncio.CancelledError):
-                await item.task
+                await task
         now = self.clock()
 
         def settle(conn: Connection) -> None:
@@ -256,12 +256,7 @@ class Engine:
     def _start_execution(self, ticket: Ticket) -> None:
         job_run = ticket.job_run
         executor = self.executors.get(ticket.job.kind.value)
-        running = _Running(
-            ticket,
-            asyncio.current_task(),  # type: ignore[arg-type]
-            self.settings.output_limit_bytes,
-            on_started=self._record_pid,
-        )
+        running = _Running(ticket, self.settings.output_limit_bytes, on_started=self._record_pid)
         running.task = asyncio.create_task(
             self._execute(running, executor), name=f"jobplan-run-{job_run.id}"
         )
@@ -364,7 +359,7 @@ class Engine:
             stops = await self.writer.run(partial(self._control_tx, flushes, overdue, now))
             for job_run_id in stops:
                 running = self._running.get(job_run_id)
-                if running is not None and not running.task.done():
+                if running is not None and running.task is not None and not running.task.done():
                     running.task.cancel()
                     self._track(asyncio.create_task(self._record_kill(running)))
             await asyncio.sleep(0.5)
@@ -388,8 +383,9 @@ class Engine:
         task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
 
     async def _record_kill(self, running: _Running) -> None:
-        with suppress(asyncio.CancelledError):
-            await running.task
+        if running.task is not None:
+            with suppress(asyncio.CancelledError):
+                await running.task
         result = ExecutionResult(succeeded=False, reason="stopped by an operator")
         await self.writer.run(partial(self._finish_tx, running, result, self.clock()))
         self._wake_dispatcher.set()
@@ -435,9 +431,8 @@ def _next_wake_time(conn: Connection) -> datetime | None:
 def _aware(value: Any) -> datetime | None:
     if value is None:
         return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value  # type: ignore[no-any-return]
+    moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def _kill_orphan(pid: int | None, job_run_id: str) -> None:

@@ -28,6 +28,7 @@ from jobplan.engine.graph import FAILED, RunGraph
 from jobplan.errors import Conflict, InvalidInput
 from jobplan.model import (
     EventJob,
+    FileJob,
     HistoryStrategy,
     Job,
     JobRunStatus,
@@ -571,7 +572,9 @@ class RunState:
             self._complete(conn, jr, run, now, started_at=jr.queued_at or now, reason=reason)
             return
         job = self.versions.graph(conn, run.plan_version_id).jobs[jr.job_name].job
-        poll = CronExpression(getattr(job, "poll_cron"), getattr(job, "timezone"))  # noqa: B009
+        if not isinstance(job, FileJob):
+            raise TypeError(f"job {jr.job_name!r} is not a file job")
+        poll = self._cron(job.poll_cron, job.timezone, "skip")
         store.update_job_run(
             conn,
             jr.id,
