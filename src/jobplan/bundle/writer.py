@@ -1,0 +1,178 @@
+"""Writing bundles: plans in, a zip streamed to a binary file out."""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import IO
+
+import jobplan
+from jobplan.bundle._json import dumps_stable
+from jobplan.bundle._render import RenderOptions, agent_tokens, render_plan
+from jobplan.bundle.contents import BundlePlan
+from jobplan.bundle.errors import BundleError
+from jobplan.bundle.layout import EMPTY_DIRS, context_path, plan_keys
+from jobplan.bundle.manifest import MANIFEST, Manifest, ManifestEntry, ManifestPlan
+from jobplan.bundle.tokens import Encoder, TokenSpec
+from jobplan.model import SemVer
+
+__all__ = ["write_bundle"]
+
+_COMPRESS_LEVEL = 6
+_FILE_MODE = 0o100644 << 16
+_DIR_MODE = (0o040755 << 16) | 0x10
+_ZIP_EPOCH = datetime(1980, 1, 1, tzinfo=UTC)
+
+
+def _sort_key(plan: BundlePlan) -> tuple[str, str, tuple[int, ...], str]:
+    version = plan.effective_version
+    parsed = SemVer.parse(version) if version and SemVer.is_valid(version) else None
+    numbers = (parsed.major, parsed.minor, parsed.patch) if parsed else (-1,)
+    return (plan.document.folder, plan.document.name, numbers, plan.version_id or "")
+
+
+class _ZipWriter:
+    def __init__(self, out: IO[bytes], stamp: datetime, root: str | None) -> None:
+        self.archive = zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED)
+        local = max(stamp, _ZIP_EPOCH).astimezone(UTC)
+        self.date_time = (
+            local.year,
+            local.month,
+            local.day,
+            local.hour,
+            local.minute,
+            local.second,
+        )
+        self.prefix = f"{root}/" if root else ""
+        self.hashes: dict[str, ManifestEntry] = {}
+        if root:
+            self._directory(root)
+
+    def _info(self, name: str, mode: int) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(name, self.date_time)
+        info.create_system = 3
+        info.external_attr = mode
+        return info
+
+    def _directory(self, name: str) -> None:
+        info = self._info(f"{name}/", _DIR_MODE)
+        info.compress_type = zipfile.ZIP_STORED
+        self.archive.writestr(info, b"")
+
+    def directory(self, path: str) -> None:
+        self._directory(f"{self.prefix}{path}")
+
+    def file(self, path: str, data: bytes, *, listed: bool = True) -> None:
+        info = self._info(f"{self.prefix}{path}", _FILE_MODE)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        self.archive.writestr(info, data, compresslevel=_COMPRESS_LEVEL)
+        if listed:
+            self.hashes[path] = ManifestEntry(
+                sha256=hashlib.sha256(data).hexdigest(), size=len(data)
+            )
+
+    def close(self) -> None:
+        self.archive.close()
+
+
+def write_bundle(
+    plans: Iterable[BundlePlan],
+    out: IO[bytes],
+    *,
+    source_tenant: str,
+    with_tokens: bool = False,
+    tokens: TokenSpec | None = None,
+    created_at: datetime | None = None,
+    source_system: str | None = None,
+    correlation_id: str | None = None,
+    root_folder: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Manifest:
+    """Write ``plans`` as a bundle to ``out`` (any writable binary file; it need not be
+    seekable) and return the manifest written last into it.
+
+    Entries are deterministic apart from ``created_at`` (which also dates the zip entries):
+    folders first, then plan by plan (sorted by folder, name, version) the context and its job
+    entries in path order, then ``manifest.json``. With ``with_tokens``, the values ``tokens``
+    selects (default: :class:`TokenSpec`) are written as ``[[name]]`` placeholders.
+    ``root_folder`` puts everything inside one folder, as Ikasan's own exports are (Ikasan's
+    importer needs that). ``progress(done, total)`` is called after each entry; raising from it
+    aborts the export, leaving ``out`` incomplete.
+
+    Raises :class:`~jobplan.bundle.errors.BundleError` if two plans (versions) collide or a
+    plan's Ikasan form is ambiguous (two job identifiers ``agent-job`` alike).
+    """
+    if tokens is not None and not with_tokens:
+        raise ValueError("tokens given without with_tokens=True")
+    spec = (tokens or TokenSpec()) if with_tokens else None
+    stamp = created_at or datetime.now(UTC)
+    if stamp.tzinfo is None:
+        raise ValueError("created_at must carry a time zone")
+    selected = sorted(plans, key=_sort_key)
+    seen: set[tuple[str, str, str | None]] = set()
+    for plan in selected:
+        identity = (plan.document.folder, plan.document.name, plan.effective_version)
+        if identity in seen:
+            version = f" version {identity[2]}" if identity[2] else ""
+            raise BundleError(f"plan {plan.document.path!r}{version} is given twice")
+        seen.add(identity)
+    keys = plan_keys([(p.document.folder, p.document.name, p.effective_version) for p in selected])
+    options = RenderOptions(
+        agent_tokens=agent_tokens(
+            [job.agent for p in selected for job in p.document.all_jobs() if job.agent],
+            spec.agent_tokens if spec else {},
+            bool(spec and spec.agents),
+        ),
+        parameters=bool(spec and spec.parameters),
+        context_name=spec.context_name if spec else "keep",
+    )
+    encoder = Encoder(spec.values if spec else None)
+    total = len(EMPTY_DIRS) + 1 + sum(1 + sum(1 for _ in p.document.all_jobs()) for p in selected)
+    done = 0
+
+    def advance() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    writer = _ZipWriter(out, stamp, root_folder)
+    try:
+        for path in EMPTY_DIRS:
+            writer.directory(path)
+            advance()
+        manifest_plans = []
+        for plan, key in zip(selected, keys, strict=True):
+            for entry in render_plan(plan.document, key, options):
+                writer.file(
+                    entry.path,
+                    dumps_stable(entry.data, encoder.scalar, every_string=encoder.rewrites),
+                )
+                advance()
+            manifest_plans.append(
+                ManifestPlan(
+                    folder=plan.document.folder,
+                    name=plan.document.name,
+                    version=plan.effective_version,
+                    version_id=plan.version_id,
+                    entry=context_path(key),
+                )
+            )
+        manifest = Manifest(
+            jobplan_version=jobplan.__version__,
+            source_tenant=source_tenant,
+            source_system=source_system,
+            correlation_id=correlation_id,
+            created_at=stamp.astimezone(UTC),
+            with_tokens=with_tokens,
+            tokens=sorted(encoder.used),
+            plans=manifest_plans,
+            entries=dict(sorted(writer.hashes.items())),
+        )
+        writer.file(MANIFEST, dumps_stable(manifest.to_json()), listed=False)
+        advance()
+    finally:
+        writer.close()
+    return manifest
