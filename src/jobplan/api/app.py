@@ -8,7 +8,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from jobplan import __version__
-from jobplan.api.dialects import diem
+from jobplan.api.dialects import diem, ikasan
 from jobplan.api.errors import install_error_handlers
 from jobplan.api.middleware import BodySizeLimit, RejectNul
 from jobplan.api.routers import (
@@ -63,4 +63,5 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     for module in (health, oauth, cron, tenants, users, api_keys, folders, plans, runs):
         app.include_router(module.router)
     app.include_router(diem.router)
+    app.include_router(ikasan.router)
     return app

@@ -9,6 +9,7 @@ from jobplan.errors import InvalidInput
 from jobplan.service.api_keys import ApiKeyService
 from jobplan.service.auth import AuthService
 from jobplan.service.bootstrap import BootstrapResult, bootstrap_admin
+from jobplan.service.bundles import BundleService
 from jobplan.service.folders import FolderService
 from jobplan.service.plans import PlanService
 from jobplan.service.runs import RunService
@@ -43,6 +44,7 @@ class Services:
         self.versions = VersionCache()
         self.plans = PlanService(database)
         self.runs = RunService(database, self.versions, self.plans)
+        self.bundles = BundleService(self.plans)
         self.bootstrap: BootstrapResult | None = None
 
     def connect_engine(self, notify: Callable[[], None]) -> None:
