@@ -37,7 +37,7 @@ from jobplan.engine.writer import Writer
 from jobplan.logging import get_logger
 from jobplan.model import FileJob, JobRunStatus
 from jobplan.settings import Settings
-from jobplan.store import Database, new_id
+from jobplan.store import Database, credentials, new_id
 from jobplan.store import runs as store
 from jobplan.store.tables import job_runs, plans
 
@@ -407,6 +407,7 @@ class Engine:
         orphans = store.running_with_expired_lease(conn, now, 100, exclude_node=self.node_id)
         self.state.recover(conn, orphans, now)
         store.purge_plan_runs(conn, now, 500)
+        credentials.purge_refresh_tokens(conn, now)
         return len(orphans)
 
 

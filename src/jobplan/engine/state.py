@@ -870,7 +870,7 @@ _ACTIONS: dict[str, frozenset[str]] = {
     "reset": frozenset(
         {JobRunStatus.COMPLETE, JobRunStatus.ERROR, JobRunStatus.KILLED, JobRunStatus.SKIPPED}
     ),
-    "acknowledge": frozenset({JobRunStatus.ERROR}),
+    "acknowledge": frozenset({JobRunStatus.ERROR, JobRunStatus.KILLED}),
     "kill": frozenset({JobRunStatus.RUNNING}),
 }
 ACTIONS = tuple(_ACTIONS)

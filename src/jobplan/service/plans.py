@@ -165,16 +165,13 @@ class PlanService:
         if folder is not None:
             folder = normalise_folder(folder, "folder")
         with self._db.read() as conn:
-            if name is not None:
-                plan = plans.get_plan_by_name(conn, caller.tenant_id, folder or "", name)
-                found = [plan] if plan else []
-                return Page(found[offset : offset + limit], len(found), limit, offset)
             items, total = plans.list_plans(
                 conn,
                 caller.tenant_id,
                 folder=folder,
                 recursive=recursive,
                 name_contains=name_contains,
+                exact_name=name,
                 enabled=enabled,
                 limit=limit,
                 offset=offset,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
 from jobplan.store._util import as_values, mapped, new_id, utcnow
 from jobplan.store.records import ApiKeyRecord, RefreshTokenRecord
@@ -17,6 +17,7 @@ __all__ = [
     "insert_refresh_token",
     "list_api_keys",
     "mark_refresh_token_used",
+    "purge_refresh_tokens",
     "revoke_api_key",
     "revoke_refresh_family",
     "revoke_user_credentials_in",
@@ -139,6 +140,20 @@ def revoke_user_credentials_in(conn: Connection, user_id: str, tenant_id: str) -
         )
         .values(revoked_at=utcnow())
     )
+
+
+def purge_refresh_tokens(conn: Connection, now: datetime, limit: int = 1000) -> int:
+    """Delete refresh tokens past their expiry (used or not: an expired token is refused
+    whatever else is true of it, so reuse detection does not need it any more)."""
+    ids = [
+        row.id
+        for row in conn.execute(
+            select(refresh_tokens.c.id).where(refresh_tokens.c.expires_at < now).limit(limit)
+        )
+    ]
+    if ids:
+        conn.execute(delete(refresh_tokens).where(refresh_tokens.c.id.in_(ids)))
+    return len(ids)
 
 
 def revoke_refresh_family(conn: Connection, family_id: str) -> None:

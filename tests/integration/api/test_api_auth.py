@@ -272,3 +272,20 @@ def test_user_changes_own_password_only_with_the_current_one(
         client, grant_type="password", username="bob", password="a-new-password-1"
     )
     assert status == 200
+
+
+def test_expired_refresh_tokens_are_purged(
+    client: TestClient, root: Actor, services: Services
+) -> None:
+    from sqlalchemy import func, select
+
+    from jobplan.store import credentials
+    from jobplan.store.tables import refresh_tokens
+
+    token_request(client, grant_type="password", username=ROOT_USER, password=ROOT_PASSWORD)
+    with services.database.transaction() as conn:
+        before = conn.execute(select(func.count()).select_from(refresh_tokens)).scalar_one()
+        assert credentials.purge_refresh_tokens(conn, datetime.now(UTC)) == 0
+        later = datetime.now(UTC) + timedelta(days=31)  # past the 30-day refresh lifetime
+        assert credentials.purge_refresh_tokens(conn, later) == before
+        assert conn.execute(select(func.count()).select_from(refresh_tokens)).scalar_one() == 0

@@ -296,3 +296,21 @@ def _names(actual: str, expected: str) -> bool:
         or actual.endswith("." + expected)
         or actual.startswith((expected + ".", expected + "["))
     )
+
+
+def test_name_filter_searches_every_folder_and_keeps_other_filters(
+    client: TestClient, root: Actor
+) -> None:
+    client.post("/api/v1/plans", headers=root.headers, json=sample_plan("same", "a"))
+    client.post("/api/v1/plans", headers=root.headers, json=sample_plan("same", "b"))
+    both = client.get("/api/v1/plans", headers=root.headers, params={"name": "same"}).json()
+    assert sorted(p["path"] for p in both) == ["a/same", "b/same"]
+    in_b = client.get(
+        "/api/v1/plans", headers=root.headers, params={"name": "same", "folder": "b"}
+    ).json()
+    assert [p["path"] for p in in_b] == ["b/same"]
+    client.post(f"/api/v1/plans/{in_b[0]['id']}/disable", headers=root.headers)
+    enabled = client.get(
+        "/api/v1/plans", headers=root.headers, params={"name": "same", "enabled": True}
+    ).json()
+    assert [p["path"] for p in enabled] == ["a/same"]
