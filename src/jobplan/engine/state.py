@@ -175,7 +175,7 @@ class RunState:
                 id=new_id(),
                 tenant_id=plan.tenant_id,
                 plan_id=plan.id,
-                plan_path=f"{plan.folder}/{plan.name}" if plan.folder else plan.name,
+                plan_path=plan.path,
                 plan_version_id=plan.current_version_id,
                 version=plan.current_version or "",
                 status=status,

@@ -26,7 +26,7 @@ from jobplan.model.enums import (
 )
 from jobplan.model.jobs import CommandJob, EventJob, FileJob, HttpJob, Job, StatusSpec, TimeJob
 from jobplan.model.parameter import Parameter
-from jobplan.model.plan import PlanDocument
+from jobplan.model.plan import PlanDocument, plan_path
 from jobplan.model.policies import Notifications, Policies
 from jobplan.model.schedule import Blackout, Window
 from jobplan.model.semver import SemVer, latest_matching
@@ -75,4 +75,5 @@ __all__ = [
     "format_location",
     "latest_matching",
     "parse_condition",
+    "plan_path",
 ]

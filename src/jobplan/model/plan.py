@@ -19,7 +19,12 @@ from jobplan.model.policies import Notifications, Policies
 from jobplan.model.schedule import Window
 from jobplan.model.stage import Lock, Stage
 
-__all__ = ["PlanDocument"]
+__all__ = ["PlanDocument", "plan_path"]
+
+
+def plan_path(folder: str, name: str) -> str:
+    """A plan's ``folder/name`` path (just ``name`` at the root): how people refer to it."""
+    return f"{folder}/{name}" if folder else name
 
 
 class PlanDocument(Document):
@@ -63,7 +68,7 @@ class PlanDocument(Document):
     @property
     def path(self) -> str:
         """``folder/name``, or just ``name`` for a plan at the root."""
-        return f"{self.folder}/{self.name}" if self.folder else self.name
+        return plan_path(self.folder, self.name)
 
     def walk(self) -> list[Located]:
         """Every job and stage with its location and enclosing stages, in document order."""

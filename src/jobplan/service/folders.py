@@ -24,12 +24,6 @@ def normalise_folder(path: str, field: str = "path") -> str:
         raise InvalidInput(exc.errors()[0]["msg"], field=field) from exc
 
 
-def parents_of(path: str) -> list[str]:
-    """``a/b/c`` -> ``["a", "a/b", "a/b/c"]``."""
-    segments = path.split("/") if path else []
-    return ["/".join(segments[: i + 1]) for i in range(len(segments))]
-
-
 class FolderService:
     def __init__(self, database: Database) -> None:
         self._db = database
@@ -41,9 +35,7 @@ class FolderService:
         if not path:
             raise InvalidInput("must not be empty (the root folder always exists)", field="path")
         with self._db.transaction() as conn:
-            for parent in parents_of(path)[:-1]:
-                if plans.get_folder_by_path(conn, caller.tenant_id, parent) is None:
-                    plans.insert_folder(conn, caller.tenant_id, parent, "")
+            plans.ensure_folders(conn, caller.tenant_id, path.rpartition("/")[0])
             return plans.insert_folder(conn, caller.tenant_id, path, description)
 
     def list(self, caller: Caller, limit: int = 50, offset: int = 0) -> Page[FolderRecord]:

@@ -16,7 +16,7 @@ from jobplan.engine.scheduler import next_window_fire
 from jobplan.errors import Conflict, InvalidInput, NotFound, StoreError
 from jobplan.model import PlanDocument, SemVer
 from jobplan.service.caller import Caller, Permission
-from jobplan.service.folders import normalise_folder, parents_of
+from jobplan.service.folders import normalise_folder
 from jobplan.service.pagination import Page, check_page
 from jobplan.store import Database, plans, runs
 from jobplan.store.records import PlanRecord, PlanVersionRecord
@@ -91,7 +91,7 @@ class PlanService:
             if (document.folder, document.name) != (plan.folder, plan.name):
                 field = "name" if document.name != plan.name else "folder"
                 raise InvalidInput(
-                    f"does not match the plan being updated ('{_path(plan.folder, plan.name)}'); "
+                    f"does not match the plan being updated ('{plan.path}'); "
                     "plans cannot be renamed or moved by an update",
                     field=field,
                 )
@@ -208,9 +208,7 @@ class PlanService:
     def _create(
         self, conn: Connection, caller: Caller, document: PlanDocument, comment: str
     ) -> PlanView:
-        for parent in parents_of(document.folder):
-            if plans.get_folder_by_path(conn, caller.tenant_id, parent) is None:
-                plans.insert_folder(conn, caller.tenant_id, parent, "")
+        plans.ensure_folders(conn, caller.tenant_id, document.folder)
         plan = plans.insert_plan(
             conn, caller.tenant_id, document.folder, document.name, document.enabled
         )
@@ -291,7 +289,3 @@ class PlanService:
         refreshed = plans.get_plan(conn, caller.tenant_id, plan.id)
         assert refreshed is not None
         return PlanView(refreshed, record, stored)
-
-
-def _path(folder: str, name: str) -> str:
-    return f"{folder}/{name}" if folder else name

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, delete, func, select, update
 
+from jobplan.model import plan_path
 from jobplan.store._util import as_values, mapped, new_id, unique_violation_as, utcnow
 from jobplan.store.records import FolderRecord, PlanRecord, PlanVersionRecord
 from jobplan.store.tables import folders, plan_versions, plans
@@ -15,6 +16,7 @@ __all__ = [
     "count_plans_under",
     "delete_folder",
     "delete_plan",
+    "ensure_folders",
     "get_folder",
     "get_folder_by_path",
     "get_plan",
@@ -78,6 +80,15 @@ def count_plans_under(conn: Connection, tenant_id: str, path: str) -> int:
     return int(conn.execute(select(func.count()).select_from(plans).where(condition)).scalar_one())
 
 
+def ensure_folders(conn: Connection, tenant_id: str, path: str) -> None:
+    """Create folder ``path`` and every missing parent (``a``, ``a/b``, ... ``a/b/c``)."""
+    segments = path.split("/") if path else []
+    for depth in range(1, len(segments) + 1):
+        prefix = "/".join(segments[:depth])
+        if get_folder_by_path(conn, tenant_id, prefix) is None:
+            insert_folder(conn, tenant_id, prefix, "")
+
+
 def count_folders_below(conn: Connection, tenant_id: str, path: str) -> int:
     condition = (folders.c.tenant_id == tenant_id) & _below(folders.c.path, path)
     return int(
@@ -90,7 +101,7 @@ def insert_plan(
 ) -> PlanRecord:
     now = utcnow()
     record = PlanRecord(new_id(), tenant_id, folder, name, enabled, None, None, now, now)
-    with unique_violation_as("plan", f"{folder}/{name}" if folder else name):
+    with unique_violation_as("plan", plan_path(folder, name)):
         conn.execute(plans.insert().values(**as_values(record)))
     return record
 

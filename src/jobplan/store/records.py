@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from jobplan.model import plan_path
+
 __all__ = [
     "ApiKeyRecord",
     "FolderRecord",
@@ -99,6 +101,11 @@ class PlanRecord:
     next_fire_time: datetime | None = None
     last_fire_time: datetime | None = None
     disabled_jobs: list[str] | None = None
+
+    @property
+    def path(self) -> str:
+        """``folder/name`` (see :func:`jobplan.model.plan_path`)."""
+        return plan_path(self.folder, self.name)
 
 
 @dataclass(frozen=True, slots=True)

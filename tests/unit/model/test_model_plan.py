@@ -499,6 +499,7 @@ def test_public_surface() -> None:
             "format_location",
             "latest_matching",
             "parse_condition",
+            "plan_path",
         ]
     )
     for name in jobplan.model.__all__:

@@ -36,7 +36,7 @@ class PlanSummary(BaseModel):
             id=plan.id,
             name=plan.name,
             folder=plan.folder,
-            path=f"{plan.folder}/{plan.name}" if plan.folder else plan.name,
+            path=plan.path,
             version=plan.current_version,
             version_id=plan.current_version_id,
             enabled=plan.enabled,
