@@ -483,3 +483,30 @@ def test_a_job_running_past_its_maximum_is_flagged_while_it_runs(
     gate.write_text("go")
     run = until_status(client, root, run_id, {"COMPLETE"})
     assert job_of(run, "slow")["flags"] == ["overdue"]
+
+
+def test_disabling_one_job_passes_it_over_in_later_runs(client: TestClient, root: Actor) -> None:
+    plan_id = create(
+        client,
+        root,
+        plan(
+            "switch",
+            [
+                {"name": "gate", "kind": "time", "cron": "0 0 0 1 1 ? 2099"},
+                {"name": "after", "kind": "command", "command": "true", "depends_on": "gate"},
+            ],
+        ),
+    )
+    off = client.post(f"/api/v1/plans/{plan_id}/jobs/gate/disable", headers=root.headers)
+    assert off.status_code == 200 and off.json() == {"disabled_jobs": ["gate"]}
+    run = until_status(client, root, start(client, root, plan_id), {"COMPLETE"})
+    assert {j["job_name"]: j["status"] for j in run["jobs"]} == {
+        "gate": "DISABLED",
+        "after": "COMPLETE",
+    }
+    on = client.post(f"/api/v1/plans/{plan_id}/jobs/gate/enable", headers=root.headers)
+    assert on.json() == {"disabled_jobs": []}
+    unknown = client.post(f"/api/v1/plans/{plan_id}/jobs/ghost/disable", headers=root.headers)
+    assert unknown.status_code == 404 and "ghost" in unknown.json()["detail"]
+    bad = client.post(f"/api/v1/plans/{plan_id}/jobs/gate/maybe", headers=root.headers)
+    assert bad.status_code == 422
