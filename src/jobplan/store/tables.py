@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -39,6 +40,7 @@ __all__ = [
     "plans",
     "refresh_tokens",
     "tenants",
+    "transfer_jobs",
     "users",
 ]
 
@@ -312,4 +314,34 @@ plan_stats = Table(
     Column("total_duration_seconds", Float, nullable=False),
     Column("last_status", String(16), nullable=True),
     Column("last_run_at", UTCDateTime(), nullable=True),
+)
+
+transfer_jobs = Table(
+    "transfer_jobs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(8), nullable=False),  # export | import
+    Column("status", String(20), nullable=False),
+    Column("progress", Integer, nullable=False, default=0),
+    Column("request", JSON, nullable=False),
+    Column("result", JSON, nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("created_by", String(36), nullable=False),
+    Column("created_by_name", String(200), nullable=False),
+    Column("source_system", String(200), nullable=True),
+    Column("correlation_id", String(200), nullable=True),
+    Column("file_name", String(255), nullable=True),
+    Column("file_size", BigInteger, nullable=True),
+    Column("file_sha256", String(64), nullable=True),
+    Column("node_id", String(36), nullable=True),
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    _created(),
+    Column("started_at", UTCDateTime(), nullable=True),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("deadline_at", UTCDateTime(), nullable=True),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    Index(None, "tenant_id", "kind", "status"),
+    Index(None, "tenant_id", "created_at"),
+    Index(None, "status", "deadline_at"),
 )
