@@ -11,26 +11,56 @@ from sqlalchemy import Connection
 from jobplan.engine.documents import VersionCache
 from jobplan.engine.state import ACTIONS, OpenOutcome, RunState
 from jobplan.errors import InvalidInput, NotFound
-from jobplan.model import JobRunStatus, PlanRunStatus
+from jobplan.model import JobRunStatus, PlanDocument, PlanRunStatus
 from jobplan.service.caller import Caller, Permission
 from jobplan.service.pagination import Page, check_page
 from jobplan.service.plans import PlanService
 from jobplan.store import Database
 from jobplan.store import plans as plan_store
 from jobplan.store import runs as store
-from jobplan.store.records import JobRunRecord, PlanRunRecord
+from jobplan.store.records import JobRunRecord, PlanRecord, PlanRunRecord
 
-__all__ = ["JOB_ACTIONS", "OutputView", "PlanStats", "RunService", "RunView"]
+__all__ = [
+    "JOB_ACTIONS",
+    "MAX_INSTANCES",
+    "OutputView",
+    "PlanInstances",
+    "PlanStats",
+    "RunInstance",
+    "RunService",
+    "RunView",
+]
 
 JOB_ACTIONS = ACTIONS
 PLAN_RUN_STATUSES = {s.value for s in PlanRunStatus} | {"QUEUED"}
 JOB_RUN_STATUSES = {s.value for s in JobRunStatus}
+#: At most this many runs in one answer about a plan's or a tenant's current runs.
+MAX_INSTANCES = 500
 
 
 @dataclass(frozen=True, slots=True)
 class RunView:
     run: PlanRunRecord
     jobs: list[JobRunRecord]
+
+
+@dataclass(frozen=True, slots=True)
+class RunInstance:
+    """A plan run with the document of the version it runs and its job runs (by name)."""
+
+    run: PlanRunRecord
+    document: PlanDocument
+    jobs: dict[str, JobRunRecord]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanInstances:
+    """A plan, its current definition and its current runs, newest first (see
+    :meth:`RunService.current_instances`)."""
+
+    plan: PlanRecord
+    document: PlanDocument
+    instances: list[RunInstance]
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +181,36 @@ class RunService:
             plan = self._plans.resolve(conn, caller, plan_ref)
             items, _ = store.list_plan_runs(conn, caller.tenant_id, plan_id=plan.id, limit=1)
         return items[0] if items else None
+
+    def current_instances(self, caller: Caller, plan_ref: str) -> PlanInstances:
+        """The plan with its current definition and its current runs, newest first: its open
+        runs (RUNNING, or ERROR and not ended), or if it has none its latest run; no runs if it
+        never ran. (What Ikasan's dashboard calls a job plan's instances.)"""
+        caller.require(Permission.RUNS_READ)
+        with self._db.read() as conn:
+            plan = self._plans.resolve(conn, caller, plan_ref)
+            runs = store.open_plan_runs_of_plan(conn, plan.id)[::-1][:MAX_INSTANCES]
+            if not runs:
+                runs, _ = store.list_plan_runs(conn, caller.tenant_id, plan_id=plan.id, limit=1)
+            assert plan.current_version_id is not None, "a plan always has a current version"
+            document = self._state.versions.graph(conn, plan.current_version_id).document
+            return PlanInstances(plan, document, [self._instance(conn, run) for run in runs])
+
+    def open_runs(self, caller: Caller, *, include_queued: bool = False) -> list[PlanRunRecord]:
+        """The tenant's open runs (RUNNING, or ERROR and not ended), newest first, at most
+        :data:`MAX_INSTANCES`; with ``include_queued`` also the runs QUEUED behind them."""
+        caller.require(Permission.RUNS_READ)
+        with self._db.read() as conn:
+            return store.open_plan_runs_of_tenant(
+                conn, caller.tenant_id, include_queued=include_queued, limit=MAX_INSTANCES
+            )
+
+    def open_instances(self, caller: Caller) -> list[RunInstance]:
+        """:meth:`open_runs`, each with its plan document and job runs."""
+        caller.require(Permission.RUNS_READ)
+        with self._db.read() as conn:
+            runs = store.open_plan_runs_of_tenant(conn, caller.tenant_id, limit=MAX_INSTANCES)
+            return [self._instance(conn, run) for run in runs]
 
     def stop(self, caller: Caller, run_id: str) -> PlanRunRecord:
         """End a plan run: its running jobs are killed, nothing else starts."""
@@ -342,6 +402,11 @@ class RunService:
         if run is None:
             raise NotFound("plan run", run_id)
         return run
+
+    def _instance(self, conn: Connection, run: PlanRunRecord) -> RunInstance:
+        document = self._state.versions.graph(conn, run.plan_version_id).document
+        jobs = {job_run.job_name: job_run for job_run in store.job_runs_of(conn, run.id)}
+        return RunInstance(run, document, jobs)
 
     @staticmethod
     def _job_run(conn: Connection, caller: Caller, job_run_id: str) -> JobRunRecord:

@@ -643,3 +643,20 @@ def record_plan_ends(
     inserts = [row for plan_id, row in totals.items() if plan_id not in existing]
     if inserts:
         conn.execute(insert(plan_stats), inserts)
+
+
+def open_plan_runs_of_tenant(
+    conn: Connection, tenant_id: str, *, include_queued: bool = False, limit: int = 500
+) -> list[PlanRunRecord]:
+    """The tenant's open plan runs (RUNNING, or ERROR not yet ended), newest first; with
+    ``include_queued`` also the runs QUEUED behind them. At most ``limit``."""
+    is_open = plan_runs.c.status.in_(("RUNNING", "ERROR")) & plan_runs.c.ended_at.is_(None)
+    if include_queued:
+        is_open = is_open | (plan_runs.c.status == "QUEUED")
+    rows = conn.execute(
+        select(plan_runs)
+        .where(plan_runs.c.tenant_id == tenant_id, is_open)
+        .order_by(plan_runs.c.created_at.desc(), plan_runs.c.id.desc())
+        .limit(limit)
+    )
+    return [PlanRunRecord(**r._mapping) for r in rows]
