@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from jobplan.bundle import read_bundle
 from jobplan.model import PlanDocument
-from support.api import ROOT_PASSWORD, ROOT_USER, Actor, make_tenant
+from support.api import (
+    ROOT_PASSWORD,
+    ROOT_USER,
+    Actor,
+    job_of,
+    make_tenant,
+    run_detail,
+    wait_for,
+)
 
 PLAN = {
     "name": "MyFirstJobPlan",
@@ -120,3 +131,329 @@ def test_other_tenants_plans_are_not_found(client: TestClient, root: Actor) -> N
         "/rest/export/context/MyFirstJobPlan", auth=("other-admin", "other-admin-password")
     )
     assert response.status_code == 404
+
+
+# --- Job Plan Status and Job Instance Status services (/rest/context/status) ---------------
+
+STATUS = "/rest/context/status"
+AUTH = (ROOT_USER, ROOT_PASSWORD)
+
+
+def status_plan(gate: Path) -> dict[str, Any]:
+    """A plan whose run holds still: ``prepare`` completes, ``wait`` runs until ``gate``
+    exists, ``held`` waits for an operator, the inner stage's only job is disabled."""
+    return {
+        "name": "StatusPlan",
+        "folder": "ops",
+        "jobs": [
+            {
+                "name": "prepare",
+                "kind": "command",
+                "agent": "scheduler-agent",
+                "command": "echo ready",
+            },
+        ],
+        "stages": [
+            {
+                "name": "CONTEXT-load",
+                "depends_on": "prepare",
+                "jobs": [
+                    {
+                        "name": "wait",
+                        "kind": "command",
+                        "command": f"while [ ! -f {gate} ]; do sleep 0.1; done",
+                    },
+                    {"name": "held", "kind": "command", "command": "true", "startup": "manual"},
+                ],
+                "stages": [
+                    {
+                        "name": "CONTEXT-inner",
+                        "jobs": [
+                            {
+                                "name": "never",
+                                "kind": "command",
+                                "command": "true",
+                                "startup": "disabled",
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def create_plan(client: TestClient, root: Actor, body: dict[str, Any]) -> str:
+    response = client.post("/api/v1/plans", headers=root.headers, json=body)
+    assert response.status_code == 201, response.text
+    plan_id: str = response.json()["id"]
+    return plan_id
+
+
+def start_run(client: TestClient, root: Actor, plan_id: str) -> str:
+    response = client.post(f"/api/v1/plans/{plan_id}/runs", headers=root.headers, json={})
+    assert response.status_code == 201, response.text
+    run_id: str = response.json()["run"]["id"]
+    return run_id
+
+
+def until_job(client: TestClient, root: Actor, run_id: str, job: str, status: str) -> None:
+    wait_for(
+        lambda: job_of(run_detail(client, root, run_id), job)["status"] == status,
+        what=f"job {job} to be {status}",
+    )
+
+
+def word(client: TestClient, path: str) -> str:
+    response = client.get(f"{STATUS}/{path}", auth=AUTH)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    return response.text
+
+
+def test_nothing_to_report_is_204(client: TestClient, root: Actor, tmp_path: Path) -> None:
+    create_plan(client, root, status_plan(tmp_path / "gate"))
+    for path in (
+        "StatusPlan/StatusPlan",
+        "StatusPlan/CONTEXT-load",
+        "StatusPlan/CONTEXT-load/wait",
+        "json/StatusPlan/StatusPlan",
+        "json/StatusPlan/CONTEXT-load/wait",
+        "json/allInstance",
+        "json/allInstance?includePrepared=true",
+        "json/jobStatus",
+        "json/jobStatus/StatusPlan",
+    ):
+        response = client.get(f"{STATUS}/{path}", auth=AUTH)
+        assert response.status_code == 204, (path, response.text)
+        assert response.content == b""
+
+
+def test_status_of_a_running_plan(client: TestClient, root: Actor, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    plan_id = create_plan(client, root, status_plan(gate))
+    run_id = start_run(client, root, plan_id)
+    until_job(client, root, run_id, "wait", "RUNNING")
+
+    # Job Plan Status: bare words, for the plan and its nested contexts (stages)
+    assert word(client, "StatusPlan/StatusPlan") == "RUNNING"
+    assert word(client, "ops~StatusPlan/StatusPlan") == "RUNNING"  # folder~name
+    assert word(client, f"{plan_id}/StatusPlan") == "RUNNING"  # plan id
+    assert word(client, "StatusPlan/CONTEXT-load") == "RUNNING"
+    assert word(client, "StatusPlan/CONTEXT-inner") == "DISABLED"
+    # Job status words, by job name or Ikasan identifier (agentName-jobName)
+    assert word(client, "StatusPlan/StatusPlan/prepare") == "COMPLETE"
+    assert word(client, "StatusPlan/StatusPlan/scheduler-agent-prepare") == "COMPLETE"
+    assert word(client, "StatusPlan/CONTEXT-load/wait") == "RUNNING"
+    assert word(client, "StatusPlan/StatusPlan/held") == "ON_HOLD"  # nested jobs count
+    assert word(client, "StatusPlan/CONTEXT-inner/never") == "DISABLED"
+
+    # JSON: {contextInstanceId: ContextInstance}
+    response = client.get(f"{STATUS}/json/StatusPlan/StatusPlan", auth=AUTH)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    instances = response.json()
+    assert list(instances) == [run_id]
+    plan = instances[run_id]
+    assert (plan["name"], plan["id"], plan["status"]) == ("StatusPlan", run_id, "RUNNING")
+    assert plan["startTime"] > 0 and plan["endTime"] == 0
+    assert plan["createdDateTime"] <= plan["updatedDateTime"]
+    assert plan["disabled"] is False
+    (prepare,) = plan["scheduledJobs"]
+    assert prepare["jobName"] == "prepare"
+    assert prepare["identifier"] == "scheduler-agent-prepare"
+    assert prepare["agentName"] == "scheduler-agent"
+    assert prepare["status"] == "COMPLETE"
+    assert prepare["contextInstanceId"] == run_id
+    assert prepare["childContextName"] == "StatusPlan"
+    assert prepare["startupControlType"] == "AUTOMATIC"
+    assert (prepare["held"], prepare["skip"], prepare["initiationEventRaised"]) == (
+        False,
+        False,
+        True,
+    )
+    event = prepare["scheduledProcessEvent"]
+    assert (event["returnCode"], event["successful"], event["contextName"]) == (
+        0,
+        True,
+        "StatusPlan",
+    )
+    assert event["fireTime"] > 0 and event["completionTime"] >= event["fireTime"]
+    (load,) = plan["contexts"]
+    assert (load["name"], load["status"], load["id"]) == ("CONTEXT-load", "RUNNING", run_id)
+    assert [(j["jobName"], j["status"]) for j in load["scheduledJobs"]] == [
+        ("wait", "RUNNING"),
+        ("held", "ON_HOLD"),
+    ]
+    held = load["scheduledJobs"][1]
+    assert held["held"] is True and held["startupControlType"] == "MANUAL"
+    assert "scheduledProcessEvent" not in held
+    (inner,) = load["contexts"]
+    assert (inner["name"], inner["status"]) == ("CONTEXT-inner", "DISABLED")
+    # a nested context on its own
+    stage = client.get(f"{STATUS}/json/StatusPlan/CONTEXT-load", auth=AUTH).json()
+    assert stage == {run_id: load}
+
+    # Job Instance Status: {contextInstanceId: SchedulerJobInstance}
+    job = client.get(f"{STATUS}/json/StatusPlan/CONTEXT-load/wait", auth=AUTH).json()
+    assert list(job) == [run_id]
+    assert (job[run_id]["jobName"], job[run_id]["status"]) == ("wait", "RUNNING")
+    assert job[run_id]["childContextName"] == "CONTEXT-load"
+    assert job[run_id]["scheduledProcessEvent"]["completionTime"] == 0
+
+    # All Job Plan Instance Status
+    everything = client.get(f"{STATUS}/json/allInstance", auth=AUTH)
+    assert everything.status_code == 200
+    assert everything.json() == {
+        "contextMachineStatusList": [
+            {"contextName": "StatusPlan", "contextInstanceId": run_id, "instanceStatus": "RUNNING"}
+        ]
+    }
+
+    # Job Status Service, with and without the instanceStatus filter
+    expected_jobs = {
+        "prepare": ("COMPLETE", ["StatusPlan"]),
+        "wait": ("RUNNING", ["CONTEXT-load"]),
+        "held": ("ON_HOLD", ["CONTEXT-load"]),
+        "never": ("DISABLED", ["CONTEXT-inner"]),
+    }
+    for path in ("json/jobStatus", "json/jobStatus/StatusPlan", "json/jobStatus/ops~StatusPlan"):
+        body = client.get(f"{STATUS}/{path}", auth=AUTH).json()
+        (entry,) = body["jobPlans"]
+        assert (entry["contextName"], entry["contextInstanceId"], entry["instanceStatus"]) == (
+            "StatusPlan",
+            run_id,
+            "RUNNING",
+        )
+        assert {
+            d["jobName"]: (d["instanceStatus"], d["childContextName"]) for d in entry["jobDetails"]
+        } == expected_jobs, path
+        detail = next(d for d in entry["jobDetails"] if d["jobName"] == "prepare")
+        assert detail["targetResidingContextOnly"] is False
+        assert detail["startTime"] > 0 and detail["endTime"] >= detail["startTime"]
+    held_only = client.get(
+        f"{STATUS}/json/jobStatus", auth=AUTH, params={"instanceStatus": "ON_HOLD"}
+    ).json()
+    assert [d["jobName"] for d in held_only["jobPlans"][0]["jobDetails"]] == ["held"]
+    # a valid Ikasan status none of the jobs is in: the plan is listed, without jobs
+    none = client.get(
+        f"{STATUS}/json/jobStatus/StatusPlan", auth=AUTH, params={"instanceStatus": "RELEASED"}
+    ).json()
+    assert none["jobPlans"][0]["jobDetails"] == []
+
+    gate.write_text("go")
+    until_job(client, root, run_id, "wait", "COMPLETE")
+    assert word(client, "StatusPlan/CONTEXT-load/wait") == "COMPLETE"
+    assert word(client, "StatusPlan/CONTEXT-load") == "RUNNING"  # the held job keeps it open
+    held_id = job_of(run_detail(client, root, run_id), "held")["id"]
+    released = client.post(f"/api/v1/job-runs/{held_id}/release", headers=root.headers)
+    assert released.status_code == 200, released.text
+    wait_for(lambda: run_detail(client, root, run_id)["status"] == "COMPLETE", what="run done")
+    assert word(client, "StatusPlan/StatusPlan") == "COMPLETE"
+    assert word(client, "StatusPlan/CONTEXT-load") == "COMPLETE"
+    assert word(client, "StatusPlan/CONTEXT-inner") == "DISABLED"
+
+
+def test_a_stopped_run_reads_as_ended_with_killed_jobs_in_error(
+    client: TestClient, root: Actor, tmp_path: Path
+) -> None:
+    plan_id = create_plan(client, root, status_plan(tmp_path / "gate"))
+    run_id = start_run(client, root, plan_id)
+    until_job(client, root, run_id, "wait", "RUNNING")
+    stopped = client.post(f"/api/v1/runs/{run_id}/stop", headers=root.headers)
+    assert stopped.status_code == 200, stopped.text
+    until_job(client, root, run_id, "wait", "KILLED")
+    # the plan's latest run still answers once it has ended
+    assert word(client, "StatusPlan/StatusPlan") == "ENDED"
+    assert word(client, "StatusPlan/CONTEXT-load/wait") == "ERROR"  # Ikasan has no KILLED
+    assert word(client, "StatusPlan/CONTEXT-load") == "ERROR"
+    plan = client.get(f"{STATUS}/json/StatusPlan/StatusPlan", auth=AUTH).json()[run_id]
+    assert plan["status"] == "ENDED" and plan["endTime"] >= plan["startTime"] > 0
+    assert client.get(f"{STATUS}/json/jobStatus/StatusPlan", auth=AUTH).status_code == 200
+    # but it is no longer an open instance of the tenant
+    assert client.get(f"{STATUS}/json/allInstance", auth=AUTH).status_code == 204
+    assert client.get(f"{STATUS}/json/jobStatus", auth=AUTH).status_code == 204
+
+
+@pytest.mark.parametrize(
+    ("path", "needle"),
+    [
+        ("NoSuchPlan/NoSuchPlan", "NoSuchPlan"),
+        ("NoSuchPlan/NoSuchPlan/job", "NoSuchPlan"),
+        ("json/NoSuchPlan/NoSuchPlan", "NoSuchPlan"),
+        ("json/NoSuchPlan/NoSuchPlan/job", "NoSuchPlan"),
+        ("json/jobStatus/NoSuchPlan", "NoSuchPlan"),
+        ("StatusPlan/NoSuchContext", "NoSuchContext"),
+        ("json/StatusPlan/NoSuchContext", "NoSuchContext"),
+        ("StatusPlan/StatusPlan/NoSuchJob", "NoSuchJob"),
+        ("json/StatusPlan/CONTEXT-load/NoSuchJob", "NoSuchJob"),
+        ("StatusPlan/CONTEXT-inner/prepare", "prepare"),  # a job, but not of that context
+        ("other~StatusPlan/StatusPlan", "other/StatusPlan"),
+    ],
+)
+def test_unknown_plan_context_or_job_is_404(
+    client: TestClient, root: Actor, tmp_path: Path, path: str, needle: str
+) -> None:
+    create_plan(client, root, status_plan(tmp_path / "gate"))
+    response = client.get(f"{STATUS}/{path}", auth=AUTH)
+    assert response.status_code == 404, response.text
+    assert needle in response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "needle"),
+    [
+        ("json/jobStatus", {"instanceStatus": "KILLED"}, "Instance Status [KILLED] is not valid"),
+        ("json/jobStatus/StatusPlan", {"instanceStatus": "running"}, "not valid"),
+        ("json/allInstance", {"includePrepared": "maybe"}, "includePrepared"),
+    ],
+)
+def test_bad_queries_are_400(
+    client: TestClient, root: Actor, tmp_path: Path, path: str, params: dict[str, str], needle: str
+) -> None:
+    create_plan(client, root, status_plan(tmp_path / "gate"))
+    response = client.get(f"{STATUS}/{path}", auth=AUTH, params=params)
+    assert response.status_code == 400, response.text
+    assert needle in response.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "StatusPlan/StatusPlan",
+        "StatusPlan/StatusPlan/prepare",
+        "json/StatusPlan/StatusPlan",
+        "json/StatusPlan/StatusPlan/prepare",
+        "json/allInstance",
+        "json/jobStatus",
+        "json/jobStatus/StatusPlan",
+    ],
+)
+def test_status_services_require_credentials(client: TestClient, root: Actor, path: str) -> None:
+    missing = client.get(f"{STATUS}/{path}")
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"].startswith("Basic")
+    assert client.get(f"{STATUS}/{path}", auth=(ROOT_USER, "wrong-pass")).status_code == 401
+
+
+def test_status_services_are_tenant_scoped(client: TestClient, root: Actor, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    plan_id = create_plan(client, root, status_plan(gate))
+    run_id = start_run(client, root, plan_id)
+    until_job(client, root, run_id, "wait", "RUNNING")
+    make_tenant(client, root, "other")
+    other = ("other-admin", "other-admin-password")
+    for path in (
+        "StatusPlan/StatusPlan",
+        f"{plan_id}/StatusPlan",
+        "StatusPlan/StatusPlan/prepare",
+        "json/StatusPlan/StatusPlan",
+        "json/StatusPlan/CONTEXT-load/wait",
+        "json/jobStatus/StatusPlan",
+    ):
+        response = client.get(f"{STATUS}/{path}", auth=other)
+        assert response.status_code == 404, path
+    # the other tenant has no open runs of its own
+    assert client.get(f"{STATUS}/json/allInstance", auth=other).status_code == 204
+    assert client.get(f"{STATUS}/json/jobStatus", auth=other).status_code == 204
+    gate.write_text("go")

@@ -1,28 +1,95 @@
-"""Ikasan Enterprise Scheduler's job plan export services, with HTTP Basic.
+"""Ikasan Enterprise Scheduler's job plan export and status services, with HTTP Basic.
 
 ``GET /rest/export/context/{job-plan-name}`` and
 ``GET /rest/export/context/tokens/{job-plan-name}`` answer 200 with the zipped job plan
 (``Content-Disposition: attachment; filename=<plan>.zip``) in Ikasan's layout. The plan is
-named as in Ikasan (its name; a ``folder/name`` path or id also works). Errors are plain
-text, as Ikasan's are: 401 without valid credentials, 404 for an unknown plan.
+named as in Ikasan (its name; a ``folder/name`` path or id also works).
+
+The dashboard's status services under ``/rest/context/status`` (shapes in
+:mod:`~jobplan.api.dialects.ikasan_status`):
+
+=========================================  ===============================================
+``/{plan}/{context}``                      the context's word in the plan's current run
+``/{plan}/{context}/{job}``                the job's word in that run
+``/json/{plan}/{context}``                 ``{runId: ContextInstance}`` per current run
+``/json/{plan}/{context}/{job}``           ``{runId: SchedulerJobInstance}`` per current run
+``/json/allInstance[?includePrepared=]``   the tenant's open runs
+``/json/jobStatus[/{plan}][?instanceStatus=]``  runs with their jobs' words
+=========================================  ===============================================
+
+Here a plan is its name, its id, or ``folder~name`` (a path segment cannot hold ``/``); a
+context is the plan (its name, or the plan as given) or one of its stages; a job is its name
+or Ikasan identifier (``agentName-jobName``). A plan's current runs are its open runs, or its
+latest run if none is open. Nothing to answer is 204. Errors are plain text, as Ikasan's are:
+401 without valid credentials, 404 for an unknown plan, context or job, 400 for a bad query.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from starlette.concurrency import run_in_threadpool
 
 from jobplan.api.deps import ServicesDep, client_address
-from jobplan.errors import AuthenticationFailed, JobplanError, NotFound, PermissionDenied
+from jobplan.api.dialects import ikasan_status as shapes
+from jobplan.errors import (
+    AuthenticationFailed,
+    InvalidInput,
+    JobplanError,
+    NotFound,
+    PermissionDenied,
+)
+from jobplan.model import Job
+from jobplan.service.caller import Caller
+from jobplan.service.container import Services
+from jobplan.service.runs import PlanInstances, RunInstance
 
 router = APIRouter(tags=["dialect: Ikasan"])
 _basic = HTTPBasic(auto_error=False, realm="ikasan")
 
 PlanName = Annotated[str, Path(max_length=700, description="Job plan name.")]
+StatusPlan = Annotated[
+    str, Path(max_length=700, description="Job plan: its name, id or `folder~name`.")
+]
+ContextName = Annotated[
+    str, Path(max_length=200, description="The job plan's name, or one of its stages.")
+]
+JobName = Annotated[
+    str, Path(max_length=400, description="Job name, or Ikasan identifier `agent-jobName`.")
+]
+Tenant = Annotated[str | None, Header(max_length=200)]
+
+
+class _Answer(Exception):
+    """A plain-text Ikasan error answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+async def _authenticate(request: Request, services: Services, tenant: str | None) -> Caller:
+    credentials: HTTPBasicCredentials | None = await _basic(request)
+    if credentials is None:
+        raise AuthenticationFailed("HTTP Basic credentials are required")
+    return await run_in_threadpool(
+        services.auth.authenticate_basic,
+        credentials.username,
+        credentials.password,
+        tenant,
+        client_address(request),
+    )
+
+
+def _refused(exc: AuthenticationFailed) -> Response:
+    return PlainTextResponse(
+        exc.message, status_code=401, headers={"WWW-Authenticate": 'Basic realm="ikasan"'}
+    )
 
 
 async def _export(
@@ -32,24 +99,13 @@ async def _export(
     with_tokens: bool,
     tenant: str | None,
 ) -> Response:
-    credentials: HTTPBasicCredentials | None = await _basic(request)
     try:
-        if credentials is None:
-            raise AuthenticationFailed("HTTP Basic credentials are required")
-        caller = await run_in_threadpool(
-            services.auth.authenticate_basic,
-            credentials.username,
-            credentials.password,
-            tenant,
-            client_address(request),
-        )
+        caller = await _authenticate(request, services, tenant)
         bundle = await run_in_threadpool(
             lambda: services.bundles.export_plan(caller, name, with_tokens=with_tokens)
         )
     except AuthenticationFailed as exc:
-        return PlainTextResponse(
-            exc.message, status_code=401, headers={"WWW-Authenticate": 'Basic realm="ikasan"'}
-        )
+        return _refused(exc)
     except PermissionDenied as exc:
         return PlainTextResponse(exc.message, status_code=403)
     except NotFound:
@@ -83,3 +139,232 @@ async def export(
 ) -> Response:
     """The job plan bundle."""
     return await _export(request, services, name, False, x_tenant)
+
+
+# --- status services ----------------------------------------------------------------------
+
+_FLAGS = {"true": True, "on": True, "yes": True, "1": True}
+_FLAGS |= {"false": False, "off": False, "no": False, "0": False}
+
+
+async def _status(
+    request: Request,
+    services: Services,
+    tenant: str | None,
+    answer: Callable[[Caller], Response],
+) -> Response:
+    """Authenticate, then ``answer`` off the event loop; errors as Ikasan's plain text."""
+    try:
+        caller = await _authenticate(request, services, tenant)
+        return await run_in_threadpool(answer, caller)
+    except AuthenticationFailed as exc:
+        return _refused(exc)
+    except PermissionDenied as exc:
+        return PlainTextResponse(exc.message, status_code=403)
+    except _Answer as exc:
+        return PlainTextResponse(exc.message, status_code=exc.status)
+    except NotFound as exc:
+        return PlainTextResponse(f"Job plan '{exc.key}' not found", status_code=404)
+    except JobplanError as exc:
+        return PlainTextResponse(exc.message, status_code=400)
+
+
+def _plan_ref(plan: str) -> str:
+    return plan.replace("~", "/")  # names never hold '~': folder~name is a path
+
+
+def _in_context(
+    found: PlanInstances, plan: str, context: str
+) -> list[tuple[RunInstance, shapes.Context]]:
+    """Each current run whose version has the context; 404 if neither the current definition
+    nor any of those runs' has it."""
+    pairs = [
+        (instance, ctx)
+        for instance in found.instances
+        if (ctx := shapes.find_context(instance.document, context, plan)) is not None
+    ]
+    if not pairs and shapes.find_context(found.document, context, plan) is None:
+        raise _Answer(404, f"Could not find context '{context}' in job plan '{plan}'")
+    return pairs
+
+
+def _with_job(
+    found: PlanInstances, plan: str, context: str, job: str
+) -> list[tuple[RunInstance, Job, str]]:
+    """Each current run with the job (and the context it is defined in); 404 as above."""
+    matches = [
+        (instance, *defined)
+        for instance, ctx in _in_context(found, plan, context)
+        if (defined := shapes.find_job(instance.document, ctx, job)) is not None
+    ]
+    current = shapes.find_context(found.document, context, plan)
+    if not matches and (current is None or shapes.find_job(found.document, current, job) is None):
+        raise _Answer(
+            404, f"Could not find job '{job}' in context '{context}' of job plan '{plan}'"
+        )
+    return matches
+
+
+def _json(data: Any) -> Response:
+    return JSONResponse(data) if data else Response(status_code=204)
+
+
+def _word(word: str | None) -> Response:
+    return PlainTextResponse(word) if word else Response(status_code=204)
+
+
+def _instance_status(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    if value not in shapes.INSTANCE_STATUSES:
+        raise InvalidInput(
+            f"Instance Status [{value[:40]}] is not valid, please try again: use one of "
+            + ", ".join(sorted(shapes.INSTANCE_STATUSES))
+        )
+    return value
+
+
+@router.get("/rest/context/status/json/allInstance", operation_id="ikasan_all_instance")
+async def all_instance(
+    request: Request,
+    services: ServicesDep,
+    include_prepared: Annotated[str | None, Query(alias="includePrepared", max_length=10)] = None,
+    x_tenant: Tenant = None,
+) -> Response:
+    """The tenant's open runs (with ``includePrepared=true`` also the queued ones)."""
+
+    def answer(caller: Caller) -> Response:
+        flag = _FLAGS.get((include_prepared or "false").strip().lower())
+        if flag is None:
+            raise InvalidInput(f"includePrepared must be true or false, not {include_prepared!r}")
+        runs = services.runs.open_runs(caller, include_queued=flag)
+        return _json(shapes.all_instance(runs) if runs else None)
+
+    return await _status(request, services, x_tenant, answer)
+
+
+async def _job_status(
+    request: Request,
+    services: Services,
+    plan: str | None,
+    instance_status: str | None,
+    tenant: str | None,
+) -> Response:
+    def answer(caller: Caller) -> Response:
+        only = _instance_status(instance_status)
+        instances = (
+            services.runs.open_instances(caller)
+            if plan is None
+            else services.runs.current_instances(caller, _plan_ref(plan)).instances
+        )
+        return _json(shapes.job_status(instances, only) if instances else None)
+
+    return await _status(request, services, tenant, answer)
+
+
+InstanceStatusQuery = Annotated[
+    str | None,
+    Query(alias="instanceStatus", max_length=40, description="Only jobs in this status."),
+]
+
+
+@router.get("/rest/context/status/json/jobStatus", operation_id="ikasan_job_status")
+async def job_status(
+    request: Request,
+    services: ServicesDep,
+    instance_status: InstanceStatusQuery = None,
+    x_tenant: Tenant = None,
+) -> Response:
+    """Every open run of the tenant with its jobs' statuses."""
+    return await _job_status(request, services, None, instance_status, x_tenant)
+
+
+@router.get("/rest/context/status/json/jobStatus/{plan}", operation_id="ikasan_plan_job_status")
+async def plan_job_status(
+    plan: StatusPlan,
+    request: Request,
+    services: ServicesDep,
+    instance_status: InstanceStatusQuery = None,
+    x_tenant: Tenant = None,
+) -> Response:
+    """The plan's current runs with their jobs' statuses."""
+    return await _job_status(request, services, plan, instance_status, x_tenant)
+
+
+@router.get("/rest/context/status/json/{plan}/{context}", operation_id="ikasan_context_json")
+async def context_json(
+    plan: StatusPlan,
+    context: ContextName,
+    request: Request,
+    services: ServicesDep,
+    x_tenant: Tenant = None,
+) -> Response:
+    """Job Plan Status: ``{runId: ContextInstance}`` of the context in each current run."""
+
+    def answer(caller: Caller) -> Response:
+        found = services.runs.current_instances(caller, _plan_ref(plan))
+        pairs = _in_context(found, plan, context)
+        return _json({i.run.id: shapes.context_instance(i, ctx) for i, ctx in pairs})
+
+    return await _status(request, services, x_tenant, answer)
+
+
+@router.get(
+    "/rest/context/status/json/{plan}/{context}/{job}", operation_id="ikasan_job_instance_json"
+)
+async def job_instance_json(
+    plan: StatusPlan,
+    context: ContextName,
+    job: JobName,
+    request: Request,
+    services: ServicesDep,
+    x_tenant: Tenant = None,
+) -> Response:
+    """Job Instance Status: ``{runId: SchedulerJobInstance}`` of the job in each current run."""
+
+    def answer(caller: Caller) -> Response:
+        found = services.runs.current_instances(caller, _plan_ref(plan))
+        matches = _with_job(found, plan, context, job)
+        return _json({i.run.id: shapes.job_instance(i, j, home) for i, j, home in matches})
+
+    return await _status(request, services, x_tenant, answer)
+
+
+@router.get("/rest/context/status/{plan}/{context}", operation_id="ikasan_context_status")
+async def context_status(
+    plan: StatusPlan,
+    context: ContextName,
+    request: Request,
+    services: ServicesDep,
+    x_tenant: Tenant = None,
+) -> Response:
+    """The context's status word in the plan's current run (the newest)."""
+
+    def answer(caller: Caller) -> Response:
+        found = services.runs.current_instances(caller, _plan_ref(plan))
+        pairs = _in_context(found, plan, context)
+        return _word(shapes.context_word(*pairs[0]) if pairs else None)
+
+    return await _status(request, services, x_tenant, answer)
+
+
+@router.get("/rest/context/status/{plan}/{context}/{job}", operation_id="ikasan_job_status_word")
+async def job_status_word(
+    plan: StatusPlan,
+    context: ContextName,
+    job: JobName,
+    request: Request,
+    services: ServicesDep,
+    x_tenant: Tenant = None,
+) -> Response:
+    """The job's status word in the plan's current run (the newest)."""
+
+    def answer(caller: Caller) -> Response:
+        found = services.runs.current_instances(caller, _plan_ref(plan))
+        matches = _with_job(found, plan, context, job)
+        if not matches:
+            return _word(None)
+        instance, defined, _ = matches[0]
+        return _word(shapes.job_word(instance, defined.name))
+
+    return await _status(request, services, x_tenant, answer)
