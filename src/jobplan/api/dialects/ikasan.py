@@ -8,14 +8,14 @@ named as in Ikasan (its name; a ``folder/name`` path or id also works).
 The dashboard's status services under ``/rest/context/status`` (shapes in
 :mod:`~jobplan.api.dialects.ikasan_status`):
 
-=========================================  ===============================================
-``/{plan}/{context}``                      the context's word in the plan's current run
-``/{plan}/{context}/{job}``                the job's word in that run
-``/json/{plan}/{context}``                 ``{runId: ContextInstance}`` per current run
-``/json/{plan}/{context}/{job}``           ``{runId: SchedulerJobInstance}`` per current run
-``/json/allInstance[?includePrepared=]``   the tenant's open runs
+==============================================  =================================================
+``/{plan}/{context}``                           the context's word in the plan's current run
+``/{plan}/{context}/{job}``                     the job's word in that run
+``/json/{plan}/{context}``                      ``{runId: ContextInstance}`` per current run
+``/json/{plan}/{context}/{job}``                ``{runId: SchedulerJobInstance}`` per current run
+``/json/allInstance[?includePrepared=]``        the tenant's open runs
 ``/json/jobStatus[/{plan}][?instanceStatus=]``  runs with their jobs' words
-=========================================  ===============================================
+==============================================  =================================================
 
 Here a plan is its name, its id, or ``folder~name`` (a path segment cannot hold ``/``); a
 context is the plan (its name, or the plan as given) or one of its stages; a job is its name
