@@ -4,9 +4,11 @@
 
     JobplanError
     ├── InvalidInput (ValueError)            a request is wrong: names the field
+    │   └── TooLarge                         ...by being larger than a limit
     ├── NotFound (LookupError)               no such resource *for this caller*
     ├── Conflict                             the resource's state forbids the operation
-    │   └── AlreadyExists                    a unique name is taken
+    │   ├── AlreadyExists                    a unique name is taken
+    │   └── LimitExceeded                    a quota is used up; retry once work finishes
     ├── AuthenticationFailed                 no or bad credentials
     │   └── RateLimited                      too many failed attempts; retry later
     ├── PermissionDenied (PermissionError)   authenticated, but the role or scopes forbid it
@@ -24,10 +26,12 @@ __all__ = [
     "Conflict",
     "InvalidInput",
     "JobplanError",
+    "LimitExceeded",
     "NotFound",
     "PermissionDenied",
     "RateLimited",
     "StoreError",
+    "TooLarge",
 ]
 
 
@@ -46,6 +50,10 @@ class InvalidInput(JobplanError, ValueError):
         super().__init__(f"{field}: {message}" if field else message)
         self.field = field
         self.detail = message
+
+
+class TooLarge(InvalidInput):
+    """An input (an uploaded bundle) is larger than the limit that applies."""
 
 
 class NotFound(JobplanError, LookupError):
@@ -68,6 +76,10 @@ class AlreadyExists(Conflict):
         super().__init__(f"{kind} {key!r} already exists")
         self.kind = kind
         self.key = key
+
+
+class LimitExceeded(Conflict):
+    """A quota (such as a tenant's concurrent export jobs) is used up for now."""
 
 
 class AuthenticationFailed(JobplanError):

@@ -58,6 +58,29 @@ class Settings(BaseSettings):
         default=5.0, ge=0, description="SIGTERM to SIGKILL delay when stopping commands."
     )
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    transfer_dir: Path | None = Field(
+        default=None,
+        description="Where export and import bundles are kept; default <home>/transfers. "
+        "Nodes sharing a PostgreSQL database must share this folder.",
+    )
+    transfer_workers: int = Field(
+        default=1, ge=0, le=16, description="Export/import jobs this node runs at once."
+    )
+    export_job_limit: int = Field(
+        default=1, ge=1, description="Unfinished export jobs per tenant (tenant setting wins)."
+    )
+    import_job_limit: int = Field(
+        default=1, ge=1, description="Unfinished import jobs per tenant (tenant setting wins)."
+    )
+    max_package_bytes: int = Field(
+        default=200 * 1024 * 1024, ge=1024, description="Largest bundle exported or imported."
+    )
+    transfer_timeout_seconds: float = Field(
+        default=900.0, ge=1, description="An export or import job not done by then is closed."
+    )
+    transfer_retention_seconds: float = Field(
+        default=86400.0, ge=1, description="How long finished jobs and their files are kept."
+    )
     log_format: str = Field(default="console", pattern="^(console|json)$")
     log_level: str = "INFO"
 
@@ -72,6 +95,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.home / 'jobplan.db'}"
+
+    @property
+    def effective_transfer_dir(self) -> Path:
+        """The folder export and import bundles are kept in."""
+        return (self.transfer_dir or self.home / "transfers").expanduser().resolve()
 
     def ensure_home(self) -> Path:
         """Create the data folder (private to the owner) and return it."""

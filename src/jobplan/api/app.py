@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -20,13 +21,19 @@ from jobplan.api.routers import (
     plans,
     runs,
     tenants,
+    transfers,
     users,
 )
 from jobplan.service.container import Services
 from jobplan.service.engine_host import hosted_engine
+from jobplan.service.transfer_worker import hosted_transfers
 from jobplan.settings import Settings
 
-__all__ = ["create_app"]
+__all__ = ["UPLOAD_PATHS", "create_app"]
+
+#: Paths that take bundle uploads: their bodies may be as large as a bundle may be.
+UPLOAD_PATHS = re.compile(r"^(/api/v1/imports|/[^/]+/api/v4/import|/rest/import/.*)/?$")
+_MULTIPART_OVERHEAD = 1024 * 1024
 
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
@@ -42,6 +49,14 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             async with AsyncExitStack() as stack:
                 if settings.engine_enabled:
                     app.state.engine = await stack.enter_async_context(hosted_engine(current))
+                if settings.transfer_workers:
+                    app.state.transfers = stack.enter_context(
+                        hosted_transfers(
+                            current.transfers,
+                            settings.transfer_workers,
+                            single_node=current.database.dialect == "sqlite",
+                        )
+                    )
                 yield
         finally:
             if owned:
@@ -59,9 +74,15 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(RejectNul)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)  # outermost
+    app.add_middleware(  # outermost
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        upload_paths=UPLOAD_PATHS,
+        upload_max_bytes=settings.max_package_bytes + _MULTIPART_OVERHEAD,
+    )
     for module in (health, oauth, cron, tenants, users, api_keys, folders, plans, runs):
         app.include_router(module.router)
+    app.include_router(transfers.router)
     app.include_router(diem.router)
     app.include_router(ikasan.router)
     return app

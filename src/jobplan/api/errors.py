@@ -27,6 +27,8 @@ log = get_logger(__name__)
 # Most specific first: the first matching class decides the status.
 _STATUS_BY_ERROR: list[tuple[type[errors.JobplanError], int]] = [
     (errors.RateLimited, 429),
+    (errors.LimitExceeded, 429),
+    (errors.TooLarge, 413),
     (errors.AuthenticationFailed, 401),
     (errors.PermissionDenied, 403),
     (errors.NotFound, 404),

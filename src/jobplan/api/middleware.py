@@ -31,16 +31,30 @@ class BodySizeLimit:
     """Refuse request bodies over ``max_bytes`` with 413 problem details.
 
     Checks ``Content-Length`` up front and counts streamed chunks, so a chunked upload
-    cannot get around the cap.
+    cannot get around the cap. Paths matching ``upload_paths`` get ``upload_max_bytes``.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        *,
+        upload_paths: re.Pattern[str] | None = None,
+        upload_max_bytes: int = 0,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_paths = upload_paths
+        self.upload_max_bytes = upload_max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if self.upload_paths is not None and self.upload_paths.match(scope.get("path", "")):
+            # bundle uploads are spooled to disk by the framework and capped by the service
+            limit = BodySizeLimit(self.app, max(self.upload_max_bytes, self.max_bytes))
+            await limit(scope, receive, send)
             return
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:

@@ -9,6 +9,7 @@
     jobs/file/<plan>/<job>.json        file watchers         (Ikasan file event jobs)
     jobs/global/<plan>/<job>.json      global events         (Ikasan global event jobs)
     jobs/http/<plan>/<job>.json        HTTP calls            (jobplan only)
+    history/<name>.jsonl               run history, optional (jobplan only; not imported)
     notification/  notification_details/  profiles/          Ikasan folders, written empty
 
 ``<plan>`` is the plan's *key*: its name when no other plan in the bundle has that name,
@@ -27,11 +28,13 @@ __all__ = [
     "CONTEXT_DIR",
     "EMPTY_DIRS",
     "FOLDER_OF_KIND",
+    "HISTORY_DIR",
     "IGNORED_DIRS",
     "JOBS_DIR",
     "KIND_OF_FOLDER",
     "TEMPLATE_DIR",
     "context_path",
+    "history_path",
     "job_path",
     "plan_keys",
 ]
@@ -46,6 +49,7 @@ KIND_OF_FOLDER: dict[str, JobKind] = {
     "http": JobKind.HTTP,
 }
 FOLDER_OF_KIND: dict[JobKind, str] = {kind: folder for folder, kind in KIND_OF_FOLDER.items()}
+HISTORY_DIR = "history"
 TEMPLATE_DIR = "internal_templates"
 """Ikasan's folder of command-job templates: read, reported and skipped."""
 IGNORED_DIRS = ("notification", "notification_details", "profiles")
@@ -101,3 +105,8 @@ def plan_keys(plans: Sequence[tuple[str, str, str | None]]) -> list[str]:
         keys.append(key)
         used.add(key)
     return keys
+
+
+def history_path(name: str) -> str:
+    """Where a stream of run history (JSON lines) goes in a bundle."""
+    return f"{HISTORY_DIR}/{name}.jsonl"

@@ -30,7 +30,14 @@ from jobplan.bundle.errors import (
     UnknownEntry,
     UnresolvedTokens,
 )
-from jobplan.bundle.layout import CONTEXT_DIR, IGNORED_DIRS, JOBS_DIR, KIND_OF_FOLDER, TEMPLATE_DIR
+from jobplan.bundle.layout import (
+    CONTEXT_DIR,
+    HISTORY_DIR,
+    IGNORED_DIRS,
+    JOBS_DIR,
+    KIND_OF_FOLDER,
+    TEMPLATE_DIR,
+)
 from jobplan.bundle.limits import DEFAULT_LIMITS, BundleLimits
 from jobplan.bundle.manifest import MANIFEST, Manifest, parse_manifest
 from jobplan.bundle.tokens import Substituter
@@ -38,7 +45,7 @@ from jobplan.model import JobKind, PlanDocument, format_location
 
 __all__ = ["read_bundle"]
 
-_TOP_DIRS = frozenset({CONTEXT_DIR, JOBS_DIR, *IGNORED_DIRS})
+_TOP_DIRS = frozenset({CONTEXT_DIR, JOBS_DIR, HISTORY_DIR, *IGNORED_DIRS})
 
 
 class _Layout:
@@ -49,6 +56,7 @@ class _Layout:
         self.subcontexts: dict[str, RawEntry] = {}
         self.jobs: list[tuple[RawEntry, JobKind, str | None]] = []
         self.ignored: list[RawEntry] = []
+        self.history: list[RawEntry] = []
         self.templates: list[RawEntry] = []
         for path, entry in sorted(archive.files.items()):
             if path == MANIFEST:
@@ -67,6 +75,9 @@ class _Layout:
                 "notification_details/, profiles/, manifest.json)",
                 entry=path,
             )
+        if top == HISTORY_DIR and has_manifest and len(parts) == 2 and path.endswith(".jsonl"):
+            self.history.append(entry)  # run history: kept in the bundle, not imported
+            return
         if not path.endswith(".json"):
             raise UnknownEntry("only .json files belong in a bundle", entry=path)
         if top in IGNORED_DIRS:
@@ -236,6 +247,10 @@ def _notes(
         )
     for entry in layout.templates:
         warnings.append(BundleWarning("Ikasan job templates are not imported", entry.path))
+    if layout.history:
+        warnings.append(
+            BundleWarning(f"run history ({len(layout.history)} entries) is not imported")
+        )
     return warnings
 
 

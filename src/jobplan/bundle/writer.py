@@ -13,7 +13,7 @@ from jobplan.bundle._json import dumps_stable
 from jobplan.bundle._render import RenderOptions, agent_tokens, render_plan
 from jobplan.bundle.contents import BundlePlan
 from jobplan.bundle.errors import BundleError
-from jobplan.bundle.layout import EMPTY_DIRS, context_path, plan_keys
+from jobplan.bundle.layout import EMPTY_DIRS, context_path, history_path, plan_keys
 from jobplan.bundle.manifest import MANIFEST, Manifest, ManifestEntry, ManifestPlan
 from jobplan.bundle.tokens import Encoder, TokenSpec
 from jobplan.model import SemVer
@@ -73,6 +73,19 @@ class _ZipWriter:
                 sha256=hashlib.sha256(data).hexdigest(), size=len(data)
             )
 
+    def stream(self, path: str, chunks: Iterable[bytes]) -> None:
+        """An entry written chunk by chunk: memory does not grow with its size."""
+        info = self._info(f"{self.prefix}{path}", _FILE_MODE)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        digest = hashlib.sha256()
+        size = 0
+        with self.archive.open(info, "w", force_zip64=True) as entry:
+            for chunk in chunks:
+                entry.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+        self.hashes[path] = ManifestEntry(sha256=digest.hexdigest(), size=size)
+
     def close(self) -> None:
         self.archive.close()
 
@@ -89,6 +102,8 @@ def write_bundle(
     correlation_id: str | None = None,
     root_folder: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    layout_folders: bool = True,
+    history: Iterable[tuple[str, Iterable[bytes]]] = (),
 ) -> Manifest:
     """Write ``plans`` as a bundle to ``out`` (any writable binary file; it need not be
     seekable) and return the manifest written last into it.
@@ -99,7 +114,9 @@ def write_bundle(
     selects (default: :class:`TokenSpec`) are written as ``[[name]]`` placeholders.
     ``root_folder`` puts everything inside one folder, as Ikasan's own exports are (Ikasan's
     importer needs that). ``progress(done, total)`` is called after each entry; raising from it
-    aborts the export, leaving ``out`` incomplete.
+    aborts the export, leaving ``out`` incomplete. ``layout_folders=False`` leaves out the
+    folder entries (a runtime-only bundle). ``history`` holds (name, chunks) pairs streamed
+    into ``history/<name>.jsonl`` after the plans.
 
     Raises :class:`~jobplan.bundle.errors.BundleError` if two plans (versions) collide or a
     plan's Ikasan form is ambiguous (two job identifiers ``agent-job`` alike).
@@ -129,7 +146,8 @@ def write_bundle(
         context_name=spec.context_name if spec else "keep",
     )
     encoder = Encoder(spec.values if spec else None)
-    total = len(EMPTY_DIRS) + 1 + sum(1 + sum(1 for _ in p.document.all_jobs()) for p in selected)
+    folders = EMPTY_DIRS if layout_folders else ()
+    total = len(folders) + 1 + sum(1 + sum(1 for _ in p.document.all_jobs()) for p in selected)
     done = 0
 
     def advance() -> None:
@@ -140,7 +158,7 @@ def write_bundle(
 
     writer = _ZipWriter(out, stamp, root_folder)
     try:
-        for path in EMPTY_DIRS:
+        for path in folders:
             writer.directory(path)
             advance()
         manifest_plans = []
@@ -160,6 +178,8 @@ def write_bundle(
                     entry=context_path(key),
                 )
             )
+        for name, chunks in history:
+            writer.stream(history_path(name), chunks)
         manifest = Manifest(
             jobplan_version=jobplan.__version__,
             source_tenant=source_tenant,

@@ -15,6 +15,7 @@ from jobplan.service.plans import PlanService
 from jobplan.service.runs import RunService
 from jobplan.service.security import PasswordHasher, load_or_create_signing_key
 from jobplan.service.tenants import TenantService
+from jobplan.service.transfers import TransferService
 from jobplan.service.users import UserService
 from jobplan.settings import Settings
 from jobplan.store import Database
@@ -45,6 +46,7 @@ class Services:
         self.plans = PlanService(database)
         self.runs = RunService(database, self.versions, self.plans)
         self.bundles = BundleService(self.plans)
+        self.transfers = TransferService(database, settings, self.plans, self.runs)
         self.bootstrap: BootstrapResult | None = None
 
     def connect_engine(self, notify: Callable[[], None]) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import builtins
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import ValidationError
@@ -14,14 +15,21 @@ from sqlalchemy import Connection
 
 from jobplan.engine.scheduler import next_window_fire
 from jobplan.errors import Conflict, InvalidInput, NotFound, StoreError
-from jobplan.model import PlanDocument, SemVer
+from jobplan.model import PlanDocument, SemVer, plan_path
 from jobplan.service.caller import Caller, Permission
 from jobplan.service.folders import normalise_folder
 from jobplan.service.pagination import Page, check_page
 from jobplan.store import Database, plans, runs
 from jobplan.store.records import PlanRecord, PlanVersionRecord
 
-__all__ = ["PLAN_FORMAT_VERSION", "ApplyResult", "PlanService", "PlanView"]
+__all__ = [
+    "PLAN_FORMAT_VERSION",
+    "ApplyResult",
+    "ImportedPlan",
+    "OnConflict",
+    "PlanService",
+    "PlanView",
+]
 
 #: Version of the stored plan document layout; checked when a version is loaded.
 PLAN_FORMAT_VERSION = 1
@@ -46,6 +54,30 @@ class ApplyResult:
     created: bool
     changed: bool
     changes: list[str]
+
+
+class OnConflict(StrEnum):
+    """What an import does with a plan that exists and differs from the bundle's."""
+
+    ABORT = "abort"
+    """Refuse the whole import (the default)."""
+    REPLACE = "replace"
+    """Store the bundle's newest version as the plan's new current version."""
+    ADD_VERSION = "add_version"
+    """Store each of the bundle's versions newer than the plan's latest, keeping history."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedPlan:
+    """What an import did (or, in a dry run, would do) to one plan."""
+
+    plan: str
+    action: str
+    """``added``, ``changed``, ``unchanged`` or, refused by ``abort``, ``conflict``."""
+    versions: list[str] = field(default_factory=list)
+    """Versions stored (or that would be)."""
+    previous_version: str | None = None
+    changes: list[str] = field(default_factory=list)
 
 
 def _comparable(document: dict[str, Any]) -> dict[str, Any]:
@@ -73,11 +105,21 @@ class PlanService:
 
     # --- writes ---------------------------------------------------------------------------
 
-    def create(self, caller: Caller, document: PlanDocument, comment: str = "") -> PlanView:
-        """Create a plan with its first version (``1.0.0`` unless the document names one)."""
+    def create(
+        self,
+        caller: Caller,
+        document: PlanDocument,
+        comment: str = "",
+        *,
+        then: Callable[[Connection, PlanView], None] | None = None,
+    ) -> PlanView:
+        """Create a plan with its first version (``1.0.0`` unless the document names one).
+        ``then`` runs in the same transaction, for records that belong with the plan."""
         caller.require(Permission.PLANS_WRITE)
         with self._db.transaction() as conn:
             view = self._create(conn, caller, document, comment)
+            if then is not None:
+                then(conn, view)
         self.notify()
         return view
 
@@ -134,6 +176,101 @@ class PlanService:
         with self._db.transaction() as conn:
             plan = self.resolve(conn, caller, plan_ref)
             plans.delete_plan(conn, plan.id)
+
+    def import_documents(
+        self,
+        caller: Caller,
+        documents: Sequence[tuple[PlanDocument, str | None]],
+        on_conflict: OnConflict,
+        *,
+        dry_run: bool = False,
+        comment: str = "imported",
+        check: Callable[[], None] | None = None,
+        before_commit: Callable[[Connection, builtins.list[ImportedPlan]], None] | None = None,
+    ) -> builtins.list[ImportedPlan]:
+        """Create or version every plan of a bundle in one transaction: all or nothing.
+
+        ``documents`` are (document, version) pairs; several versions of one plan are stored
+        in semantic-version order. ``check()`` is called between plans (it may raise to abort
+        everything); ``before_commit(conn, outcome)`` runs last inside the transaction. A dry run
+        writes nothing and reports conflicts instead of raising.
+        """
+        caller.require(Permission.PLANS_WRITE)
+        groups: dict[tuple[str, str], builtins.list[tuple[SemVer | None, PlanDocument]]] = {}
+        for document, version in documents:
+            number = SemVer.parse(version) if version else None
+            groups.setdefault((document.folder, document.name), []).append((number, document))
+        for versions in groups.values():
+            versions.sort(key=lambda item: item[0] or FIRST_VERSION)
+        session = self._db.read() if dry_run else self._db.transaction()
+        with session as conn:
+            outcome = [
+                self._import_plan(conn, caller, versions, on_conflict, dry_run, comment, check)
+                for versions in groups.values()
+            ]
+            refused = [item.plan for item in outcome if item.action == "conflict"]
+            if refused and not dry_run:
+                raise Conflict(
+                    f"{len(refused)} plan(s) exist and differ from the bundle: "
+                    f"{', '.join(refused)}; import with on_conflict 'replace' or 'add_version' "
+                    "to store the bundle's versions"
+                )
+            if before_commit is not None and not dry_run:
+                before_commit(conn, outcome)
+        if not dry_run:
+            self.notify()
+        return outcome
+
+    def _import_plan(
+        self,
+        conn: Connection,
+        caller: Caller,
+        versions: builtins.list[tuple[SemVer | None, PlanDocument]],
+        on_conflict: OnConflict,
+        dry_run: bool,
+        comment: str,
+        check: Callable[[], None] | None,
+    ) -> ImportedPlan:
+        if check is not None:
+            check()
+        newest = versions[-1][1]
+        path = plan_path(newest.folder, newest.name)
+        plan = plans.get_plan_by_name(
+            conn, caller.tenant_id, newest.folder, newest.name, lock=not dry_run
+        )
+        if plan is None:
+            numbers = [number or FIRST_VERSION for number, _ in versions]
+            if not dry_run:
+                for number, (_, document) in zip(numbers, versions, strict=True):
+                    if plan is None:
+                        plan = self._create(
+                            conn,
+                            caller,
+                            document.model_copy(update={"version": str(number)}),
+                            comment,
+                        ).plan
+                    else:
+                        self._store(conn, caller, plan, document, number, comment)
+            return ImportedPlan(path, "added", [str(n) for n in numbers], None, ["plan created"])
+        current = self._current(conn, caller, plan)
+        if _comparable(newest.model_dump(mode="json")) == _comparable(current.version.document):
+            return ImportedPlan(path, "unchanged", [], current.version.version)
+        changes = [str(change) for change in current.document.diff(newest)]
+        if on_conflict is OnConflict.ABORT:
+            return ImportedPlan(path, "conflict", [], current.version.version, changes)
+        latest = SemVer.parse(plans.latest_version(conn, caller.tenant_id, plan.id))
+        # replace stores only the newest version; add_version keeps the bundle's history
+        candidates = versions if on_conflict is OnConflict.ADD_VERSION else versions[-1:]
+        chosen = [(n, d) for n, d in candidates if n is not None and n > latest]
+        stored = chosen or [(latest.bump_patch(), newest)]
+        if not dry_run:
+            if newest.enabled != current.document.enabled:
+                plans.set_plan_enabled(conn, plan.id, newest.enabled)
+            for number, document in stored:
+                self._store(conn, caller, plan, document, number, comment)
+        return ImportedPlan(
+            path, "changed", [str(n) for n, _ in stored], current.version.version, changes
+        )
 
     # --- reads ----------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from jobplan.store.records import (
     PlanRunRecord,
     PlanVersionRecord,
     TenantRecord,
+    TransferJobRecord,
     UserRecord,
 )
 
@@ -21,5 +22,6 @@ __all__ = [
     "PlanRunRecord",
     "PlanVersionRecord",
     "TenantRecord",
+    "TransferJobRecord",
     "UserRecord",
 ]

@@ -26,6 +26,13 @@ class NewTenantAdmin:
 
 MAX_SETTINGS_BYTES = 16 * 1024
 MAX_SETTINGS_DEPTH = 8
+#: Tenant settings that override the server's export/import limits (positive integers).
+TRANSFER_LIMIT_SETTINGS = (
+    "export_job_limit",
+    "import_job_limit",
+    "max_package_bytes",
+    "transfer_timeout_seconds",
+)
 
 
 def check_settings(settings: dict[str, Any]) -> None:
@@ -44,6 +51,10 @@ def check_settings(settings: dict[str, Any]) -> None:
         raise InvalidInput(f"must not nest deeper than {MAX_SETTINGS_DEPTH}", field="settings")
     if len(json.dumps(settings)) > MAX_SETTINGS_BYTES:
         raise InvalidInput(f"must be at most {MAX_SETTINGS_BYTES} bytes of JSON", field="settings")
+    for key in TRANSFER_LIMIT_SETTINGS:
+        value = settings.get(key)
+        if value is not None and (type(value) is not int or value < 1):
+            raise InvalidInput("must be a positive integer", field=f"settings.{key}")
 
 
 class TenantService:

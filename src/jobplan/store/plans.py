@@ -22,6 +22,7 @@ __all__ = [
     "get_plan",
     "get_plan_by_name",
     "get_version",
+    "get_versions_by_ids",
     "insert_folder",
     "insert_plan",
     "insert_version",
@@ -262,3 +263,19 @@ def get_version(
         )
     ).first()
     return mapped(PlanVersionRecord, row)
+
+
+def get_versions_by_ids(
+    conn: Connection, tenant_id: str, version_ids: list[str]
+) -> list[PlanVersionRecord]:
+    """The tenant's versions among ``version_ids`` (unknown ids are left out)."""
+    found: list[PlanVersionRecord] = []
+    for start in range(0, len(version_ids), 500):
+        rows = conn.execute(
+            select(*_VERSION_COLUMNS).where(
+                plan_versions.c.tenant_id == tenant_id,
+                plan_versions.c.id.in_(version_ids[start : start + 500]),
+            )
+        )
+        found.extend(PlanVersionRecord(**r._mapping) for r in rows)
+    return found

@@ -19,6 +19,7 @@ __all__ = [
     "PlanVersionRecord",
     "RefreshTokenRecord",
     "TenantRecord",
+    "TransferJobRecord",
     "UserRecord",
 ]
 
@@ -180,3 +181,31 @@ class PlanStatsRecord:
     total_duration_seconds: float
     last_status: str | None
     last_run_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TransferJobRecord:
+    """An asynchronous bundle export or import and what became of it."""
+
+    id: str
+    tenant_id: str
+    kind: str
+    status: str
+    progress: int
+    request: dict[str, Any]
+    result: dict[str, Any] | None
+    reason: str | None
+    created_by: str
+    created_by_name: str
+    source_system: str | None
+    correlation_id: str | None
+    file_name: str | None
+    file_size: int | None
+    file_sha256: str | None
+    node_id: str | None
+    cancel_requested: bool
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    deadline_at: datetime | None
+    expires_at: datetime | None

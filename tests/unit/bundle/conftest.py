@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,13 +15,12 @@ import yaml
 
 from jobplan.bundle import BundleContents, BundlePlan, read_bundle, write_bundle
 from jobplan.model import PlanDocument
+from support.zips import make_zip, zip_entries
 
 ROOT = Path(__file__).resolve().parents[3]
 IKASAN = ROOT.parent / "shared" / "fixtures" / "ikasan"
 EXAMPLES = ROOT / "docs" / "examples"
 STAMP = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
-
-ZipSpec = Mapping[str, bytes | str | Any]
 
 
 @pytest.fixture
@@ -54,36 +53,6 @@ def export(plans: list[PlanDocument] | list[BundlePlan], **options: Any) -> byte
 
 def read(data: bytes, **options: Any) -> BundleContents:
     return read_bundle(io.BytesIO(data), **options)
-
-
-def make_zip(
-    entries: ZipSpec,
-    *,
-    infos: Mapping[str, Callable[[zipfile.ZipInfo], None]] | None = None,
-    compression: int = zipfile.ZIP_DEFLATED,
-) -> bytes:
-    """A zip of ``entries`` (path -> bytes, text or JSON data); ``infos`` adjusts entries."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", compression=compression) as archive:
-        for name, content in entries.items():
-            if isinstance(content, bytes):
-                data = content
-            elif isinstance(content, str):
-                data = content.encode()
-            else:
-                data = json.dumps(content).encode()
-            info = zipfile.ZipInfo(name, (2024, 1, 1, 0, 0, 0))
-            info.compress_type = compression
-            info.external_attr = 0o100644 << 16
-            if infos and name in infos:
-                infos[name](info)
-            archive.writestr(info, data)
-    return out.getvalue()
-
-
-def zip_entries(data: bytes) -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        return {name: archive.read(name) for name in archive.namelist()}
 
 
 def rezip(data: bytes, change: Callable[[dict[str, bytes]], None]) -> bytes:

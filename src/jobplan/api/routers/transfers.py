@@ -1,0 +1,319 @@
+"""``/api/v1/exports`` and ``/api/v1/imports``: asynchronous bundle jobs (docs/bundles.md)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile, status
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from jobplan.api.deps import CallerDep, LimitQuery, OffsetQuery, ServicesDep, set_page_headers
+from jobplan.errors import InvalidInput
+from jobplan.service.plans import OnConflict
+from jobplan.service.records import TransferJobRecord
+from jobplan.service.transfers import ExportOptions, ImportOptions, TransferKind
+
+router = APIRouter(prefix="/api/v1", tags=["bundles"])
+
+JobId = Annotated[str, Path(max_length=64, description="Export or import job id.")]
+Ref = Annotated[str, Field(min_length=1, max_length=1024)]
+Tag = Annotated[str, Field(max_length=200)]
+StatusQuery = Annotated[
+    list[str] | None, Query(max_length=6, description="Only jobs in these statuses.")
+]
+
+
+class ExportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    folders: list[Ref] = Field(default_factory=list, max_length=1000)
+    plans: list[Ref] = Field(
+        default_factory=list,
+        max_length=10000,
+        description="`folder/plan`, `folder/plan[version-prefix]` or plan ids.",
+    )
+    plan_ids: list[Ref] = Field(default_factory=list, max_length=10000)
+    version_ids: list[Ref] = Field(default_factory=list, max_length=10000)
+    version_filter: Literal["all", "latest"] = "all"
+    file_filter: Literal["migrate", "runtime"] = "migrate"
+    with_tokens: bool = False
+    include_history: bool = False
+    source_system: Tag | None = None
+    correlation_id: Tag | None = None
+    file_name: Tag | None = None
+
+    def options(self) -> ExportOptions:
+        return ExportOptions(
+            folders=tuple(self.folders),
+            plans=tuple(self.plans),
+            plan_ids=tuple(self.plan_ids),
+            version_ids=tuple(self.version_ids),
+            version_filter=self.version_filter,
+            file_filter=self.file_filter,
+            with_tokens=self.with_tokens,
+            include_history=self.include_history,
+            source_system=self.source_system,
+            correlation_id=self.correlation_id,
+            file_name=self.file_name,
+        )
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["cancelled"] = Field(description="The only change allowed: `cancelled`.")
+
+
+class FileOut(BaseModel):
+    name: str
+    size: int
+    sha256: str
+    url: str
+
+
+class TransferOut(BaseModel):
+    """An export or import job. Imports that ran (or dry-ran) list the plans they added,
+    changed and left unchanged; exports list what they packaged."""
+
+    id: str
+    object: str = Field(description="`export` or `import`.")
+    status: str
+    progress: int = Field(description="Percent done (100 once completed).")
+    reason: str | None
+    created_by: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    deadline_at: datetime | None
+    expires_at: datetime | None
+    process_time_ms: int | None
+    source_system: str | None
+    correlation_id: str | None
+    status_url: str
+    options: dict[str, Any]
+    file: FileOut | None = None
+    dry_run: bool | None = None
+    added: list[str] | None = None
+    changed: list[str] | None = None
+    unchanged: list[str] | None = None
+    conflicts: list[str] | None = None
+    plans: list[dict[str, Any]] | None = None
+    versions: list[dict[str, Any]] | None = None
+    warnings: list[str] | None = None
+
+    @classmethod
+    def of(cls, job: TransferJobRecord, request: Request) -> TransferOut:
+        kind = "exports" if job.kind == TransferKind.EXPORT else "imports"
+        options = dict(job.request.get("options", {}))
+        if "tokens" in options:  # values may be environment secrets: show only the names
+            options["tokens"] = sorted(options["tokens"])
+        result = job.result or {}
+        finished = job.finished_at or None
+        elapsed = (
+            int(((finished or job.started_at) - job.started_at).total_seconds() * 1000)
+            if job.started_at and finished
+            else None
+        )
+        file = None
+        if job.kind == TransferKind.EXPORT and job.status == "completed" and job.file_sha256:
+            file = FileOut(
+                name=job.file_name or "package.zip",
+                size=job.file_size or 0,
+                sha256=job.file_sha256,
+                url=str(request.url_for(f"{kind}_file", job_id=job.id)),
+            )
+        return cls(
+            id=job.id,
+            object=job.kind,
+            status=job.status,
+            progress=job.progress,
+            reason=job.reason,
+            created_by=job.created_by_name,
+            created_at=job.created_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            deadline_at=job.deadline_at,
+            expires_at=job.expires_at,
+            process_time_ms=elapsed,
+            source_system=job.source_system,
+            correlation_id=job.correlation_id,
+            status_url=str(request.url_for(f"{kind}_get", job_id=job.id)),
+            options=options,
+            file=file,
+            **{key: result[key] for key in _RESULT_FIELDS if key in result},
+        )
+
+
+_RESULT_FIELDS = (
+    "dry_run",
+    "added",
+    "changed",
+    "unchanged",
+    "conflicts",
+    "plans",
+    "versions",
+    "warnings",
+)
+
+
+# --- exports ---------------------------------------------------------------------------------
+
+
+@router.post("/exports", status_code=status.HTTP_202_ACCEPTED, name="exports_create")
+def create_export(
+    body: ExportIn, caller: CallerDep, services: ServicesDep, request: Request, response: Response
+) -> TransferOut:
+    """Queue an export of the selected plans; watch it at `status_url`."""
+    job = services.transfers.create_export(caller, body.options())
+    out = TransferOut.of(job, request)
+    response.headers["Location"] = out.status_url
+    return out
+
+
+@router.get("/exports", name="exports_list")
+def list_exports(
+    caller: CallerDep,
+    services: ServicesDep,
+    request: Request,
+    response: Response,
+    status_: Annotated[StatusQuery, Query(alias="status")] = None,
+    limit: LimitQuery = 50,
+    offset: OffsetQuery = 0,
+) -> list[TransferOut]:
+    """Your export jobs, newest first (every job of the tenant for supervisors and admins)."""
+    page = services.transfers.list(
+        caller, TransferKind.EXPORT, statuses=status_, limit=limit, offset=offset
+    )
+    set_page_headers(request, response, page)
+    return [TransferOut.of(job, request) for job in page.items]
+
+
+@router.get("/exports/{job_id}", name="exports_get")
+def get_export(
+    job_id: JobId, caller: CallerDep, services: ServicesDep, request: Request
+) -> TransferOut:
+    return TransferOut.of(services.transfers.get(caller, TransferKind.EXPORT, job_id), request)
+
+
+@router.patch("/exports/{job_id}", name="exports_cancel")
+def cancel_export(
+    job_id: JobId, body: CancelIn, caller: CallerDep, services: ServicesDep, request: Request
+) -> TransferOut:
+    """Cancel an unfinished export (`{"status": "cancelled"}`); nothing is left to download."""
+    return TransferOut.of(services.transfers.cancel(caller, TransferKind.EXPORT, job_id), request)
+
+
+@router.get(
+    "/exports/{job_id}/file",
+    name="exports_file",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/zip": {}}}},
+)
+def download_export(job_id: JobId, caller: CallerDep, services: ServicesDep) -> FileResponse:
+    """The exported bundle; its SHA-256 is in the job's status and the `Digest` header."""
+    path, job = services.transfers.export_file(caller, job_id)
+    return FileResponse(
+        path,
+        media_type="application/zip",
+        filename=job.file_name or "package.zip",
+        headers={"X-Checksum-SHA256": job.file_sha256 or ""},
+    )
+
+
+# --- imports ---------------------------------------------------------------------------------
+
+
+def _tokens(text: str | None) -> dict[str, str]:
+    if text is None or text.strip() == "":
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise InvalidInput(
+            'must be a JSON object of token values, e.g. {"env.name": "prod"}', field="tokens"
+        ) from None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise InvalidInput(
+            'must be a JSON object of text values, e.g. {"env.name": "prod"}', field="tokens"
+        )
+    return value
+
+
+@router.post(
+    "/imports",
+    status_code=status.HTTP_202_ACCEPTED,
+    name="imports_create",
+)
+def create_import(
+    caller: CallerDep,
+    services: ServicesDep,
+    request: Request,
+    response: Response,
+    file: Annotated[UploadFile, File(description="The bundle (zip).")],
+    tokens: Annotated[
+        str | None, Form(max_length=65536, description="JSON object: token name -> value.")
+    ] = None,
+    on_conflict: Annotated[OnConflict, Form()] = OnConflict.ABORT,
+    dry_run: Annotated[bool, Form()] = False,
+    folder: Annotated[
+        str, Form(max_length=1024, description="Folder for plans of Ikasan exports.")
+    ] = "",
+    source_system: Annotated[str | None, Form(max_length=200)] = None,
+    correlation_id: Annotated[str | None, Form(max_length=200)] = None,
+) -> TransferOut:
+    """Upload a bundle and queue its import (one transaction: all plans or none)."""
+    options = ImportOptions(
+        tokens=_tokens(tokens),
+        on_conflict=on_conflict,
+        dry_run=dry_run,
+        folder=folder,
+        source_system=source_system,
+        correlation_id=correlation_id,
+        file_name=_upload_name(file.filename),
+    )
+    job = services.transfers.create_import(caller, file.file, options)
+    out = TransferOut.of(job, request)
+    response.headers["Location"] = out.status_url
+    return out
+
+
+def _upload_name(name: str | None) -> str | None:
+    if not name:
+        return None
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = "".join(c if c.isalnum() or c in "._- " else "_" for c in base).lstrip("._- ")
+    return cleaned[:200] or None
+
+
+@router.get("/imports", name="imports_list")
+def list_imports(
+    caller: CallerDep,
+    services: ServicesDep,
+    request: Request,
+    response: Response,
+    status_: Annotated[StatusQuery, Query(alias="status")] = None,
+    limit: LimitQuery = 50,
+    offset: OffsetQuery = 0,
+) -> list[TransferOut]:
+    """Your import jobs, newest first (every job of the tenant for supervisors and admins)."""
+    page = services.transfers.list(
+        caller, TransferKind.IMPORT, statuses=status_, limit=limit, offset=offset
+    )
+    set_page_headers(request, response, page)
+    return [TransferOut.of(job, request) for job in page.items]
+
+
+@router.get("/imports/{job_id}", name="imports_get")
+def get_import(
+    job_id: JobId, caller: CallerDep, services: ServicesDep, request: Request
+) -> TransferOut:
+    return TransferOut.of(services.transfers.get(caller, TransferKind.IMPORT, job_id), request)
+
+
+@router.patch("/imports/{job_id}", name="imports_cancel")
+def cancel_import(
+    job_id: JobId, body: CancelIn, caller: CallerDep, services: ServicesDep, request: Request
+) -> TransferOut:
+    """Cancel an unfinished import (`{"status": "cancelled"}`): nothing of it is kept."""
+    return TransferOut.of(services.transfers.cancel(caller, TransferKind.IMPORT, job_id), request)

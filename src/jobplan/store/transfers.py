@@ -1,0 +1,203 @@
+"""Transfer jobs: asynchronous bundle exports and imports, claimed by whichever node is free."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, select, update
+
+from jobplan.store._util import mapped, utcnow
+from jobplan.store.records import TransferJobRecord
+from jobplan.store.tables import tenants, transfer_jobs
+
+__all__ = [
+    "ACTIVE",
+    "FINISHED",
+    "claim_next",
+    "count_active",
+    "expired_files",
+    "finish",
+    "get",
+    "in_progress",
+    "insert",
+    "is_cancelled",
+    "list_jobs",
+    "lock_tenant",
+    "mark_cancelled",
+    "overdue",
+    "purge_expired",
+    "set_progress",
+]
+
+#: Statuses of jobs that still hold a slot of their tenant's concurrency limit.
+ACTIVE = ("created", "in_progress")
+#: Statuses no job leaves.
+FINISHED = ("completed", "failed", "cancelled", "closed_by_timeout")
+
+_t = transfer_jobs.c
+
+
+def lock_tenant(conn: Connection, tenant_id: str) -> None:
+    """Serialise concurrent job creations of one tenant (PostgreSQL row lock; SQLite's write
+    transactions are serial already), so the concurrency limit cannot be raced past."""
+    query = select(tenants.c.id).where(tenants.c.id == tenant_id)
+    if conn.dialect.name != "sqlite":
+        query = query.with_for_update()
+    conn.execute(query)
+
+
+def count_active(conn: Connection, tenant_id: str, kind: str) -> int:
+    query = select(func.count()).where(
+        _t.tenant_id == tenant_id, _t.kind == kind, _t.status.in_(ACTIVE)
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def insert(conn: Connection, record: TransferJobRecord) -> None:
+    conn.execute(
+        transfer_jobs.insert().values(
+            {name: getattr(record, name) for name in TransferJobRecord.__slots__}
+        )
+    )
+
+
+def get(conn: Connection, tenant_id: str, kind: str, job_id: str) -> TransferJobRecord | None:
+    row = conn.execute(
+        select(transfer_jobs).where(_t.id == job_id, _t.tenant_id == tenant_id, _t.kind == kind)
+    ).first()
+    return mapped(TransferJobRecord, row)
+
+
+def list_jobs(
+    conn: Connection,
+    tenant_id: str,
+    kind: str,
+    *,
+    created_by: str | None,
+    statuses: tuple[str, ...] | None,
+    since: datetime | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[TransferJobRecord], int]:
+    """A tenant's jobs of one kind, newest first; only ``created_by``'s when given."""
+    conditions = [_t.tenant_id == tenant_id, _t.kind == kind]
+    if created_by is not None:
+        conditions.append(_t.created_by == created_by)
+    if statuses is not None:
+        conditions.append(_t.status.in_(statuses))
+    if since is not None:
+        conditions.append(_t.created_at >= since)
+    where = and_(*conditions)
+    total = int(conn.execute(select(func.count()).where(where)).scalar_one())
+    rows = conn.execute(
+        select(transfer_jobs)
+        .where(where)
+        .order_by(_t.created_at.desc(), _t.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return [TransferJobRecord(**row._mapping) for row in rows], total
+
+
+def claim_next(conn: Connection, node_id: str) -> TransferJobRecord | None:
+    """Take the oldest ``created`` job for this node (``in_progress``), or ``None``."""
+    while True:
+        job_id = conn.execute(
+            select(_t.id).where(_t.status == "created").order_by(_t.created_at).limit(1)
+        ).scalar()
+        if job_id is None:
+            return None
+        claimed = conn.execute(
+            update(transfer_jobs)
+            .where(_t.id == job_id, _t.status == "created")
+            .values(status="in_progress", node_id=node_id, started_at=utcnow(), progress=0)
+        )
+        if claimed.rowcount == 1:
+            row = conn.execute(select(transfer_jobs).where(_t.id == job_id)).first()
+            return mapped(TransferJobRecord, row)
+        # another node took it between our read and our update: look again
+
+
+def set_progress(conn: Connection, job_id: str, progress: int) -> None:
+    conn.execute(
+        update(transfer_jobs)
+        .where(_t.id == job_id, _t.status == "in_progress")
+        .values(progress=progress)
+    )
+
+
+def is_cancelled(conn: Connection, job_id: str) -> bool:
+    status = conn.execute(select(_t.status).where(_t.id == job_id)).scalar()
+    return status != "in_progress"
+
+
+def finish(
+    conn: Connection,
+    job_id: str,
+    status: str,
+    *,
+    expires_at: datetime,
+    reason: str | None = None,
+    result: dict[str, Any] | None = None,
+    file: tuple[str, int, str] | None = None,
+) -> bool:
+    """End a job that is still running; ``False`` if it ended otherwise meanwhile (cancelled,
+    timed out). ``file`` is (name, size, SHA-256) of what it produced."""
+    values: dict[str, Any] = {
+        "status": status,
+        "finished_at": utcnow(),
+        "expires_at": expires_at,
+        "reason": reason,
+        "result": result,
+    }
+    if status == "completed":
+        values["progress"] = 100
+    if file is not None:
+        values["file_name"], values["file_size"], values["file_sha256"] = file
+    ended = conn.execute(
+        update(transfer_jobs).where(_t.id == job_id, _t.status.in_(ACTIVE)).values(values)
+    )
+    return ended.rowcount == 1
+
+
+def mark_cancelled(conn: Connection, job_id: str, expires_at: datetime) -> bool:
+    """Cancel a job that has not finished; ``False`` if it already had."""
+    ended = conn.execute(
+        update(transfer_jobs)
+        .where(_t.id == job_id, _t.status.in_(ACTIVE))
+        .values(
+            status="cancelled",
+            cancel_requested=True,
+            finished_at=utcnow(),
+            expires_at=expires_at,
+            reason="cancelled on request",
+        )
+    )
+    return ended.rowcount == 1
+
+
+def overdue(conn: Connection, now: datetime) -> list[TransferJobRecord]:
+    """Unfinished jobs past their deadline (their node may have died)."""
+    rows = conn.execute(
+        select(transfer_jobs).where(_t.status.in_(ACTIVE), _t.deadline_at < now)
+    ).all()
+    return [TransferJobRecord(**row._mapping) for row in rows]
+
+
+def in_progress(conn: Connection) -> list[TransferJobRecord]:
+    rows = conn.execute(select(transfer_jobs).where(_t.status == "in_progress")).all()
+    return [TransferJobRecord(**row._mapping) for row in rows]
+
+
+def expired_files(conn: Connection, now: datetime) -> list[TransferJobRecord]:
+    """Finished jobs whose retention has passed."""
+    rows = conn.execute(
+        select(transfer_jobs).where(_t.status.in_(FINISHED), _t.expires_at < now)
+    ).all()
+    return [TransferJobRecord(**row._mapping) for row in rows]
+
+
+def purge_expired(conn: Connection, job_ids: list[str]) -> None:
+    if job_ids:
+        conn.execute(delete(transfer_jobs).where(_t.id.in_(job_ids)))
