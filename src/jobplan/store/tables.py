@@ -39,9 +39,11 @@ __all__ = [
     "plan_versions",
     "plans",
     "refresh_tokens",
+    "service_registry",
     "tenants",
     "transfer_jobs",
     "users",
+    "voltmx_jobs",
 ]
 
 metadata = MetaData(
@@ -344,4 +346,37 @@ transfer_jobs = Table(
     Index(None, "tenant_id", "kind", "status"),
     Index(None, "tenant_id", "created_at"),
     Index(None, "status", "deadline_at"),
+)
+
+# --- Volt MX dialect ---------------------------------------------------------------------------
+
+service_registry = Table(
+    "service_registry",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("base_url", String(2048), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    _created(),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("tenant_id", "name"),
+)
+
+# the stable numeric job id the Volt MX dialect shows for a plan; rows outlive their plan
+# (plan_id becomes NULL) so that a deleted job's number is never given to another
+voltmx_jobs = Table(
+    "voltmx_jobs",
+    metadata,
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("job_id", Integer, primary_key=True, autoincrement=False),
+    Column(
+        "plan_id",
+        String(36),
+        ForeignKey("plans.id", ondelete="SET NULL"),
+        nullable=True,
+        unique=True,
+    ),
+    _created(),
 )
