@@ -215,14 +215,18 @@ class Engine:
     async def _scheduler_loop(self) -> None:
         while True:
             now = self.clock()
-            outcomes = await self.writer.run(partial(self.scheduler.tick, now=now))
+            outcomes, following = await self.writer.run(partial(self._tick_tx, now))
             if outcomes:
                 self._wake_dispatcher.set()
-            following = await self.writer.run(_next_fire_time)
             delay = _MAX_SLEEP
             if following is not None:
                 delay = min(delay, max(0.0, (following - self.clock()).total_seconds()))
             await self._sleep(self._wake_scheduler, delay)
+
+    def _tick_tx(self, now: datetime, conn: Connection) -> tuple[bool, datetime | None]:
+        """One scheduler tick, and when the next one is due, in one transaction."""
+        outcomes = self.scheduler.tick(conn, now)
+        return bool(outcomes), _next_fire_time(conn)
 
     # --- dispatcher -----------------------------------------------------------------------
 

@@ -17,9 +17,8 @@ from sqlalchemy import Connection
 from jobplan.cron import CronExpression
 from jobplan.engine.blackouts import in_blackout
 from jobplan.engine.state import OpenOutcome, OpenRequest, RunState
-from jobplan.model import MisfirePolicy, PlanDocument, Policies, Window
+from jobplan.model import MisfirePolicy, PlanDocument, Policies
 from jobplan.store import runs as store
-from jobplan.store.records import PlanRecord
 
 __all__ = [
     "MAX_CATCHUP_RUNS",
@@ -91,37 +90,51 @@ class WindowScheduler:
     def __init__(self, state: RunState, misfire_threshold_seconds: float = 60.0) -> None:
         self.state = state
         self.threshold = timedelta(seconds=misfire_threshold_seconds)
-        self._crons: dict[tuple[str, str, str], CronExpression] = {}
-
-    def _cron(self, window: Window) -> CronExpression:
-        key = (window.cron, window.timezone, window.dst_gap.value)
-        cron = self._crons.get(key)
-        if cron is None:
-            if len(self._crons) > 10_000:
-                self._crons.clear()
-            cron = self._crons[key] = window.schedule()
-        return cron
+        self.crons = state.crons
 
     def tick(self, conn: Connection, now: datetime, limit: int = 1000) -> list[OpenOutcome]:
         """Fire every due window (up to ``limit`` plans) and advance their next fire times,
         all in the caller's transaction; returns what each fire did."""
         requests: list[OpenRequest] = []
         schedule: list[tuple[str, datetime | None, datetime | None]] = []
-        for row in store.due_plans(conn, now, limit):
-            plan = PlanRecord(**row._mapping)
+        # plans sharing a window's cron, policies and due time (they fire together) share
+        # the answer, computed once per tick
+        shared: dict[tuple[object, ...], tuple[FirePlan, datetime | None]] = {}
+        for plan in store.due_plans(conn, now, limit):
             assert plan.next_fire_time is not None and plan.current_version_id is not None
             document = self.state.versions.graph(conn, plan.current_version_id).document
             window = document.window
             if window is None:
                 schedule.append((plan.id, None, None))
                 continue
-            cron = self._cron(window)
-            fires = due_fires(cron, plan.next_fire_time, now, document.policies, self.threshold)
+            cron = self.crons.get(window.cron, window.timezone, window.dst_gap.value)
+            policies = document.policies
+            key = (
+                window.cron,
+                window.timezone,
+                window.dst_gap,
+                policies.misfire,
+                policies.catchup_window_seconds,
+                plan.next_fire_time,
+            )
+            known = shared.get(key)
+            if known is None:
+                fires = due_fires(cron, plan.next_fire_time, now, policies, self.threshold)
+                fires = FirePlan(
+                    [fire.astimezone(UTC) for fire in fires.missed],
+                    [fire.astimezone(UTC) for fire in fires.on_time],
+                )
+                following = self.crons.next_after(cron, now)
+                known = shared[key] = (
+                    fires,
+                    following.astimezone(UTC) if following else None,
+                )
+            fires, following = known
             last: datetime | None = None
             for trigger, moments in (("catchup", fires.missed), ("schedule", fires.on_time)):
                 for fire in moments:
                     last = fire
-                    if in_blackout(window.blackouts, fire, window.timezone):
+                    if window.blackouts and in_blackout(window.blackouts, fire, window.timezone):
                         continue
                     delay = random.uniform(0, window.jitter_seconds) if window.jitter_seconds else 0
                     requests.append(
@@ -129,18 +142,11 @@ class WindowScheduler:
                             plan,
                             trigger,
                             "scheduler",
-                            scheduled_for=fire.astimezone(UTC),
-                            not_before=now + timedelta(seconds=delay),
+                            scheduled_for=fire,
+                            not_before=now + timedelta(seconds=delay) if delay else now,
                         )
                     )
-            following = cron.next_after(now)
-            schedule.append(
-                (
-                    plan.id,
-                    following.astimezone(UTC) if following else None,
-                    last.astimezone(UTC) if last else None,
-                )
-            )
+            schedule.append((plan.id, following, last))
         outcomes = self.state.open_plan_runs(conn, requests, now) if requests else []
         store.set_next_fires(conn, schedule)
         return outcomes

@@ -16,12 +16,12 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import Connection
 
-from jobplan.cron import CronExpression
 from jobplan.engine.blackouts import in_blackout
+from jobplan.engine.crons import CronCache
 from jobplan.engine.documents import VersionCache
 from jobplan.engine.executors.base import ExecutionResult
 from jobplan.engine.graph import FAILED, RunGraph
@@ -37,7 +37,6 @@ from jobplan.model import (
     PlanRunStatus,
     TimeJob,
 )
-from jobplan.store import new_id
 from jobplan.store import runs as store
 from jobplan.store.records import JobRunRecord, PlanRecord, PlanRunRecord
 
@@ -105,7 +104,7 @@ class RunState:
     def __init__(self, versions: VersionCache, lease_seconds: float = 30.0) -> None:
         self.versions = versions
         self.lease = timedelta(seconds=lease_seconds)
-        self._crons: dict[tuple[str, str, str], CronExpression] = {}
+        self.crons = CronCache()
 
     # --- opening runs ---------------------------------------------------------------------
 
@@ -133,23 +132,31 @@ class RunState:
     ) -> list[OpenOutcome]:
         """Open many runs in one go (a scheduler tick): overlap state is read once for all
         plans, each run is settled in memory, and rows are written with bulk inserts."""
-        plan_ids = sorted({r.plan.id for r in requests})
+        graphs = [self.versions.graph(conn, _version_of(r.plan)) for r in requests]
+        # only plans whose overlap policy looks at other runs need their open runs counted;
         # an open run counts whether it is running or failed and waiting for an operator
-        running = store.count_open_runs_by_plan(conn, plan_ids)
-        queued = store.count_runs_by_plan(conn, plan_ids, QUEUED)
+        plan_ids = sorted(
+            {
+                r.plan.id
+                for r, graph in zip(requests, graphs, strict=True)
+                if not r.force and graph.document.policies.overlap != OverlapPolicy.ALLOW
+            }
+        )
+        running = store.count_open_runs_by_plan(conn, plan_ids) if plan_ids else {}
+        queued = store.count_runs_by_plan(conn, plan_ids, QUEUED) if plan_ids else {}
+        ids = iter(store.new_run_ids(sum(1 + len(graph.jobs) for graph in graphs)))
         outcomes: list[OpenOutcome] = []
         new_runs: list[PlanRunRecord] = []
         new_jobs: list[JobRunRecord] = []
         ended: list[tuple[PlanRunRecord, str]] = []
-        for request in requests:
+        for request, graph in zip(requests, graphs, strict=True):
             plan = request.plan
-            assert plan.current_version_id is not None
-            graph = self.versions.graph(conn, plan.current_version_id)
             document = graph.document
+            policies = document.policies
             parameters = _parameters(document, request.overrides)
             status = PlanRunStatus.RUNNING.value
             cancelled: list[str] = []
-            policy = document.policies.overlap
+            policy = policies.overlap
             if running.get(plan.id) and not request.force and policy != OverlapPolicy.ALLOW:
                 if policy == OverlapPolicy.SKIP or (
                     policy == OverlapPolicy.BUFFER_ONE and queued.get(plan.id)
@@ -170,54 +177,57 @@ class RunState:
                         )
                         cancelled.append(other.id)
                     running[plan.id] = 0
+            disabled = frozenset(plan.disabled_jobs or ())
+            drafts = {
+                name: _Draft(graph.initial_status(name, disabled).value) for name in graph.jobs
+            }
+            ended_at: datetime | None = None
+            purge_after: datetime | None = None
+            if status == QUEUED:
+                queued[plan.id] = queued.get(plan.id, 0) + 1
+                outcome = "queued"
+            else:
+                opened_for = request.scheduled_for or now
+                settled, _ = self._settle(graph, drafts, now, request.not_before or now, opened_for)
+                status = settled.value
+                outcome = "started"
+                if settled == PlanRunStatus.COMPLETE:
+                    ended_at = now
+                    purge_after = now + timedelta(days=policies.retention_days)
+                else:
+                    running[plan.id] = running.get(plan.id, 0) + 1
             window = document.window
             run = PlanRunRecord(
-                id=new_id(),
+                id=next(ids),
                 tenant_id=plan.tenant_id,
                 plan_id=plan.id,
                 plan_path=plan.path,
-                plan_version_id=plan.current_version_id,
+                plan_version_id=_version_of(plan),
                 version=plan.current_version or "",
                 status=status,
                 trigger=request.trigger,
                 scheduled_for=request.scheduled_for,
                 created_at=now,
                 started_at=now if status != QUEUED else None,
-                ended_at=None,
+                ended_at=ended_at,
                 deadline_at=(
                     now + timedelta(seconds=window.ttl_seconds)
                     if window and window.ttl_seconds and status != QUEUED
                     else None
                 ),
-                purge_after=None,
+                purge_after=purge_after,
                 parameters=parameters,
-                history=document.policies.history.value,
+                history=policies.history.value,
                 reason=None,
                 created_by=request.created_by,
             )
-            disabled = frozenset(plan.disabled_jobs or ())
-            jobs = {
-                name: _new_job_run(
-                    run, name, node.job.kind.value, graph.initial_status(name, disabled).value, now
-                )
-                for name, node in graph.jobs.items()
-            }
-            if status == QUEUED:
-                queued[plan.id] = queued.get(plan.id, 0) + 1
-                outcome = "queued"
-            else:
-                settled, _ = self._settle(
-                    graph, run, jobs, now, request.not_before or now, opening=True
-                )
-                outcome = "started"
-                if settled == PlanRunStatus.COMPLETE:
-                    run = replace(run, status=settled.value, ended_at=now)
-                    ended.append((run, settled.value))
-                else:
-                    run = replace(run, status=settled.value)
-                    running[plan.id] = running.get(plan.id, 0) + 1
+            if ended_at is not None:
+                ended.append((run, status))
             new_runs.append(run)
-            new_jobs.extend(jobs.values())
+            new_jobs.extend(
+                draft.record(next(ids), run, name, graph.jobs[name].job.kind.value)
+                for name, draft in drafts.items()
+            )
             outcomes.append(OpenOutcome(run, outcome, cancelled))
         self._flush(conn, new_runs, new_jobs, ended, now)
         return outcomes
@@ -232,25 +242,17 @@ class RunState:
     ) -> None:
         """Write opened runs (runs that finished while opening get their history strategy
         and statistics here, as :meth:`end_plan_run` would give them)."""
-        drop = set()
-        finished: dict[str, PlanRunRecord] = {}
-        for run, status in ended:
-            history = HistoryStrategy(run.history)
-            if history == HistoryStrategy.OFF or (
-                history == HistoryStrategy.ERROR and status == PlanRunStatus.COMPLETE
-            ):
-                drop.add(run.id)
-            finished[run.id] = run
-        kept_runs = []
-        for run in runs:
-            if run.id in drop:
-                continue
-            if run.id in finished:
-                retention = self.versions.graph(conn, run.plan_version_id).document.policies
-                run = replace(run, purge_after=now + timedelta(days=retention.retention_days))
-            kept_runs.append(run)
-        store.insert_plan_runs(conn, kept_runs)
-        store.insert_job_runs(conn, [j for j in jobs if j.plan_run_id not in drop])
+        drop = {
+            run.id
+            for run, status in ended
+            if run.history == HistoryStrategy.OFF
+            or (run.history == HistoryStrategy.ERROR and status == PlanRunStatus.COMPLETE)
+        }
+        if drop:
+            runs[:] = [run for run in runs if run.id not in drop]
+            jobs[:] = [job for job in jobs if job.plan_run_id not in drop]
+        store.insert_plan_runs(conn, runs)
+        store.insert_job_runs(conn, jobs)
         store.record_plan_ends(
             conn, [(run.tenant_id, run.plan_id, status, 0.0, now) for run, status in ended]
         )
@@ -273,28 +275,32 @@ class RunState:
         if run.ended_at is not None or run.status == QUEUED:
             return
         graph = self.versions.graph(conn, run.plan_version_id)
-        jobs = {jr.job_name: jr for jr in store.job_runs_of(conn, run.id)}
-        before = dict(jobs)
-        status, changed = self._settle(graph, run, jobs, now, not_before or now)
+        records = {jr.job_name: jr for jr in store.job_runs_of(conn, run.id)}
+        drafts = {name: _Draft.of(jr) for name, jr in records.items()}
+        status, changed = self._settle(graph, drafts, now, not_before or now)
         for name in changed:
-            store.update_job_run(conn, jobs[name].id, **_changed_fields(before[name], jobs[name]))
+            store.update_job_run(conn, records[name].id, **drafts[name].changes(records[name]))
         if status == PlanRunStatus.COMPLETE:
-            self.end_plan_run(conn, run, PlanRunStatus.COMPLETE, now, job_runs=list(jobs.values()))
+            job_runs = [
+                replace(jr, **drafts[name].changes(jr)) if name in changed else jr
+                for name, jr in records.items()
+            ]
+            self.end_plan_run(conn, run, PlanRunStatus.COMPLETE, now, job_runs=job_runs)
         elif status.value != run.status:
             store.update_plan_run(conn, run.id, status=status.value)
 
     def _settle(
         self,
         graph: RunGraph,
-        run: PlanRunRecord,
-        jobs: dict[str, JobRunRecord],
+        jobs: dict[str, _Draft],
         now: datetime,
         start: datetime,
-        opening: bool = False,
+        opened_for: datetime | None = None,
     ) -> tuple[PlanRunStatus, set[str]]:
         """Evaluate in memory, changing ``jobs`` in place; returns the plan run's status and
         the names of the job runs that changed. Jobs whose conditions hold are armed; time
-        gates already due complete at once (what the runner would do a moment later)."""
+        gates already due complete at once (what the runner would do a moment later).
+        ``opened_for`` is the run's scheduled (or creation) time when it is being opened."""
         changed: set[str] = set()
         progress = True
         while progress:
@@ -309,27 +315,24 @@ class RunState:
                     if not graph.may_start(name, statuses):
                         continue
                     queued_at = now
-                    wake = self._first_wake(graph, name, run, start, opening)
+                    wake = self._first_wake(graph, name, start, opened_for)
                 if (
                     isinstance(job, TimeJob)
                     and wake is not None
                     and wake <= now
                     and jr.owner_node is None
                 ):
-                    # one copy of the record, not two: this is the scheduler's hot path
-                    jobs[name] = replace(
-                        jr,
-                        status=JobRunStatus.COMPLETE.value,
-                        queued_at=queued_at,
-                        started_at=wake,
-                        ended_at=now,
-                        wake_at=None,
-                        attempt=jr.attempt + 1,
-                    )
+                    jr.status = JobRunStatus.COMPLETE.value
+                    jr.queued_at = queued_at
+                    jr.started_at = wake
+                    jr.ended_at = now
+                    jr.wake_at = None
+                    jr.attempt += 1
                     changed.add(name)
                     progress = True
                 elif queued_at is not jr.queued_at:
-                    jobs[name] = replace(jr, queued_at=queued_at, wake_at=wake)
+                    jr.queued_at = queued_at
+                    jr.wake_at = wake
                     changed.add(name)
         statuses = {name: jr.status for name, jr in jobs.items()}
         armed = frozenset(
@@ -339,29 +342,15 @@ class RunState:
         )
         status, stuck = graph.outcome(statuses, armed)
         for name in stuck:
-            jobs[name] = replace(
-                jobs[name],
-                status=JobRunStatus.SKIPPED.value,
-                ended_at=now,
-                reason="not run: its dependencies can no longer be met",
-            )
+            jr = jobs[name]
+            jr.status = JobRunStatus.SKIPPED.value
+            jr.ended_at = now
+            jr.reason = "not run: its dependencies can no longer be met"
             changed.add(name)
         return status, changed
 
-    def _cron(self, expression: str, timezone: str, dst_gap: str) -> CronExpression:
-        key = (expression, timezone, dst_gap)
-        cron = self._crons.get(key)
-        if cron is None:
-            if len(self._crons) > 10_000:
-                self._crons.clear()
-            gap: Literal["skip", "run_at_gap_end"] = (
-                "run_at_gap_end" if dst_gap == "run_at_gap_end" else "skip"
-            )
-            cron = self._crons[key] = CronExpression(expression, timezone, dst_gap=gap)
-        return cron
-
     def _first_wake(
-        self, graph: RunGraph, name: str, run: PlanRunRecord, start: datetime, opening: bool
+        self, graph: RunGraph, name: str, start: datetime, opened_for: datetime | None
     ) -> datetime | None:
         """When an armed job should next be looked at.
 
@@ -374,20 +363,24 @@ class RunState:
         job = node.job
         wake: datetime | None = start
         if isinstance(job, TimeJob):
-            base = (run.scheduled_for or run.created_at) if opening else start
-            cron = self._cron(job.cron, job.timezone, job.dst_gap.value)
-            fire = cron.next_after(base.replace(microsecond=0) - timedelta(microseconds=1))
+            base = opened_for or start
+            cron = self.crons.get(job.cron, job.timezone, job.dst_gap.value)
+            fire = self.crons.next_after(
+                cron, base.replace(microsecond=0) - timedelta(microseconds=1)
+            )
             for _ in range(10_000):
                 if fire is None or not in_blackout(job.blackouts, fire, job.timezone):
                     break
                 fire = cron.next_after(fire)
-            wake = max(fire, start) if fire is not None and opening else fire
+            wake = max(fire, start) if fire is not None and opened_for else fire
         elif isinstance(job, EventJob) and job.depends_on is None:
             wake = None  # waits for its event to be raised
         if node.window is not None and wake is not None:
             window = node.window
-            cron = self._cron(window.cron, window.timezone, window.dst_gap.value)
-            opens = cron.next_after(start.replace(microsecond=0) - timedelta(microseconds=1))
+            cron = self.crons.get(window.cron, window.timezone, window.dst_gap.value)
+            opens = self.crons.next_after(
+                cron, start.replace(microsecond=0) - timedelta(microseconds=1)
+            )
             wake = max(wake, opens) if opens is not None else None
         return wake
 
@@ -574,7 +567,7 @@ class RunState:
         job = self.versions.graph(conn, run.plan_version_id).jobs[jr.job_name].job
         if not isinstance(job, FileJob):
             raise TypeError(f"job {jr.job_name!r} is not a file job")
-        poll = self._cron(job.poll_cron, job.timezone, "skip")
+        poll = self.crons.get(job.poll_cron, job.timezone)
         store.update_job_run(
             conn,
             jr.id,
@@ -876,15 +869,75 @@ _ACTIONS: dict[str, frozenset[str]] = {
 ACTIONS = tuple(_ACTIONS)
 
 
+@dataclass(slots=True)
+class _Draft:
+    """A job run's changing fields while its plan run is settled in memory (changed in
+    place: on the scheduler's hot path, no record is copied)."""
+
+    status: str
+    attempt: int = 0
+    queued_at: datetime | None = None
+    wake_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    reason: str | None = None
+    owner_node: str | None = None
+
+    @classmethod
+    def of(cls, jr: JobRunRecord) -> _Draft:
+        return cls(
+            jr.status,
+            jr.attempt,
+            jr.queued_at,
+            jr.wake_at,
+            jr.started_at,
+            jr.ended_at,
+            jr.reason,
+            jr.owner_node,
+        )
+
+    def changes(self, jr: JobRunRecord) -> dict[str, Any]:
+        """The fields that differ from the stored record ``jr``."""
+        return {
+            name: getattr(self, name)
+            for name in _MUTABLE
+            if getattr(self, name) != getattr(jr, name)
+        }
+
+    def record(self, job_run_id: str, run: PlanRunRecord, name: str, kind: str) -> JobRunRecord:
+        """The new job run of ``run`` this draft describes."""
+        return JobRunRecord(
+            id=job_run_id,
+            tenant_id=run.tenant_id,
+            plan_run_id=run.id,
+            job_name=name,
+            kind=kind,
+            status=self.status,
+            attempt=self.attempt,
+            retries=0,
+            wake_at=self.wake_at,
+            owner_node=None,
+            lease_until=None,
+            stop_requested=False,
+            created_at=run.created_at,
+            queued_at=self.queued_at,
+            started_at=self.started_at,
+            ended_at=self.ended_at,
+            exit_code=None,
+            http_status=None,
+            pid=None,
+            reason=self.reason,
+            flags=[],
+            acknowledged=False,
+        )
+
+
 _MUTABLE = ("status", "attempt", "queued_at", "wake_at", "started_at", "ended_at", "reason")
 
 
-def _changed_fields(before: JobRunRecord, after: JobRunRecord) -> dict[str, Any]:
-    return {
-        name: getattr(after, name)
-        for name in _MUTABLE
-        if getattr(after, name) != getattr(before, name)
-    }
+def _version_of(plan: PlanRecord) -> str:
+    assert plan.current_version_id is not None, f"plan {plan.id} has no version"
+    return plan.current_version_id
 
 
 def _parameters(document: PlanDocument, overrides: Mapping[str, str] | None) -> dict[str, str]:
@@ -897,32 +950,3 @@ def _parameters(document: PlanDocument, overrides: Mapping[str, str] | None) -> 
             )
         parameters[name] = value
     return parameters
-
-
-def _new_job_run(
-    run: PlanRunRecord, name: str, kind: str, status: str, now: datetime
-) -> JobRunRecord:
-    return JobRunRecord(
-        id=new_id(),
-        tenant_id=run.tenant_id,
-        plan_run_id=run.id,
-        job_name=name,
-        kind=kind,
-        status=status,
-        attempt=0,
-        retries=0,
-        wake_at=None,
-        owner_node=None,
-        lease_until=None,
-        stop_requested=False,
-        created_at=now,
-        queued_at=None,
-        started_at=None,
-        ended_at=None,
-        exit_code=None,
-        http_status=None,
-        pid=None,
-        reason=None,
-        flags=[],
-        acknowledged=False,
-    )

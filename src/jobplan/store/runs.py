@@ -7,8 +7,12 @@ Plain queries only; the state machine that decides *which* transition to make li
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections.abc import Iterable, Sequence
+from dataclasses import fields
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -25,7 +29,7 @@ from sqlalchemy import (
 )
 
 from jobplan.store._util import as_values, mapped, new_id
-from jobplan.store.records import JobRunRecord, PlanRunRecord, PlanStatsRecord
+from jobplan.store.records import JobRunRecord, PlanRecord, PlanRunRecord, PlanStatsRecord
 from jobplan.store.tables import (
     events,
     job_run_output,
@@ -48,6 +52,7 @@ __all__ = [
     "insert_plan_run",
     "list_job_runs",
     "list_plan_runs",
+    "new_run_ids",
     "read_output",
     "record_plan_ends",
 ]
@@ -91,8 +96,25 @@ def insert_plan_run(conn: Connection, record: PlanRunRecord) -> None:
 
 
 def insert_plan_runs(conn: Connection, records: Sequence[PlanRunRecord]) -> None:
-    if records:
-        _bulk_insert(conn, plan_runs, [as_values(r) for r in records])
+    _bulk_insert(conn, plan_runs, records)
+
+
+def new_run_ids(count: int) -> list[str]:
+    """``count`` new identifiers for run rows: UUIDv7 (RFC 9562), random but ordered by
+    creation time (milliseconds), so a tick's inserts land at the right edge of the primary
+    key indexes instead of on random pages, and one ``urandom`` call serves the batch."""
+    stamp = f"{time.time_ns() // 1_000_000:012x}"
+    prefix = f"{stamp[:8]}-{stamp[8:]}-7"
+    noise = os.urandom(10 * count).hex()
+    return [
+        f"{prefix}{noise[i : i + 3]}-{_VARIANT[noise[i + 3]]}{noise[i + 4 : i + 7]}"
+        f"-{noise[i + 7 : i + 19]}"
+        for i in range(0, 20 * count, 20)
+    ]
+
+
+# the variant bits (10xx) over a random hex digit
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 def count_open_runs_by_plan(conn: Connection, plan_ids: Sequence[str]) -> dict[str, int]:
@@ -238,42 +260,72 @@ def delete_plan_run(conn: Connection, run_id: str) -> None:
 # --- job runs --------------------------------------------------------------------------------
 
 
-def insert_job_runs(conn: Connection, records: Iterable[JobRunRecord]) -> None:
-    rows = [as_values(r) for r in records]
-    if rows:
-        _bulk_insert(conn, job_runs, rows)
+def insert_job_runs(conn: Connection, records: Sequence[JobRunRecord]) -> None:
+    _bulk_insert(conn, job_runs, records)
+
+
+def _sqlite_datetime(value: datetime) -> str:
+    # what SQLAlchemy's SQLite DateTime stores: naive UTC text with microseconds
+    if value.utcoffset():
+        value = value.astimezone(UTC)
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
+        f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
+    )
 
 
 def _sqlite_value(value: Any) -> Any:
     # what SQLAlchemy's SQLite types would store: naive UTC text, JSON text, integer bools
     if isinstance(value, datetime):
-        if value.utcoffset():
-            value = value.astimezone(UTC)
-        return (
-            f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
-            f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
-        )
+        return _sqlite_datetime(value)
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, dict | list):
-        return json.dumps(value)
+        return json.dumps(value) if value else "{}" if isinstance(value, dict) else "[]"
     return value
 
 
-def _bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows. On SQLite the values are rendered once and handed to the driver's
-    executemany directly: the scheduler's hot path, where per-value type processing was
-    most of the cost. Elsewhere, SQLAlchemy's executemany."""
+_PLAIN = frozenset({str, int, float, type(None)})
+
+
+def _sqlite_rows(records: Sequence[Any], columns: list[str]) -> list[tuple[Any, ...]]:
+    """Records as parameter tuples for the SQLite driver. A batch shares few distinct
+    instants (a tick's ``now``, a fire time), so each is rendered once."""
+    values_of = attrgetter(*columns)
+    rendered: dict[Any, Any] = {}
+    rows = []
+    for record in records:
+        row = []
+        for value in values_of(record):
+            if type(value) in _PLAIN:
+                row.append(value)
+            elif type(value) is bool:
+                row.append(int(value))
+            elif type(value) is datetime:
+                text = rendered.get(value)
+                if text is None:
+                    text = rendered[value] = _sqlite_datetime(value)
+                row.append(text)
+            else:
+                row.append(_sqlite_value(value))
+        rows.append(tuple(row))
+    return rows
+
+
+def _bulk_insert(conn: Connection, table: Table, records: Sequence[Any]) -> None:
+    """Insert records (their fields named as the table's columns). On SQLite the values are
+    rendered once and handed to the driver's executemany directly: the scheduler's hot path,
+    where per-value type processing was most of the cost. Elsewhere, SQLAlchemy's
+    executemany."""
+    if not records:
+        return
     if conn.dialect.name != "sqlite":
-        conn.execute(insert(table), rows)
+        conn.execute(insert(table), [as_values(r) for r in records])
         return
     columns = [column.name for column in table.columns]
     placeholders = ", ".join("?" for _ in columns)
     statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})"  # noqa: S608 - names from our own schema
-    conn.exec_driver_sql(
-        statement,
-        [tuple(_sqlite_value(row.get(name)) for name in columns) for row in rows],
-    )
+    conn.exec_driver_sql(statement, _sqlite_rows(records, columns))
 
 
 def get_job_run(
@@ -534,15 +586,52 @@ def armed_event_waiters(conn: Connection, tenant_id: str) -> list[JobRunRecord]:
 # --- plans' schedules and statistics ---------------------------------------------------------
 
 
-def due_plans(conn: Connection, now: datetime, limit: int) -> list[Any]:
+def due_plans(conn: Connection, now: datetime, limit: int) -> list[PlanRecord]:
     """Enabled plans whose window is due, locked for this transaction (SKIP LOCKED)."""
+    if conn.dialect.name == "sqlite":  # the scheduler's hot path: no per-value processing
+        rows = conn.exec_driver_sql(
+            f"SELECT {', '.join(_PLAN_COLUMNS)} FROM plans "  # noqa: S608 - our own names
+            "WHERE next_fire_time <= ? AND enabled = 1 ORDER BY next_fire_time LIMIT ?",
+            (_sqlite_datetime(now), limit),
+        )
+        return _plans_from_sqlite(rows)
     query = (
         select(plans)
         .where(plans.c.next_fire_time <= now, plans.c.enabled.is_(True))
         .order_by(plans.c.next_fire_time)
         .limit(limit)
     )
-    return list(conn.execute(_locking(conn, query, skip_locked=True)))
+    return [PlanRecord(**r._mapping) for r in conn.execute(_locking(conn, query, skip_locked=True))]
+
+
+# the record's fields, in its order (a column added to the table later is not read here)
+_PLAN_COLUMNS = [field.name for field in fields(PlanRecord)]
+_PLAN_DATETIMES = frozenset({"created_at", "updated_at", "next_fire_time", "last_fire_time"})
+
+
+def _plans_from_sqlite(rows: Iterable[Sequence[Any]]) -> list[PlanRecord]:
+    """Plan records from raw SQLite rows, as SQLAlchemy's types would read them (due plans
+    share few distinct instants, so each is parsed once)."""
+    parsed: dict[str, datetime] = {}
+    kinds = ["datetime" if name in _PLAN_DATETIMES else name for name in _PLAN_COLUMNS]
+    records = []
+    for row in rows:
+        values: list[Any] = []
+        for kind, value in zip(kinds, row, strict=True):
+            if value is None:
+                pass
+            elif kind == "datetime":
+                moment = parsed.get(value)
+                if moment is None:
+                    moment = parsed[value] = datetime.fromisoformat(value).replace(tzinfo=UTC)
+                value = moment
+            elif kind == "enabled":
+                value = bool(value)
+            elif kind == "disabled_jobs":
+                value = json.loads(value)
+            values.append(value)
+        records.append(PlanRecord(*values))
+    return records
 
 
 def set_next_fire(
@@ -560,6 +649,18 @@ def set_next_fires(
     """Advance many plans' schedules in one statement: ``(plan_id, next_fire, last_fire)``;
     a ``None`` last fire keeps the stored one."""
     if not schedule:
+        return
+    if conn.dialect.name == "sqlite":
+        rendered: dict[datetime | None, str | None] = {None: None}
+        for _, *pair in schedule:
+            for when in pair:
+                if when not in rendered:
+                    rendered[when] = _sqlite_datetime(when)  # type: ignore[arg-type]
+        conn.exec_driver_sql(
+            "UPDATE plans SET next_fire_time = ?, "
+            "last_fire_time = COALESCE(?, last_fire_time) WHERE id = ?",
+            [(rendered[nxt], rendered[last], plan_id) for plan_id, nxt, last in schedule],
+        )
         return
     conn.execute(
         update(plans)
@@ -608,6 +709,9 @@ def record_plan_ends(
         row["ended"] += status == "ENDED"
         row["total_duration_seconds"] += duration
         row["last_status"], row["last_run_at"] = status, when
+    if conn.dialect.name == "sqlite":
+        _upsert_stats_sqlite(conn, list(totals.values()))
+        return
     ids = list(totals)
     existing: set[str] = set()
     for start in range(0, len(ids), 500):
@@ -643,6 +747,44 @@ def record_plan_ends(
     inserts = [row for plan_id, row in totals.items() if plan_id not in existing]
     if inserts:
         conn.execute(insert(plan_stats), inserts)
+
+
+_STATS_COLUMNS = (
+    "plan_id",
+    "tenant_id",
+    "total",
+    "succeeded",
+    "failed",
+    "ended",
+    "total_duration_seconds",
+    "last_status",
+    "last_run_at",
+)
+_STATS_UPSERT = (
+    f"INSERT INTO plan_stats ({', '.join(_STATS_COLUMNS)}) "  # noqa: S608 - our own names
+    f"VALUES ({', '.join('?' for _ in _STATS_COLUMNS)}) ON CONFLICT (plan_id) DO UPDATE SET "
+    + ", ".join(
+        f"{name} = plan_stats.{name} + excluded.{name}"
+        for name in ("total", "succeeded", "failed", "ended", "total_duration_seconds")
+    )
+    + ", last_status = excluded.last_status, last_run_at = excluded.last_run_at"
+)
+
+
+def _upsert_stats_sqlite(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """One statement for every plan's counters (SQLite's upsert): the scheduler's hot path."""
+    rendered: dict[datetime, str] = {}
+    for row in rows:
+        when = row["last_run_at"]
+        if when not in rendered:
+            rendered[when] = _sqlite_datetime(when)
+    conn.exec_driver_sql(
+        _STATS_UPSERT,
+        [
+            (*(row[name] for name in _STATS_COLUMNS[:-1]), rendered[row["last_run_at"]])
+            for row in rows
+        ],
+    )
 
 
 def open_plan_runs_of_tenant(
