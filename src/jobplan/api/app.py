@@ -19,6 +19,7 @@ from jobplan.api.routers import (
     health,
     oauth,
     plans,
+    registry,
     runs,
     tenants,
     transfers,
@@ -80,7 +81,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         upload_paths=UPLOAD_PATHS,
         upload_max_bytes=settings.max_package_bytes + _MULTIPART_OVERHEAD,
     )
-    for module in (health, oauth, cron, tenants, users, api_keys, folders, plans, runs):
+    for module in (health, oauth, cron, tenants, users, api_keys, folders, plans, runs, registry):
         app.include_router(module.router)
     app.include_router(transfers.router)
     app.include_router(diem.router)

@@ -14,6 +14,7 @@ from jobplan.cli.client import ApiClient, load_connection
 from jobplan.cli.output import err, fail, out
 from jobplan.cli.remote import apply, keys_app, plans_app
 from jobplan.cli.runs import runs_app
+from jobplan.cli.services import services_app
 from jobplan.errors import JobplanError
 from jobplan.settings import Settings
 
@@ -30,6 +31,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(plans_app, name="plans")
 app.add_typer(runs_app, name="runs")
+app.add_typer(services_app, name="services")
 app.command("apply")(apply)
 
 

@@ -12,6 +12,7 @@ from jobplan.service.bootstrap import BootstrapResult, bootstrap_admin
 from jobplan.service.bundles import BundleService
 from jobplan.service.folders import FolderService
 from jobplan.service.plans import PlanService
+from jobplan.service.registry import ServiceRegistry
 from jobplan.service.runs import RunService
 from jobplan.service.security import PasswordHasher, load_or_create_signing_key
 from jobplan.service.tenants import TenantService
@@ -46,6 +47,7 @@ class Services:
         self.plans = PlanService(database)
         self.runs = RunService(database, self.versions, self.plans)
         self.bundles = BundleService(self.plans)
+        self.registry = ServiceRegistry(database)
         self.transfers = TransferService(database, settings, self.plans, self.runs)
         self.bootstrap: BootstrapResult | None = None
 

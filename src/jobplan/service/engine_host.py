@@ -18,7 +18,7 @@ async def hosted_engine(services: Services) -> AsyncIterator[Engine]:
     it at once. Stops it (and its running jobs) on exit."""
     settings = services.settings
     async with AsyncExitStack() as stack:
-        http = await stack.enter_async_context(HttpExecutor())
+        http = await stack.enter_async_context(HttpExecutor(resolver=services.registry))
         executors: dict[str, Executor] = {
             "command": CommandExecutor(kill_grace_seconds=settings.kill_grace_seconds),
             "http": http,

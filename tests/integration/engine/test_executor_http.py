@@ -7,6 +7,7 @@ import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import pytest
@@ -43,7 +44,7 @@ class Registry:
     def __init__(self, services: dict[str, str]) -> None:
         self.services = services
 
-    def base_url(self, service: str) -> str | None:
+    async def base_url(self, tenant_id: str, service: str) -> str | None:
         return self.services.get(service)
 
 
@@ -357,6 +358,38 @@ def test_unregistered_service_is_a_failure(resolver: Registry | None) -> None:
     assert not result.succeeded
     assert result.reason == ("service 'Orders' is not registered in this tenant's service registry")
     assert result.http_status is None
+
+
+def test_the_runs_tenant_resolves_the_service() -> None:
+    asked: list[tuple[str, str]] = []
+
+    class PerTenant:
+        async def base_url(self, tenant_id: str, service: str) -> str | None:
+            asked.append((tenant_id, service))
+            return None if tenant_id == "t-1" else "http://127.0.0.1:1"
+
+    async def main() -> ExecutionResult:
+        async with HttpExecutor(resolver=PerTenant()) as executor:
+            job = request(service="Orders", operation="x")
+            return await executor.execute(replace(job, tenant_id="t-1"), NULL_SINK)
+
+    result = run(main())
+    assert asked == [("t-1", "Orders")]
+    assert not result.succeeded and "not registered" in (result.reason or "")
+
+
+def test_a_failing_lookup_is_a_failure() -> None:
+    class Broken:
+        async def base_url(self, tenant_id: str, service: str) -> str | None:
+            raise RuntimeError("the database is unavailable")
+
+    async def main() -> ExecutionResult:
+        async with HttpExecutor(resolver=Broken()) as executor:
+            return await executor.execute(request(service="Orders", operation="x"), NULL_SINK)
+
+    result = run(main())
+    assert not result.succeeded
+    assert result.reason == "cannot look up service 'Orders': the database is unavailable"
 
 
 def test_service_with_an_invalid_base_url_is_a_failure() -> None:

@@ -45,6 +45,8 @@ class ExecutionRequest:
     one, otherwise no timeout."""
     output_limit_bytes: int
     """Most bytes of output (command) or response body (http) kept in the result."""
+    tenant_id: str = ""
+    """Tenant of the job run: whose service registry resolves an http job's ``service``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +103,11 @@ NULL_SINK = NullSink()
 class ServiceResolver(Protocol):
     """The tenant's service registry, as HTTP jobs naming a ``service`` see it (Volt MX)."""
 
-    def base_url(self, service: str) -> str | None:
-        """The base URL of ``service`` (``https://host/services/Orders``), or None if it is not
-        registered."""
+    async def base_url(self, tenant_id: str, service: str) -> str | None:
+        """The base URL of ``service`` in ``tenant_id``'s registry
+        (``https://host/services/Orders``), or None if it is not registered there. Lookup
+        failures (e.g. the database is down) raise; the executor reports them as a failed
+        attempt."""
 
 
 class Executor(Protocol):

@@ -1,8 +1,9 @@
 """The ``http`` executor: call a URL, or a registered service's operation, with aiohttp.
 
 * **Target**: the job's ``url``; or, for a job naming a ``service`` (the Volt MX dialect), the
-  service's base URL from the :class:`~jobplan.engine.executors.base.ServiceResolver` plus
-  ``"/" + operation``. An unregistered service is a failed result, not an error.
+  service's base URL in the run's tenant's registry (the
+  :class:`~jobplan.engine.executors.base.ServiceResolver`) plus ``"/" + operation``. An
+  unregistered service, or a failed lookup, is a failed result, not an error.
 * **Request**: the job's method and headers, sent as written; no templating, and the request's
   ``environment`` (the parameters) is not used. A text body is sent as UTF-8 (``text/plain``
   unless the job sets ``Content-Type``); an object body as JSON (``application/json`` unless
@@ -111,7 +112,7 @@ class HttpExecutor:
             raise TypeError(f"HttpExecutor cannot run {job.kind} jobs")
         if self._session is None:
             raise RuntimeError("HttpExecutor is not started: use 'async with' or call start()")
-        url = self._target(job)
+        url = await self._target(job, request.tenant_id)
         if url.problem is not None:
             return ExecutionResult(succeeded=False, reason=url.problem)
         timeout = request.timeout_seconds
@@ -143,13 +144,20 @@ class HttpExecutor:
             timed_out=timed_out,
         )
 
-    def _target(self, job: HttpJob) -> _Target:
+    async def _target(self, job: HttpJob, tenant_id: str) -> _Target:
         """The URL to call, or why there is none."""
         if job.url is not None:
             url = job.url
         else:
             assert job.service is not None  # the model requires url or service
-            base = self._resolver.base_url(job.service) if self._resolver else None
+            try:
+                base = (
+                    await self._resolver.base_url(tenant_id, job.service)
+                    if self._resolver
+                    else None
+                )
+            except Exception as exc:  # any lookup failure fails the attempt, not the engine
+                return _Target("", f"cannot look up service {job.service!r}: {exc}")
             if base is None:
                 return _Target(
                     "",
