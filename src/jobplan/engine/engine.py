@@ -289,6 +289,7 @@ class Engine:
                     environment=ticket.environment,
                     timeout_seconds=ticket.timeout_seconds,
                     output_limit_bytes=self.settings.output_limit_bytes,
+                    tenant_id=job_run.tenant_id,
                 )
                 async with self._slots:
                     result = await executor.execute(request, running)
