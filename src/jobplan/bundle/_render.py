@@ -155,7 +155,8 @@ class _PlanRenderer:
         yield from self.plan.all_stages()
 
     def _context_name(self, container: PlanDocument | Stage) -> str:
-        return self.plan.name if container is self.plan else container.name
+        # the plan's own name as the context entry writes it (a placeholder with tokens)
+        return self.root_name if container is self.plan else container.name
 
     def _list(self, job: str, context: str) -> None:
         places = self.listed.setdefault(job, [])

@@ -3,11 +3,13 @@ config file (``~/.config/jobplan/cli.toml`` or ``$JOBPLAN_CONFIG``)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -123,6 +125,32 @@ class ApiClient:
 
     def delete(self, path: str, **kwargs: Any) -> Any:
         return self.request("DELETE", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> Any:
+        return self.request("PATCH", path, **kwargs)
+
+    def download(
+        self, path: str, target: IO[bytes], progress: Callable[[int, int | None], None]
+    ) -> str:
+        """Stream ``path`` into ``target``; returns the SHA-256 of what was written.
+        ``progress(done, total)`` follows the bytes (total ``None`` when unknown)."""
+        digest = hashlib.sha256()
+        try:
+            with self._http.stream("GET", path) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise ApiError(response.status_code, _message(response))
+                length = response.headers.get("content-length")
+                total = int(length) if length and length.isdigit() else None
+                done = 0
+                for chunk in response.iter_bytes(1024 * 1024):
+                    target.write(chunk)
+                    digest.update(chunk)
+                    done += len(chunk)
+                    progress(done, total)
+        except httpx.HTTPError as exc:
+            raise ApiError(0, f"cannot reach {self._http.base_url}: {exc}") from exc
+        return digest.hexdigest()
 
     def close(self) -> None:
         self._http.close()

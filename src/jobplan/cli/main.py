@@ -15,6 +15,7 @@ from jobplan.cli.output import err, fail, out
 from jobplan.cli.remote import apply, keys_app, plans_app
 from jobplan.cli.runs import runs_app
 from jobplan.cli.services import services_app
+from jobplan.cli.transfers import export_bundle, import_bundle
 from jobplan.errors import JobplanError
 from jobplan.settings import Settings
 
@@ -33,6 +34,8 @@ app.add_typer(plans_app, name="plans")
 app.add_typer(runs_app, name="runs")
 app.add_typer(services_app, name="services")
 app.command("apply")(apply)
+app.command("export")(export_bundle)
+app.command("import")(import_bundle)
 
 
 @app.callback()

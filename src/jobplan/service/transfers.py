@@ -21,7 +21,14 @@ from typing import IO, Any, Literal
 import structlog
 from sqlalchemy import Connection
 
-from jobplan.bundle import BundleError, BundleLimits, BundlePlan, read_bundle, write_bundle
+from jobplan.bundle import (
+    BundleError,
+    BundleLimits,
+    BundlePlan,
+    TokenSpec,
+    read_bundle,
+    write_bundle,
+)
 from jobplan.errors import Conflict, InvalidInput, JobplanError, LimitExceeded, NotFound, TooLarge
 from jobplan.model import Role, SemVer, latest_matching
 from jobplan.service.caller import Caller, Permission
@@ -79,6 +86,9 @@ class ExportOptions:
     """``migrate``: everything; ``runtime``: plan entries and manifest only (no empty Ikasan
     folders, no history)."""
     with_tokens: bool = False
+    context_name: Literal["keep", "token", "env_suffix"] = "keep"
+    """With tokens: keep plan names, make them ``[[context.name]]``, or turn an environment
+    suffix into a token (``eod_PROD`` -> ``eod_[[env.name]]``), as Ikasan's exports do."""
     include_history: bool = False
     source_system: str | None = None
     correlation_id: str | None = None
@@ -266,6 +276,12 @@ class TransferService:
         with self._db.read() as conn:
             return self.limits(conn, caller.tenant_id, kind)
 
+    def active_count(self, caller: Caller, kind: TransferKind) -> int:
+        """The tenant's unfinished jobs of ``kind`` (everyone's: they share the limit)."""
+        self._need(caller, kind)
+        with self._db.read() as conn:
+            return transfers.count_active(conn, caller.tenant_id, str(kind))
+
     # --- creating jobs --------------------------------------------------------------------
 
     def create_export(self, caller: Caller, options: ExportOptions) -> TransferJobRecord:
@@ -395,6 +411,10 @@ class TransferService:
             raise InvalidInput("must be 'all' or 'latest'", field="version_filter")
         if options.file_filter not in ("migrate", "runtime"):
             raise InvalidInput("must be 'migrate' or 'runtime'", field="file_filter")
+        if options.context_name not in ("keep", "token", "env_suffix"):
+            raise InvalidInput("must be 'keep', 'token' or 'env_suffix'", field="context_name")
+        if options.context_name != "keep" and not options.with_tokens:
+            raise InvalidInput("needs with_tokens", field="context_name")
         if options.version_filter == "latest" and pinned:
             raise InvalidInput(
                 "'latest' cannot be combined with pinned versions (plan[version] or "
@@ -636,6 +656,11 @@ class TransferService:
                 out,  # type: ignore[arg-type]
                 source_tenant=caller.tenant_name,
                 with_tokens=options["with_tokens"],
+                tokens=(
+                    TokenSpec(context_name=options.get("context_name", "keep"))
+                    if options["with_tokens"]
+                    else None
+                ),
                 source_system=job.source_system,
                 correlation_id=job.correlation_id,
                 progress=watch,

@@ -39,6 +39,11 @@ class ExportIn(BaseModel):
     version_filter: Literal["all", "latest"] = "all"
     file_filter: Literal["migrate", "runtime"] = "migrate"
     with_tokens: bool = False
+    context_name: Literal["keep", "token", "env_suffix"] = Field(
+        default="keep",
+        description="With tokens: `token` writes plan names as `[[context.name]]`; "
+        "`env_suffix` turns `eod_PROD` into `eod_[[env.name]]`.",
+    )
     include_history: bool = False
     source_system: Tag | None = None
     correlation_id: Tag | None = None
@@ -53,6 +58,7 @@ class ExportIn(BaseModel):
             version_filter=self.version_filter,
             file_filter=self.file_filter,
             with_tokens=self.with_tokens,
+            context_name=self.context_name,
             include_history=self.include_history,
             source_system=self.source_system,
             correlation_id=self.correlation_id,
