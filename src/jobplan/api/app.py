@@ -9,7 +9,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from jobplan import __version__
-from jobplan.api.dialects import diem, ikasan
+from jobplan.api.dialects import diem, ikasan, voltmx
 from jobplan.api.errors import install_error_handlers
 from jobplan.api.middleware import BodySizeLimit, RejectNul
 from jobplan.api.routers import (
@@ -86,4 +86,5 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(transfers.router)
     app.include_router(diem.router)
     app.include_router(ikasan.router)
+    app.include_router(voltmx.router)
     return app

@@ -159,6 +159,13 @@ class AuthService:
                 api_key_id=key_id,
             )
 
+    def authenticate_secret(self, secret: str) -> Caller:
+        """An API key if ``secret`` is key-shaped (``jp_...``), else an access token: for
+        dialects whose one credential header takes either."""
+        if parse_api_key(secret) is not None:
+            return self.authenticate_api_key(secret)
+        return self.authenticate_access_token(secret)
+
     def authenticate_api_key(self, key: str) -> Caller:
         """Check an API key (``jp_<id>_<secret>``) and resolve its caller."""
         parsed = parse_api_key(key)

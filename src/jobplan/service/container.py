@@ -18,6 +18,7 @@ from jobplan.service.security import PasswordHasher, load_or_create_signing_key
 from jobplan.service.tenants import TenantService
 from jobplan.service.transfers import TransferService
 from jobplan.service.users import UserService
+from jobplan.service.voltmx import VoltMxJobService
 from jobplan.settings import Settings
 from jobplan.store import Database
 
@@ -47,8 +48,9 @@ class Services:
         self.plans = PlanService(database)
         self.runs = RunService(database, self.versions, self.plans)
         self.bundles = BundleService(self.plans)
-        self.registry = ServiceRegistry(database)
         self.transfers = TransferService(database, settings, self.plans, self.runs)
+        self.registry = ServiceRegistry(database)
+        self.voltmx = VoltMxJobService(database, self.plans, self.runs)
         self.bootstrap: BootstrapResult | None = None
 
     def connect_engine(self, notify: Callable[[], None]) -> None:

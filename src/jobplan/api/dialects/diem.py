@@ -18,7 +18,6 @@ an unknown plan 404, each with a message.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -26,6 +25,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from jobplan.api.deps import ServicesDep
+from jobplan.api.dialects._body import json_object
 from jobplan.errors import (
     AuthenticationFailed,
     InvalidInput,
@@ -63,19 +63,6 @@ def _authenticate(services: Services, key: str | None) -> Caller:
     return services.auth.authenticate_access_token(key)
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise InvalidInput("the body is not valid JSON") from exc
-    if not isinstance(body, dict):
-        raise InvalidInput('the body must be a JSON object such as {"id": ..., "action": ...}')
-    return body
-
-
 @router.post(
     "/etl-mgr/api/apijob",
     operation_id="diem_apijob",
@@ -88,7 +75,7 @@ async def apijob(
     action_query: Annotated[str | None, Query(alias="action", max_length=20)] = None,
 ) -> JSONResponse:
     try:
-        body = await _body(request)
+        body = await json_object(request, 'such as {"id": ..., "action": ...}', empty={})
         caller = await _run(_authenticate, services, x_api_key)
         job = body.get("id")
         action = body.get("action", action_query)
