@@ -9,7 +9,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from jobplan import __version__
-from jobplan.api.dialects import diem, ikasan, voltmx
+from jobplan.api.dialects import diem, ikasan, spark, voltmx
 from jobplan.api.errors import install_error_handlers
 from jobplan.api.middleware import BodySizeLimit, RejectNul
 from jobplan.api.routers import (
@@ -86,5 +86,6 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(transfers.router)
     app.include_router(diem.router)
     app.include_router(ikasan.router)
+    app.include_router(spark.router)
     app.include_router(voltmx.router)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,3 +46,21 @@ def client(api_settings: Settings, services: Services) -> Iterator[TestClient]:
 def root(client: TestClient) -> Actor:
     """The bootstrapped system administrator (admin of tenant ``default``)."""
     return login(client, ROOT_USER, ROOT_PASSWORD)
+
+
+@pytest.fixture
+def gate(services: Services) -> Iterator[threading.Event]:
+    """Holds running jobs at their first progress step until set (deterministic cancel and
+    timeout tests; the work itself is real)."""
+    release = threading.Event()
+    reached = threading.Event()
+
+    def hold() -> None:
+        reached.set()
+        release.wait(30)
+
+    services.transfers.progress_hook = hold
+    release.reached = reached  # type: ignore[attr-defined]
+    yield release
+    release.set()
+    services.transfers.progress_hook = None

@@ -9,7 +9,6 @@ import json
 import threading
 import time
 import zipfile
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -80,24 +79,6 @@ def plan_names(client: TestClient, actor: Actor) -> list[str]:
     response = client.get("/api/v1/plans?limit=200", headers=actor.headers)
     assert response.status_code == 200
     return sorted(f"{p['folder']}/{p['name']}" for p in response.json())
-
-
-@pytest.fixture
-def gate(services: Services) -> Iterator[threading.Event]:
-    """Holds running jobs at their first progress step until set (deterministic cancel and
-    timeout tests; the work itself is real)."""
-    release = threading.Event()
-    reached = threading.Event()
-
-    def hold() -> None:
-        reached.set()
-        release.wait(30)
-
-    services.transfers.progress_hook = hold
-    release.reached = reached  # type: ignore[attr-defined]
-    yield release
-    release.set()
-    services.transfers.progress_hook = None
 
 
 # --- exports ---------------------------------------------------------------------------------
