@@ -457,3 +457,145 @@ def test_status_services_are_tenant_scoped(client: TestClient, root: Actor, tmp_
     assert client.get(f"{STATUS}/json/allInstance", auth=other).status_code == 204
     assert client.get(f"{STATUS}/json/jobStatus", auth=other).status_code == 204
     gate.write_text("go")
+
+
+# --- bundle upload (/rest/import/context) ---------------------------------------------------
+
+UPLOAD = "/rest/import/context"
+FIXTURES = Path(__file__).resolve().parents[3].parent / "shared/fixtures/ikasan"
+
+
+def finished_import(client: TestClient, auth: tuple[str, str], url: str) -> dict[str, Any]:
+    def probe() -> dict[str, Any] | None:
+        response = client.get(url, auth=auth)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body if body["status"] not in ("created", "in_progress") else None
+
+    return wait_for(probe, what="the import to finish")
+
+
+def test_round_trip_export_then_upload_into_another_tenant(client: TestClient, root: Actor) -> None:
+    seed_plan(client, root)
+    exported = client.get("/rest/export/context/tokens/MyFirstJobPlan", auth=AUTH)
+    assert exported.status_code == 200
+    make_tenant(client, root, "other")
+    other = ("other-admin", "other-admin-password")
+    response = client.post(
+        UPLOAD,
+        auth=other,
+        files={"file": ("MyFirstJobPlan.zip", exported.content, "application/zip")},
+        data={
+            "tokens": '{"agent.name": "test-agent", "sample_param": "test value"}',
+            "folder": "imported",
+        },
+    )
+    assert response.status_code == 202, response.text
+    created = response.json()
+    assert created["status"] in {"created", "in_progress", "completed"}
+    assert response.headers["location"] == created["statusUrl"]
+    assert created["statusUrl"].endswith(f"{UPLOAD}/{created['id']}")
+    job = finished_import(client, other, created["statusUrl"])
+    assert job["status"] == "completed", job
+    (added,) = job["added"]
+    assert added.endswith("MyFirstJobPlan")
+    assert (job["changed"], job["unchanged"], job["conflicts"]) == ([], [], [])
+    # the plan, through the native API of the other tenant
+    token = client.post(
+        "/oauth/token",
+        data={"grant_type": "password", "username": other[0], "password": other[1]},
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    (plan,) = client.get("/api/v1/plans", headers=headers).json()
+    stored = client.get(f"/api/v1/plans/{plan['id']}", headers=headers).json()["document"]
+    assert stored["parameters"][0]["default"] == "test value"
+    assert {job.get("agent") for job in stored["jobs"]} >= {"test-agent"}
+    # the same upload again changes nothing
+    again = client.post(
+        UPLOAD,
+        auth=other,
+        files={"file": ("MyFirstJobPlan.zip", exported.content, "application/zip")},
+        params={
+            "tokens": '{"agent.name": "test-agent", "sample_param": "test value"}',
+            "folder": "imported",
+        },
+    )
+    assert again.status_code == 202, again.text
+    assert finished_import(client, other, again.json()["statusUrl"])["unchanged"] == [added]
+    # another tenant cannot see the job
+    assert client.get(created["statusUrl"], auth=AUTH).status_code == 404
+
+
+def test_the_real_ikasan_bundle_uploads_as_a_raw_body(client: TestClient, root: Actor) -> None:
+    data = (FIXTURES / "MyFirstJobPlan.zip").read_bytes()
+    response = client.post(
+        UPLOAD,
+        auth=AUTH,
+        content=data,
+        headers={"Content-Type": "application/zip"},
+        params={"folder": "ikasan"},
+    )
+    assert response.status_code == 202, response.text
+    job = finished_import(client, AUTH, response.json()["statusUrl"])
+    assert job["status"] == "completed", job
+    assert job["added"] == ["ikasan/MyFirstJobPlan"]
+    found = client.get("/api/v1/plans", headers=root.headers, params={"folder": "ikasan"})
+    assert [p["name"] for p in found.json()] == ["MyFirstJobPlan"]
+
+
+def test_a_broken_bundle_fails_with_a_reason(client: TestClient, root: Actor) -> None:
+    response = client.post(
+        UPLOAD,
+        auth=AUTH,
+        content=b"not a zip",
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert response.status_code == 202, response.text
+    job = finished_import(client, AUTH, response.json()["statusUrl"])
+    assert job["status"] == "failed"
+    assert "zip" in job["reason"].lower()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "words"),
+    [
+        ({"json": {"file": "x"}}, 400, "multipart/form-data"),
+        ({"data": {"folder": "x"}, "files": {"other": ("a", b"PK")}}, 400, "'file'"),
+        (
+            {"files": {"file": ("a.zip", b"PK")}, "data": {"on_conflict": "merge"}},
+            400,
+            "on_conflict",
+        ),
+        ({"files": {"file": ("a.zip", b"PK")}, "data": {"tokens": "{oops"}}, 400, "tokens"),
+        ({"files": {"file": ("a.zip", b"PK")}, "data": {"folder": "../up"}}, 400, "folder"),
+        ({"content": b"", "headers": {"Content-Type": "application/zip"}}, 400, "empty"),
+    ],
+    ids=["json", "no-file", "on-conflict", "tokens", "folder", "empty"],
+)
+def test_bad_uploads_are_400(
+    client: TestClient, root: Actor, kwargs: dict[str, Any], status: int, words: str
+) -> None:
+    response = client.post(UPLOAD, auth=AUTH, **kwargs)
+    assert response.status_code == status, response.text
+    assert words in response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    assert client.get("/api/v1/imports", headers=root.headers).json() == []
+
+
+def test_upload_needs_credentials_and_write_permission(client: TestClient, root: Actor) -> None:
+    files = {"file": ("a.zip", b"PK", "application/zip")}
+    missing = client.post(UPLOAD, files=files)
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"].startswith("Basic")
+    assert client.post(UPLOAD, files=files, auth=(ROOT_USER, "wrong")).status_code == 401
+    response = client.post(
+        "/api/v1/users",
+        headers=root.headers,
+        json={"username": "vera", "password": "vera-password", "role": "viewer"},
+    )
+    assert response.status_code == 201, response.text
+    refused = client.post(UPLOAD, files=files, auth=("vera", "vera-password"))
+    assert refused.status_code == 403
+    unknown = client.get(f"{UPLOAD}/00000000-0000-0000-0000-000000000000", auth=AUTH)
+    assert unknown.status_code == 404
+    assert client.get(f"{UPLOAD}/00000000-0000-0000-0000-000000000000").status_code == 401

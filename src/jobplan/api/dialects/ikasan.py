@@ -22,31 +22,45 @@ context is the plan (its name, or the plan as given) or one of its stages; a job
 or Ikasan identifier (``agentName-jobName``). A plan's current runs are its open runs, or its
 latest run if none is open. Nothing to answer is 204. Errors are plain text, as Ikasan's are:
 401 without valid credentials, 404 for an unknown plan, context or job, 400 for a bad query.
+
+``POST /rest/import/context`` (a jobplan extension: Ikasan's own provisioning service takes
+a JSON ``ContextBundle``, not a zip) uploads a bundle zip and queues its import; answers 202
+with the job, whose ``GET /rest/import/context/{jobId}`` shows how it went.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import IO, Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
 
 from jobplan.api.deps import ServicesDep, client_address
 from jobplan.api.dialects import ikasan_status as shapes
+from jobplan.api.routers.transfers import _tokens, _upload_name
 from jobplan.errors import (
     AuthenticationFailed,
+    Conflict,
     InvalidInput,
     JobplanError,
+    LimitExceeded,
     NotFound,
     PermissionDenied,
+    TooLarge,
 )
 from jobplan.model import Job
 from jobplan.service.caller import Caller
 from jobplan.service.container import Services
+from jobplan.service.plans import OnConflict
+from jobplan.service.records import TransferJobRecord
 from jobplan.service.runs import PlanInstances, RunInstance
+from jobplan.service.transfers import ImportOptions, TransferKind
 
 router = APIRouter(tags=["dialect: Ikasan"])
 _basic = HTTPBasic(auto_error=False, realm="ikasan")
@@ -368,3 +382,160 @@ async def job_status_word(
         return _word(shapes.job_word(instance, defined.name))
 
     return await _status(request, services, x_tenant, answer)
+
+
+# --- bundle upload (a jobplan extension: Ikasan provisions JSON, not zips) ----------------
+
+_UPLOAD_STATUS = {
+    AuthenticationFailed: 401,
+    PermissionDenied: 403,
+    NotFound: 404,
+    TooLarge: 413,
+    InvalidInput: 400,
+    LimitExceeded: 429,
+    Conflict: 409,
+}
+_RAW_TYPES = ("application/zip", "application/octet-stream", "application/x-zip-compressed")
+_SPOOL_BYTES = 1024 * 1024
+
+
+def _upload_answer(exc: JobplanError) -> Response:
+    if isinstance(exc, AuthenticationFailed):
+        return _refused(exc)
+    status = next((s for kind, s in _UPLOAD_STATUS.items() if isinstance(exc, kind)), 400)
+    return PlainTextResponse(exc.message, status_code=status)
+
+
+def _import_job(job: TransferJobRecord, request: Request) -> dict[str, Any]:
+    """An import job as JSON (Ikasan's camelCase); the plan lists once it has run."""
+    result = job.result or {}
+    return {
+        "id": job.id,
+        "status": job.status,
+        "progress": job.progress,
+        "reason": job.reason,
+        "statusUrl": str(request.url_for("ikasan_import_status", job_id=job.id)),
+        "createdBy": job.created_by_name,
+        "createdAt": job.created_at.isoformat(),
+        "finishedAt": job.finished_at.isoformat() if job.finished_at else None,
+        "added": result.get("added", []),
+        "changed": result.get("changed", []),
+        "unchanged": result.get("unchanged", []),
+        "conflicts": result.get("conflicts", []),
+        "warnings": result.get("warnings", []),
+    }
+
+
+def _upload_options(fields: dict[str, str | None], file_name: str | None) -> ImportOptions:
+    on_conflict = fields.get("on_conflict") or str(OnConflict.ABORT)
+    if on_conflict not in {str(choice) for choice in OnConflict}:
+        raise InvalidInput(
+            f"on_conflict must be one of {', '.join(str(c) for c in OnConflict)}, "
+            f"not {on_conflict[:40]!r}"
+        )
+    return ImportOptions(
+        tokens=_tokens(fields.get("tokens")),
+        on_conflict=OnConflict(on_conflict),
+        folder=fields.get("folder") or "",
+        file_name=_upload_name(file_name),
+    )
+
+
+async def _spool(request: Request) -> IO[bytes]:
+    """The raw request body in a temporary file (memory until 1 MiB)."""
+    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 - returned
+    async for chunk in request.stream():
+        await run_in_threadpool(spool.write, chunk)
+    spool.seek(0)
+    return spool
+
+
+@router.post(
+    "/rest/import/context",
+    status_code=202,
+    operation_id="ikasan_import",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "tokens": {"type": "string"},
+                            "folder": {"type": "string"},
+                            "on_conflict": {"type": "string"},
+                        },
+                    }
+                },
+                "application/zip": {"schema": {"type": "string", "format": "binary"}},
+            }
+        }
+    },
+)
+async def import_bundle(
+    request: Request, services: ServicesDep, x_tenant: Tenant = None
+) -> Response:
+    """Upload a job plan bundle (Ikasan's export zip, or jobplan's) and queue its import.
+
+    The zip is the multipart part ``file``, or the whole body as ``application/zip`` or
+    ``application/octet-stream``. Options, as form fields or query parameters: ``tokens``
+    (JSON object of ``[[token]]`` values), ``folder`` (for plans of Ikasan bundles, which
+    name none) and ``on_conflict`` (``abort``, ``replace``, ``add_version``). Answers 202
+    with the job; ``statusUrl`` (also the ``Location``) shows how it went."""
+    upload: IO[bytes] | None = None
+    form: FormData | None = None
+    try:
+        caller = await _authenticate(request, services, x_tenant)
+        fields: dict[str, str | None] = {
+            key: request.query_params.get(key) for key in ("tokens", "folder", "on_conflict")
+        }
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        file_name = request.query_params.get("fileName")
+        if content_type == "multipart/form-data":
+            try:
+                form = await request.form(max_files=1, max_fields=10)
+            except HTTPException as exc:
+                raise InvalidInput(f"the multipart body cannot be read: {exc.detail}") from None
+            part = form.get("file")
+            if not isinstance(part, UploadFile):
+                raise InvalidInput("send the bundle zip as the multipart part 'file'")
+            for key in fields:
+                value = form.get(key)
+                if isinstance(value, str):
+                    fields[key] = value
+            upload, file_name = part.file, part.filename
+        elif content_type in _RAW_TYPES:
+            upload = await _spool(request)
+        else:
+            raise InvalidInput(
+                "send the bundle as multipart/form-data (part 'file') or as an application/zip body"
+            )
+        options = _upload_options(fields, file_name)
+        job = await run_in_threadpool(services.transfers.create_import, caller, upload, options)
+    except JobplanError as exc:
+        return _upload_answer(exc)
+    finally:
+        if form is not None:
+            await form.close()
+        elif upload is not None:
+            upload.close()
+    body = _import_job(job, request)
+    return JSONResponse(body, status_code=202, headers={"Location": body["statusUrl"]})
+
+
+@router.get("/rest/import/context/{job_id}", name="ikasan_import_status")
+async def import_status(
+    job_id: str, request: Request, services: ServicesDep, x_tenant: Tenant = None
+) -> Response:
+    """An uploaded bundle's import job: ``created``, ``in_progress``, then ``completed`` (with
+    the plans added, changed and unchanged), ``failed`` (with the ``reason``) or ``cancelled``."""
+    try:
+        caller = await _authenticate(request, services, x_tenant)
+        job = await run_in_threadpool(
+            services.transfers.get, caller, TransferKind.IMPORT, job_id[:64]
+        )
+    except JobplanError as exc:
+        return _upload_answer(exc)
+    return JSONResponse(_import_job(job, request))
