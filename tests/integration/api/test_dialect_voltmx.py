@@ -485,6 +485,21 @@ def test_history_strategy_and_retention_are_the_plan_policies(
         ({"jobName": None}, 400, ["jobName"]),
         ({"jobServiceInfo": None}, 400, ["jobServiceInfo"]),
         ({"jobServiceInfo": {"serviceType": "xSer"}}, 400, ["serviceType"]),
+        (
+            {"jobServiceInfo": SEED_CREATE["jobServiceInfo"] | {"serviceName": "my service"}},
+            400,
+            ["jobServiceInfo.serviceName"],
+        ),
+        (
+            {"jobServiceInfo": SEED_CREATE["jobServiceInfo"] | {"requestheaderMap": {"a b": "1"}}},
+            400,
+            ["jobServiceInfo.requestheaderMap"],
+        ),
+        (
+            {"jobServiceInfo": SEED_CREATE["jobServiceInfo"] | {"serviceExecutionType": "X"}},
+            400,
+            ["serviceExecutionType"],
+        ),
         ({"jobStatus": "Sometimes"}, 400, ["jobStatus"]),
         ({"historyStrategy": "ALL"}, 400, ["historyStrategy"]),
         ({"retentionPeriod": "forever"}, 400, ["retentionPeriod"]),
@@ -529,6 +544,12 @@ def test_bad_requests_fail_in_voltmx_style(
 ) -> None:
     response = client.request(method, JOBS + path, headers=volt, content=content)
     fail(response, status, fragment)
+
+
+def test_openapi_lists_the_dialect(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/authService/accounts/login", "/admin/api/jobs/job", "/api/v1/services"} <= set(paths)
+    assert "/admin/api/jobs/{job_id}" in paths
 
 
 def test_rename_and_duplicate_names_are_refused(client: TestClient, volt: dict[str, str]) -> None:

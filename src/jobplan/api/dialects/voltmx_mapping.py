@@ -31,7 +31,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictInt, field_validator
 
-from jobplan.model import HttpJob, PlanDocument
+from jobplan.model import HttpJob, Name, PlanDocument
 from jobplan.service.voltmx import VOLTMX_FOLDER
 
 __all__ = [
@@ -102,7 +102,7 @@ class ServiceInfo(BaseModel):
 
     version: str | None = Field(default=None, max_length=100)
     serviceType: Literal["intSer", "objSer", "orchSer"]
-    serviceName: str = Field(min_length=1, max_length=100)
+    serviceName: Name  # as the registry's names, so that the service can be registered
     objectName: str | None = Field(default=None, max_length=1000)
     operationName: str = Field(min_length=1, max_length=1000)
     requestheaderMap: dict[str, str] = Field(default_factory=dict, max_length=500)
@@ -253,7 +253,10 @@ def document_of(body: JobIn) -> dict[str, Any]:
     :class:`ValueError` if no schedule is given or ``jobFrequencyInfo`` is inconsistent."""
     cron = body.jobFrequency.strip() if body.jobFrequency else None
     if body.jobFrequencyInfo is not None:
-        derived = frequency_to_cron(body.jobFrequencyInfo)  # checked even when unused
+        try:
+            derived = frequency_to_cron(body.jobFrequencyInfo)  # checked even when unused
+        except ValueError as exc:
+            raise ValueError(f"jobFrequencyInfo: {exc}") from exc
         cron = cron or derived
     if not cron:
         raise ValueError("give jobFrequency (a Quartz cron expression) or jobFrequencyInfo")
