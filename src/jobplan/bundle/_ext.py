@@ -47,6 +47,14 @@ def _normalised(model: type[BaseModel], field: str, value: Any) -> Any:
         return _MISSING
 
 
+@functools.cache
+def _fields(model: type[BaseModel], skip: frozenset[str]) -> tuple[tuple[str, Any], ...]:
+    """The fields compared, each with its default as JSON data (or ``_MISSING``)."""
+    return tuple(
+        (field, _default(model, field)) for field in model.model_fields if field not in skip
+    )
+
+
 def extension(
     model: type[BaseModel],
     want: Mapping[str, Any],
@@ -57,15 +65,13 @@ def extension(
     """Fields of ``want`` (a ``model_dump(mode="json")``) that ``got`` (what the reader maps
     from the Ikasan form) does not reproduce."""
     result: dict[str, Any] = {}
-    for field in model.model_fields:
-        if field in skip:
-            continue
+    for field, default in _fields(model, skip):
         wanted = want.get(field, _MISSING)
         if wanted is _MISSING:
             continue
         value = got.get(field, _MISSING)
         if value is _MISSING:
-            if wanted == _default(model, field):
+            if wanted == default:
                 continue
         elif value == wanted or _normalised(model, field, value) == wanted:
             continue

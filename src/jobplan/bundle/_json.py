@@ -35,6 +35,19 @@ _SCALARS: dict[type, Callable[[Any], str]] = {
     bool: lambda value: "true" if value else "false",
     type(None): lambda value: "null",
 }
+_LITERALS: dict[Any, str] = {True: "true", False: "false", None: "null"}
+_KEYS: dict[str, str] = {}
+"""Object key -> its encoding followed by ``": "`` (keys repeat from entry to entry)."""
+_KEYS_MAX = 4096
+
+
+def _key(key: Any) -> str:
+    if type(key) is not str:
+        raise TypeError(f"JSON object keys must be text, not {type(key).__name__}")
+    encoded = _string(key) + ": "
+    if len(_KEYS) < _KEYS_MAX:
+        _KEYS[key] = encoded
+    return encoded
 
 
 class _Writer:
@@ -64,17 +77,30 @@ class _Writer:
                 return
             inner = newline + "  "
             separator = "{" + inner
+            append = out.append
+            keys = _KEYS
+            plain = self.text is None
             for key in sorted(value):
-                if type(key) is not str:
-                    raise TypeError(f"JSON object keys must be text, not {type(key).__name__}")
                 item = value[key]
-                out.append(separator + _string(key) + ": ")
-                if type(item) is str:
-                    out.append(self.string(item))
+                prefix = separator + (keys.get(key) or _key(key))
+                kind = type(item)
+                # the common leaves inline: one append per member
+                if kind is str:
+                    if plain:
+                        append(prefix + _string(item))
+                    else:
+                        append(prefix + self.string(item))
+                elif kind is bool or item is None:
+                    append(prefix + _LITERALS[item])
+                elif kind is int:
+                    append(prefix + int.__repr__(item))
+                elif (kind is dict or kind is list) and not item:
+                    append(prefix + ("{}" if kind is dict else "[]"))
                 else:
+                    append(prefix)
                     self.value(item, inner)
                 separator = "," + inner
-            out.append(newline + "}")
+            append(newline + "}")
         elif kind is list or kind is tuple:
             if not value:
                 out.append("[]")
@@ -82,8 +108,11 @@ class _Writer:
             inner = newline + "  "
             separator = "[" + inner
             for item in value:
-                out.append(separator)
-                self.value(item, inner)
+                if type(item) is str:
+                    out.append(separator + self.string(item))
+                else:
+                    out.append(separator)
+                    self.value(item, inner)
                 separator = "," + inner
             out.append(newline + "]")
         elif isinstance(value, str):

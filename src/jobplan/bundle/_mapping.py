@@ -318,6 +318,8 @@ def _key(condition: dict[str, Any]) -> str:
 
 
 def _unique(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if len(items) < 2:
+        return list(items)
     seen: set[str] = set()
     result = []
     for item in items:

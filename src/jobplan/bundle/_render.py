@@ -115,6 +115,7 @@ class _PlanRenderer:
         self.listed: dict[str, list[str]] = {}
         """Job name -> contexts listing it, outermost first."""
         self.jobs: dict[str, Job] = {}
+        self._refs: dict[str, list[str]] = {}
         self.locked = {name for lock in plan.locks for name in lock.jobs}
         self.dump = plan.model_dump(mode="json")
         self.dumps: dict[str, dict[str, Any]] = {}
@@ -164,10 +165,16 @@ class _PlanRenderer:
             places.append(context)
 
     def _references(self, job: Job) -> list[str]:
+        """The jobs of this plan ``job`` depends on (computed once per job)."""
         if job.depends_on is None:
             return []
-        names = [ref.job for ref in job.depends_on.refs() if isinstance(ref, JobRef)]
-        return list(dict.fromkeys(name for name in names if name in self.home))
+        found = self._refs.get(job.name)
+        if found is None:
+            names = [ref.job for ref in job.depends_on.refs() if isinstance(ref, JobRef)]
+            found = self._refs[job.name] = list(
+                dict.fromkeys(name for name in names if name in self.home)
+            )
+        return found
 
     def agent(self, agent: str) -> str:
         token = self.options.agent_tokens.get(agent)

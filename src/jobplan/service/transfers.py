@@ -12,7 +12,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -734,8 +734,8 @@ class TransferService:
                 lines.append(
                     json.dumps(
                         {
-                            "plan_run": _jsonable(asdict(run)),
-                            "job_runs": [_jsonable(asdict(j)) for j in jobs],
+                            "plan_run": _jsonable(run),
+                            "job_runs": [_jsonable(j) for j in jobs],
                         },
                         sort_keys=True,
                     ).encode()
@@ -846,8 +846,11 @@ class TransferService:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in data.items()}
+def _jsonable(record: Any) -> dict[str, Any]:
+    """A run record's fields for ``json.dumps``: its flat values as they are (``asdict``'s
+    deep copy was most of a history export's time), instants as ISO text."""
+    values = ((f.name, getattr(record, f.name)) for f in fields(record))
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values}
 
 
 def _import_result(
