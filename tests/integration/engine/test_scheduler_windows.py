@@ -7,6 +7,8 @@ from datetime import timedelta
 import pytest
 
 from jobplan.store import Database
+from jobplan.store import plans as plan_store
+from jobplan.store import runs as store
 from jobplan.store.records import PlanRecord
 from support.engine import T0, Harness, at, cmd, gate
 
@@ -217,3 +219,41 @@ def test_buffer_all_catch_up_runs_start_in_fire_order(h: Harness) -> None:
         now += timedelta(seconds=1)
         assert h.step(now) == ["a"]
     assert started == sorted(started)
+
+
+def test_due_plans_read_as_the_store_reads_them(h: Harness) -> None:
+    """The scheduler's raw SQLite read of due plans gives the records SQLAlchemy would."""
+    plan = windowed(h, name="raw")
+    h.set_next_fire(plan, T0)
+    h.tx(lambda c: store.set_next_fire(c, plan.id, T0, at(-60)))
+    h.tx(lambda c: plan_store.set_disabled_jobs(c, plan.id, ["a"]))
+    (due,) = h.tx(lambda c: store.due_plans(c, at(1), 10))
+    assert due == h.reload(plan)
+    assert (due.next_fire_time, due.last_fire_time, due.disabled_jobs) == (T0, at(-60), ["a"])
+    assert due.enabled is True
+
+
+def test_statistics_of_runs_that_end_as_they_open_add_up_over_ticks(h: Harness) -> None:
+    plans = [
+        h.plan(
+            f"g{index}",
+            jobs=[gate("g", "* * * * * ?")],
+            window={"cron": "* * * * * ?"},
+            policies={"overlap": "allow"},
+        )
+        for index in range(3)
+    ]
+    for plan in plans:
+        h.set_next_fire(plan, T0)
+    assert [o.run.status for o in h.tick(at(0.5)) if o.run] == ["COMPLETE"] * 3
+    assert len(h.tick(at(2.5))) == 6, "two fires each (1 s and 2 s) in the second tick"
+    for plan in plans:
+        stats = h.stats(plan)
+        assert stats is not None
+        assert (stats.total, stats.succeeded, stats.failed, stats.last_status) == (
+            3,
+            3,
+            0,
+            "COMPLETE",
+        )
+        assert stats.last_run_at == at(2.5)
