@@ -27,6 +27,8 @@ pytest: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/cron_bench.py
+	$(BIN)/python bench/scheduler_bench.py
+	$(BIN)/python bench/bundle_bench.py
 
 system-deps:
 	bash scripts/install-system-deps.sh

@@ -1,7 +1,7 @@
 """Bundle export and import: jobplan's format layer and its service path, against two peers.
 
-Run: ``.venv/bin/python bench/bundle_bench.py`` (no arguments; about 4 minutes) or with
-``--quick`` for a smoke run (a tenth of the jobs, one repeat, about 40 seconds).
+Run: ``.venv/bin/python bench/bundle_bench.py`` (no arguments; 5-10 minutes on a busy
+2-core machine) or with ``--quick`` for a smoke run (a tenth of the jobs, one repeat).
 
 Workloads: one plan of 10,000 command jobs (100 stages of 100, each job depending on the one
 before, agents and ``or``/``not`` conditions between stages), and 100 plans of 100 jobs.
