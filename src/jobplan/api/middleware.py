@@ -51,24 +51,31 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self.upload_paths is not None and self.upload_paths.match(scope.get("path", "")):
-            # bundle uploads are spooled to disk by the framework and capped by the service
-            limit = BodySizeLimit(self.app, max(self.upload_max_bytes, self.max_bytes))
-            await limit(scope, receive, send)
-            return
+        uploading = self.upload_paths is not None and self.upload_paths.match(
+            scope.get("path", "")
+        )
+        limit = max(self.upload_max_bytes, self.max_bytes) if uploading else self.max_bytes
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._refuse(send)
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                await self._refuse(send, limit)
                 return
+        if uploading:
+            # bundle uploads are streamed (spooled to disk by the handler), never buffered
+            # here: only counted, whether or not they announce a length
+            await self._counted(scope, receive, send, limit)
+            return
         if not any(name == b"content-length" for name, _ in scope.get("headers", [])):
             # A body without a length (chunked): read it here, so going over the cap is a
             # 413 rather than a parse error deep in the framework.
             body, too_large = await self._read_all(receive)
             if too_large:
-                await self._refuse(send)
+                await self._refuse(send, limit)
                 return
             await self.app(scope, _replay(body, receive), send)
             return
+        await self._counted(scope, receive, send, limit)
+
+    async def _counted(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         received = 0
         started = False
 
@@ -77,7 +84,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise _TooLarge
             return message
 
@@ -91,7 +98,7 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, limit)
 
     async def _read_all(self, receive: Receive) -> tuple[bytes, bool]:
         chunks: list[bytes] = []
@@ -108,12 +115,9 @@ class BodySizeLimit:
             if not message.get("more_body", False):
                 return b"".join(chunks), False
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, limit: int) -> None:
         await send_problem(
-            send,
-            413,
-            "Content Too Large",
-            f"request body exceeds the limit of {self.max_bytes} bytes",
+            send, 413, "Content Too Large", f"request body exceeds the limit of {limit} bytes"
         )
 
 

@@ -36,7 +36,9 @@ def _progress() -> Progress:
 
 def _watch(client: ApiClient, job: dict[str, Any], what: str) -> dict[str, Any]:
     """Poll a job until it finishes, showing its percentage; Ctrl-C cancels it."""
-    url = job["status_url"]
+    # built from the id, not the server's absolute status_url: credentials only ever go to
+    # the server the user named (a proxy may make that URL another host or plain HTTP)
+    url = f"/api/v1/{job['object']}s/{job['id']}"
     try:
         with _progress() as bar:
             task = bar.add_task(what, total=100)
@@ -106,7 +108,6 @@ def export_bundle(
         "with_tokens": tokens,
         "context_name": "env_suffix" if env_suffix else "keep",
         "include_history": history,
-        "file_name": output.name,
     }
     job = _watch(client, call(client.post, "/api/v1/exports", json=body), "exporting")
     if job["status"] != "completed":
@@ -118,7 +119,7 @@ def export_bundle(
             task = bar.add_task("downloading", total=file["size"])
             sha256 = call(
                 client.download,
-                file["url"],
+                f"/api/v1/exports/{job['id']}/file",
                 target,
                 lambda done, _total: bar.update(task, completed=done),
             )

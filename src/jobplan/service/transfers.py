@@ -12,7 +12,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -29,7 +29,15 @@ from jobplan.bundle import (
     read_bundle,
     write_bundle,
 )
-from jobplan.errors import Conflict, InvalidInput, JobplanError, LimitExceeded, NotFound, TooLarge
+from jobplan.errors import (
+    Conflict,
+    InvalidInput,
+    JobplanError,
+    LimitExceeded,
+    NotFound,
+    StoreError,
+    TooLarge,
+)
 from jobplan.model import Role, SemVer, latest_matching
 from jobplan.service.caller import Caller, Permission
 from jobplan.service.folders import normalise_folder
@@ -128,9 +136,17 @@ class _Watch:
     """Called as work advances: records progress now and then, and stops the work (by
     raising) when the job was cancelled or ran out of time."""
 
-    def __init__(self, db: Database, job: TransferJobRecord, low: int, high: int) -> None:
+    def __init__(
+        self,
+        db: Database,
+        job: TransferJobRecord,
+        low: int,
+        high: int,
+        cancelled: Callable[[str], bool],
+    ) -> None:
         self._db = db
         self._job = job
+        self._cancelled = cancelled
         self._low, self._high = low, high
         self._last = 0.0
         self.hook: Callable[[], None] | None = None
@@ -144,12 +160,19 @@ class _Watch:
         self._last = now
         self.check()
         percent = self._low + (self._high - self._low) * done // max(total, 1)
-        with self._db.transaction() as conn:
-            transfers.set_progress(conn, self._job.id, min(percent, 99))
+        try:
+            with self._db.transaction() as conn:
+                transfers.set_progress(conn, self._job.id, min(percent, 99))
+        except StoreError:
+            # progress is informative: a busy database (SQLite's writer held by a long
+            # import) must not fail the job
+            log.warning("transfer_progress_not_saved", job=self._job.id)
 
     def check(self) -> None:
         if self._job.deadline_at is not None and utcnow() > self._job.deadline_at:
             raise _TimedOut()
+        if self._cancelled(self._job.id):
+            raise _Cancelled()
         with self._db.read() as conn:
             if transfers.is_cancelled(conn, self._job.id):
                 raise _Cancelled()
@@ -157,6 +180,8 @@ class _Watch:
     def between_plans(self) -> None:
         if self.hook is not None:
             self.hook()
+        if self._cancelled(self._job.id):
+            raise _Cancelled()
         now = time.monotonic()
         if now - self._last >= _PROGRESS_EVERY:
             self._last = now
@@ -224,7 +249,7 @@ def _caller_of(job: TransferJobRecord) -> Caller:
 def _check_file_name(name: str | None, default: str) -> str:
     if name is None or name == "":
         return default
-    if not _FILE_NAME.fullmatch(name) or ".." in name:
+    if not _FILE_NAME.fullmatch(name):
         raise InvalidInput(
             "must be 1-200 letters, digits, spaces, '.', '_' or '-' (no folders)",
             field="file_name",
@@ -253,6 +278,9 @@ class TransferService:
         self.notify: Callable[[], None] = lambda: None
         #: test seam: called at every progress step of a running job
         self.progress_hook: Callable[[], None] | None = None
+        # jobs cancelled through this process: seen by its workers at once, even while
+        # an import holds SQLite's write lock (so the cancellation cannot be written yet)
+        self._cancelling: set[str] = set()
 
     # --- limits ---------------------------------------------------------------------------
 
@@ -317,7 +345,14 @@ class TransferService:
         _check_tag(options.correlation_id, "correlation_id")
         file_name = _check_file_name(options.file_name, "bundle.zip")
         with self._db.read() as conn:
-            cap = self.limits(conn, caller.tenant_id, TransferKind.IMPORT).max_package_bytes
+            limits = self.limits(conn, caller.tenant_id, TransferKind.IMPORT)
+            active = transfers.count_active(conn, caller.tenant_id, str(TransferKind.IMPORT))
+        if active >= limits.job_limit:  # checked again when the job is created
+            raise LimitExceeded(
+                f"tenant '{caller.tenant_name}' already has {active} unfinished import "
+                "job(s), its limit; wait for it to finish or cancel it"
+            )
+        cap = limits.max_package_bytes
         job_id = new_id()
         target = self._path(caller.tenant_id, job_id, ".upload")
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -378,7 +413,7 @@ class TransferService:
                 kind=str(kind),
                 status=TransferStatus.CREATED,
                 progress=0,
-                request=request,
+                request={**request, "timeout_seconds": limits.timeout_seconds},
                 result=None,
                 reason=None,
                 created_by=caller.user_id,
@@ -555,10 +590,19 @@ class TransferService:
     def cancel(self, caller: Caller, kind: TransferKind, job_id: str) -> TransferJobRecord:
         """Cancel a job that has not finished: nothing it did is kept."""
         job = self.get(caller, kind, job_id)
-        with self._db.transaction() as conn:
-            ended = transfers.mark_cancelled(conn, job.id, self._expiry())
-        if not ended:
+        if job.status not in transfers.ACTIVE:
             raise Conflict(f"{kind} job {job_id} has already finished ({job.status})")
+        self._cancelling.add(job.id)
+        try:
+            with self._db.transaction() as conn:
+                ended = transfers.mark_cancelled(conn, job.id, self._expiry())
+                if ended:
+                    transfers.redact_tokens(conn, job.id)
+        finally:
+            self._cancelling.discard(job.id)
+        if not ended:
+            current = self.get(caller, kind, job_id)
+            raise Conflict(f"{kind} job {job_id} has already finished ({current.status})")
         self._discard(job, ".zip.part", ".upload")
         log.info("transfer_cancelled", kind=str(kind), job=job.id)
         return self.get(caller, kind, job_id)
@@ -579,8 +623,14 @@ class TransferService:
         """Claim and run the oldest queued job; ``False`` when there was none."""
         with self._db.transaction() as conn:
             job = transfers.claim_next(conn, node_id)
-        if job is None:
-            return False
+            if job is None:
+                return False
+            # the timeout counts from the start, not from creation: a job queued behind
+            # other tenants' jobs still gets its whole time (a job that waited longer than
+            # its timeout was closed by the sweep instead)
+            deadline = utcnow() + timedelta(seconds=self._timeout_of(job))
+            transfers.set_deadline(conn, job.id, deadline)
+            job = replace(job, deadline_at=deadline)
         log.info("transfer_started", kind=job.kind, job=job.id)
         if job.kind == TransferKind.EXPORT:
             self._run(job, self._export)
@@ -591,14 +641,18 @@ class TransferService:
     def _run(
         self, job: TransferJobRecord, work: Callable[[TransferJobRecord, _Watch], None]
     ) -> None:
-        watch = _Watch(self._db, job, 0, 90)
+        watch = _Watch(self._db, job, 0, 90, self._cancelling.__contains__)
         watch.hook = self.progress_hook
         reason: str | None
         try:
             watch.check()
             work(job, watch)
+            self._forget_tokens(job)
             return
         except _Cancelled:
+            status, reason = TransferStatus.CANCELLED, None
+        except FileNotFoundError:
+            # a cancellation (or the deadline sweep) removed the job's file under it
             status, reason = TransferStatus.CANCELLED, None
         except _TimedOut:
             status = TransferStatus.CLOSED_BY_TIMEOUT
@@ -617,13 +671,24 @@ class TransferService:
             if job.kind == TransferKind.IMPORT:
                 self._discard(job, ".upload")
         if status is not TransferStatus.CANCELLED:
-            with self._db.transaction() as conn:
-                transfers.finish(conn, job.id, status, expires_at=self._expiry(), reason=reason)
+            try:
+                with self._db.transaction() as conn:
+                    transfers.finish(conn, job.id, status, expires_at=self._expiry(), reason=reason)
+                    transfers.redact_tokens(conn, job.id)
+            except JobplanError:  # the deadline sweep closes it if this cannot be written
+                log.exception("transfer_end_not_saved", kind=job.kind, job=job.id)
         log.info("transfer_ended", kind=job.kind, job=job.id, status=str(status), reason=reason)
 
-    def _timeout_of(self, job: TransferJobRecord) -> float:
-        assert job.deadline_at is not None
-        return round((job.deadline_at - job.created_at).total_seconds(), 3)
+    def _forget_tokens(self, job: TransferJobRecord) -> None:
+        try:
+            with self._db.transaction() as conn:
+                transfers.redact_tokens(conn, job.id)
+        except JobplanError:
+            log.exception("transfer_tokens_not_redacted", job=job.id)
+
+    @staticmethod
+    def _timeout_of(job: TransferJobRecord) -> float:
+        return float(job.request.get("timeout_seconds", 0))
 
     def _export(self, job: TransferJobRecord, watch: _Watch) -> None:
         caller = _caller_of(job)
@@ -799,13 +864,19 @@ class TransferService:
         with self._db.transaction() as conn:
             overdue = transfers.overdue(conn, now)
             for job in overdue:
+                waited = job.status == TransferStatus.CREATED
                 transfers.finish(
                     conn,
                     job.id,
                     TransferStatus.CLOSED_BY_TIMEOUT,
                     expires_at=self._expiry(),
-                    reason=f"not finished within {self._timeout_of(job):g} seconds",
+                    reason=(
+                        f"waited longer than {self._timeout_of(job):g} seconds to start"
+                        if waited
+                        else f"not finished within {self._timeout_of(job):g} seconds"
+                    ),
                 )
+                transfers.redact_tokens(conn, job.id)
         for job in overdue:
             self._discard(job, ".zip.part", ".upload")
         with self._db.transaction() as conn:
@@ -827,6 +898,7 @@ class TransferService:
                     expires_at=self._expiry(),
                     reason="interrupted: the server stopped while the job ran",
                 )
+                transfers.redact_tokens(conn, job.id)
         for job in jobs:
             self._discard(job, ".zip.part", ".upload")
         return len(jobs)

@@ -27,6 +27,8 @@ __all__ = [
     "mark_cancelled",
     "overdue",
     "purge_expired",
+    "redact_tokens",
+    "set_deadline",
     "set_progress",
 ]
 
@@ -43,7 +45,9 @@ def lock_tenant(conn: Connection, tenant_id: str) -> None:
     transactions are serial already), so the concurrency limit cannot be raced past."""
     query = select(tenants.c.id).where(tenants.c.id == tenant_id)
     if conn.dialect.name != "sqlite":
-        query = query.with_for_update()
+        # FOR NO KEY UPDATE: does not wait for the key-share locks that inserts referring
+        # to the tenant (a running import's plans) hold
+        query = query.with_for_update(key_share=True)
     conn.execute(query)
 
 
@@ -125,6 +129,19 @@ def set_progress(conn: Connection, job_id: str, progress: int) -> None:
         .where(_t.id == job_id, _t.status == "in_progress")
         .values(progress=progress)
     )
+
+
+def set_deadline(conn: Connection, job_id: str, deadline: datetime) -> None:
+    conn.execute(update(transfer_jobs).where(_t.id == job_id).values(deadline_at=deadline))
+
+
+def redact_tokens(conn: Connection, job_id: str) -> None:
+    """Keep only the names of a finished job's token values (they may be secrets)."""
+    request: dict[str, Any] = conn.execute(select(_t.request).where(_t.id == job_id)).scalar() or {}
+    options = request.get("options", {})
+    if isinstance(options.get("tokens"), dict):
+        redacted = {**request, "options": {**options, "tokens": sorted(options["tokens"])}}
+        conn.execute(update(transfer_jobs).where(_t.id == job_id).values(request=redacted))
 
 
 def is_cancelled(conn: Connection, job_id: str) -> bool:

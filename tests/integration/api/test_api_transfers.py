@@ -9,12 +9,17 @@ import json
 import threading
 import time
 import zipfile
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from jobplan.api import create_app
 from jobplan.service.container import Services
+from jobplan.settings import Settings
+from jobplan.store import accounts
+from jobplan.store import transfers as store_transfers
 from support.api import Actor, login, make_tenant, make_user, sample_plan, wait_for
 from support.zips import make_zip, zip_entries
 
@@ -518,3 +523,90 @@ def test_import_needs_a_file_that_fits(client: TestClient, root: Actor) -> None:
     )
     assert big.status_code == 413
     assert "limit of 2000 bytes" in big.json()["detail"]
+
+
+def test_uploads_are_authenticated_before_their_body_is_read(
+    client: TestClient, root: Actor
+) -> None:
+    anonymous = client.post(
+        "/api/v1/imports", files={"file": ("x.zip", b"PK" * 1000, "application/zip")}
+    )
+    assert anonymous.status_code == 401
+    unknown_field = client.post(
+        "/api/v1/imports",
+        headers=root.headers,
+        files={"file": ("x.zip", b"PK", "application/zip")},
+        data={"surprise": "1"},
+    )
+    assert unknown_field.status_code == 422
+    assert "surprise" in unknown_field.text
+    bad_flag = client.post(
+        "/api/v1/imports",
+        headers=root.headers,
+        files={"file": ("x.zip", b"PK", "application/zip")},
+        data={"dry_run": "perhaps"},
+    )
+    assert bad_flag.status_code == 422
+    assert "dry_run" in bad_flag.text
+
+
+def test_a_chunked_upload_over_the_limit_is_refused_while_streaming(
+    api_settings: Settings, services: Services
+) -> None:
+    small = api_settings.model_copy(update={"max_package_bytes": 1024, "max_body_bytes": 1024})
+    with TestClient(create_app(small, services)) as small_client:
+        actor = login(small_client, "root", "root-password-123")
+
+        def chunks() -> Iterator[bytes]:
+            yield (
+                b'--b\r\nContent-Disposition: form-data; name="file"; filename="x.zip"\r\n'
+                b"Content-Type: application/zip\r\n\r\n"
+            )
+            for _ in range(40):
+                yield b"x" * 65536  # 2.5 MiB in all, no Content-Length
+
+        response = small_client.post(
+            "/api/v1/imports",
+            headers={**actor.headers, "Content-Type": "multipart/form-data; boundary=b"},
+            content=chunks(),
+        )
+    assert response.status_code == 413, response.text
+    assert "limit" in response.json()["detail"]
+
+
+def test_token_values_are_forgotten_once_a_job_ends(
+    client: TestClient, root: Actor, services: Services
+) -> None:
+    create_plan(
+        client,
+        root,
+        jobs=[{"name": "load", "kind": "command", "command": "true", "agent": "etl-prod"}],
+    )
+    data = download(client, root, export(client, root, folders=["finance"], with_tokens=True))
+    target = make_tenant(client, root, "secrets")
+    done = run_import(
+        client, target, data, tokens={"agent.name": "s3cr3t-agent"}, folder="x", dry_run=True
+    )
+    assert done["status"] == "completed", done
+    with services.database.read() as conn:
+        stored = store_transfers.get(conn, _tenant_id(services, "secrets"), "import", done["id"])
+    assert stored is not None
+    assert "s3cr3t-agent" not in json.dumps(stored.request)
+    assert stored.request["options"]["tokens"] == ["agent.name"]
+
+
+def _tenant_id(services: Services, name: str) -> str:
+    with services.database.read() as conn:
+        tenant = accounts.get_tenant_by_name(conn, name)
+    assert tenant is not None
+    return tenant.id
+
+
+def test_upload_names_are_made_safe(client: TestClient, root: Actor) -> None:
+    response = client.post(
+        "/api/v1/imports",
+        headers=root.headers,
+        files={"file": ("../Exporté (1)..zip", make_zip({"context/p.json": CONTEXT}), "x")},
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["options"]["file_name"] == "Export_ _1_..zip"

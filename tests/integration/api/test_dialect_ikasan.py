@@ -514,11 +514,12 @@ def test_round_trip_export_then_upload_into_another_tenant(client: TestClient, r
     again = client.post(
         UPLOAD,
         auth=other,
-        files={"file": ("MyFirstJobPlan.zip", exported.content, "application/zip")},
-        params={
-            "tokens": '{"agent.name": "test-agent", "sample_param": "test value"}',
-            "folder": "imported",
+        content=exported.content,
+        headers={
+            "Content-Type": "application/zip",
+            "X-Tokens": '{"agent.name": "test-agent", "sample_param": "test value"}',
         },
+        params={"folder": "imported"},
     )
     assert again.status_code == 202, again.text
     assert finished_import(client, other, again.json()["statusUrl"])["unchanged"] == [added]
@@ -599,3 +600,24 @@ def test_upload_needs_credentials_and_write_permission(client: TestClient, root:
     unknown = client.get(f"{UPLOAD}/00000000-0000-0000-0000-000000000000", auth=AUTH)
     assert unknown.status_code == 404
     assert client.get(f"{UPLOAD}/00000000-0000-0000-0000-000000000000").status_code == 401
+
+
+def test_upload_token_values_never_travel_in_the_url(client: TestClient) -> None:
+    in_url = client.post(
+        "/rest/import/context",
+        params={"tokens": '{"agent.name": "x"}'},
+        content=b"PK",
+        headers={"Content-Type": "application/zip"},
+        auth=AUTH,
+    )
+    assert in_url.status_code == 400
+    assert "X-Tokens" in in_url.text
+    bad_header = client.post(
+        "/rest/import/context",
+        content=b"PK",
+        headers={"Content-Type": "application/zip", "X-Tokens": "{oops"},
+        auth=AUTH,
+    )
+    assert bad_header.status_code == 400
+    assert "tokens" in bad_header.text
+    assert client.get("/api/v1/imports", auth=AUTH).json() == []

@@ -43,7 +43,7 @@ from starlette.exceptions import HTTPException
 
 from jobplan.api.deps import ServicesDep, client_address
 from jobplan.api.dialects import ikasan_status as shapes
-from jobplan.api.routers.transfers import _tokens, _upload_name
+from jobplan.api.uploads import parse_tokens, upload_name
 from jobplan.errors import (
     AuthenticationFailed,
     Conflict,
@@ -434,10 +434,10 @@ def _upload_options(fields: dict[str, str | None], file_name: str | None) -> Imp
             f"not {on_conflict[:40]!r}"
         )
     return ImportOptions(
-        tokens=_tokens(fields.get("tokens")),
+        tokens=parse_tokens(fields.get("tokens")),
         on_conflict=OnConflict(on_conflict),
         folder=fields.get("folder") or "",
-        file_name=_upload_name(file_name),
+        file_name=upload_name(file_name),
     )
 
 
@@ -481,16 +481,23 @@ async def import_bundle(
 
     The zip is the multipart part ``file``, or the whole body as ``application/zip`` or
     ``application/octet-stream``. Options, as form fields or query parameters: ``tokens``
-    (JSON object of ``[[token]]`` values), ``folder`` (for plans of Ikasan bundles, which
+    (JSON object of ``[[token]]`` values; a form field or the ``X-Tokens`` header, never the
+    URL), ``folder`` (for plans of Ikasan bundles, which
     name none) and ``on_conflict`` (``abort``, ``replace``, ``add_version``). Answers 202
     with the job; ``statusUrl`` (also the ``Location``) shows how it went."""
     upload: IO[bytes] | None = None
     form: FormData | None = None
     try:
         caller = await _authenticate(request, services, x_tenant)
+        if "tokens" in request.query_params:
+            raise InvalidInput(
+                "token values do not belong in the URL (URLs are logged): send them as the "
+                "form field 'tokens' or the X-Tokens header"
+            )
         fields: dict[str, str | None] = {
-            key: request.query_params.get(key) for key in ("tokens", "folder", "on_conflict")
+            key: request.query_params.get(key) for key in ("folder", "on_conflict")
         }
+        fields["tokens"] = request.headers.get("x-tokens")
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         file_name = request.query_params.get("fileName")
         if content_type == "multipart/form-data":

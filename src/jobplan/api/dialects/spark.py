@@ -36,7 +36,7 @@ from starlette.exceptions import HTTPException
 
 from jobplan.api.deps import ServicesDep
 from jobplan.api.dialects._body import json_object
-from jobplan.api.routers.transfers import _upload_name
+from jobplan.api.uploads import upload_name as safe_upload_name
 from jobplan.errors import (
     AuthenticationFailed,
     Conflict,
@@ -444,7 +444,7 @@ def _import_options(text: str | None, upload_name: str | None) -> ImportOptions:
         on_conflict=OnConflict(existing),
         source_system=_text(body.get("source_system"), "source_system"),
         correlation_id=_text(body.get("correlation_id"), "correlation_id"),
-        file_name=_upload_name(upload_name),
+        file_name=safe_upload_name(upload_name),
     )
 
 

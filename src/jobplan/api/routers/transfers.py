@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from jobplan.api.deps import CallerDep, LimitQuery, OffsetQuery, ServicesDep, set_page_headers
+from jobplan.api.uploads import parse_tokens, upload_name
 from jobplan.errors import InvalidInput
 from jobplan.service.plans import OnConflict
 from jobplan.service.records import TransferJobRecord
@@ -217,7 +219,8 @@ def cancel_export(
     responses={200: {"content": {"application/zip": {}}}},
 )
 def download_export(job_id: JobId, caller: CallerDep, services: ServicesDep) -> FileResponse:
-    """The exported bundle; its SHA-256 is in the job's status and the `Digest` header."""
+    """The exported bundle; its SHA-256 is in the job's status and the `X-Checksum-SHA256`
+    header."""
     path, job = services.transfers.export_file(caller, job_id)
     return FileResponse(
         path,
@@ -230,66 +233,91 @@ def download_export(job_id: JobId, caller: CallerDep, services: ServicesDep) -> 
 # --- imports ---------------------------------------------------------------------------------
 
 
-def _tokens(text: str | None) -> dict[str, str]:
-    if text is None or text.strip() == "":
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        raise InvalidInput(
-            'must be a JSON object of token values, e.g. {"env.name": "prod"}', field="tokens"
-        ) from None
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise InvalidInput(
-            'must be a JSON object of text values, e.g. {"env.name": "prod"}', field="tokens"
-        )
-    return value
+_IMPORT_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "tokens": {"type": "string", "description": "JSON object"},
+                        "on_conflict": {"enum": [str(c) for c in OnConflict]},
+                        "dry_run": {"type": "boolean"},
+                        "folder": {"type": "string"},
+                        "source_system": {"type": "string"},
+                        "correlation_id": {"type": "string"},
+                    },
+                }
+            }
+        },
+    }
+}
+_FORM_FIELDS = {"tokens", "on_conflict", "dry_run", "folder", "source_system", "correlation_id"}
 
 
 @router.post(
     "/imports",
     status_code=status.HTTP_202_ACCEPTED,
     name="imports_create",
+    openapi_extra=_IMPORT_FORM,
 )
-def create_import(
-    caller: CallerDep,
-    services: ServicesDep,
-    request: Request,
-    response: Response,
-    file: Annotated[UploadFile, File(description="The bundle (zip).")],
-    tokens: Annotated[
-        str | None, Form(max_length=65536, description="JSON object: token name -> value.")
-    ] = None,
-    on_conflict: Annotated[OnConflict, Form()] = OnConflict.ABORT,
-    dry_run: Annotated[bool, Form()] = False,
-    folder: Annotated[
-        str, Form(max_length=1024, description="Folder for plans of Ikasan exports.")
-    ] = "",
-    source_system: Annotated[str | None, Form(max_length=200)] = None,
-    correlation_id: Annotated[str | None, Form(max_length=200)] = None,
+async def create_import(
+    caller: CallerDep, services: ServicesDep, request: Request, response: Response
 ) -> TransferOut:
-    """Upload a bundle and queue its import (one transaction: all plans or none)."""
-    options = ImportOptions(
-        tokens=_tokens(tokens),
-        on_conflict=on_conflict,
-        dry_run=dry_run,
-        folder=folder,
-        source_system=source_system,
-        correlation_id=correlation_id,
-        file_name=_upload_name(file.filename),
-    )
-    job = services.transfers.create_import(caller, file.file, options)
+    """Upload a bundle (multipart `file`) and queue its import: all plans or none. The
+    caller is authenticated before the body is read."""
+    try:
+        form = await request.form(max_files=1, max_fields=len(_FORM_FIELDS) + 1)
+    except HTTPException as exc:
+        raise InvalidInput(f"cannot read the multipart body: {exc.detail}") from None
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, StarletteUpload):
+            raise InvalidInput("is required: the bundle as a multipart file part", field="file")
+        fields: dict[str, str] = {}
+        for key, value in form.multi_items():
+            if key == "file":
+                continue
+            if key not in _FORM_FIELDS or not isinstance(value, str):
+                raise InvalidInput("is not a field of an import", field=key)
+            if len(value) > 65536:
+                raise InvalidInput("is longer than 65536 characters", field=key)
+            fields[key] = value
+        options = ImportOptions(
+            tokens=parse_tokens(fields.get("tokens")),
+            on_conflict=_choice(fields.get("on_conflict", "abort")),
+            dry_run=_flag(fields.get("dry_run", "false"), "dry_run"),
+            folder=fields.get("folder", ""),
+            source_system=fields.get("source_system") or None,
+            correlation_id=fields.get("correlation_id") or None,
+            file_name=upload_name(upload.filename),
+        )
+        create = services.transfers.create_import
+        job = await run_in_threadpool(create, caller, upload.file, options)
+    finally:
+        await form.close()
     out = TransferOut.of(job, request)
     response.headers["Location"] = out.status_url
     return out
 
 
-def _upload_name(name: str | None) -> str | None:
-    if not name:
-        return None
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    cleaned = "".join(c if c.isalnum() or c in "._- " else "_" for c in base).lstrip("._- ")
-    return cleaned[:200] or None
+def _choice(value: str) -> OnConflict:
+    try:
+        return OnConflict(value)
+    except ValueError:
+        choices = ", ".join(str(c) for c in OnConflict)
+        raise InvalidInput(f"must be one of {choices}", field="on_conflict") from None
+
+
+def _flag(value: str, field: str) -> bool:
+    if value.lower() in ("true", "1", "yes", "on"):
+        return True
+    if value.lower() in ("false", "0", "no", "off", ""):
+        return False
+    raise InvalidInput("must be true or false", field=field)
 
 
 @router.get("/imports", name="imports_list")
