@@ -168,8 +168,8 @@ async def _run_engine(
     committed: list[tuple[datetime, datetime]] = []
     tick, apply = engine.scheduler.tick, engine.writer._apply
 
-    def recording_tick(conn: Connection, now: datetime, limit: int = 1000) -> list[OpenOutcome]:
-        outcomes = tick(conn, now, limit)
+    def recording_tick(conn: Connection, now: datetime) -> list[OpenOutcome]:
+        outcomes = tick(conn, now)
         opened.extend(outcomes)
         return outcomes
 

@@ -22,6 +22,7 @@ from jobplan.store import runs as store
 
 __all__ = [
     "MAX_CATCHUP_RUNS",
+    "TICK_LIMIT",
     "FirePlan",
     "WindowScheduler",
     "due_fires",
@@ -31,6 +32,10 @@ __all__ = [
 
 #: Never open more than this many catch-up runs for one plan in one tick.
 MAX_CATCHUP_RUNS = 1000
+#: Plans fired per tick (one transaction). Larger ticks pay fewer commits (fsyncs) and
+#: queries per run: against 1,000, 2,500 gave 2-15% more runs/s and a lower p99 in a burst
+#: (and a higher median), and holds SQLite's write lock for about half a second.
+TICK_LIMIT = 2500
 
 
 def next_window_fire(document: PlanDocument, after: datetime) -> datetime | None:
@@ -92,7 +97,7 @@ class WindowScheduler:
         self.threshold = timedelta(seconds=misfire_threshold_seconds)
         self.crons = state.crons
 
-    def tick(self, conn: Connection, now: datetime, limit: int = 1000) -> list[OpenOutcome]:
+    def tick(self, conn: Connection, now: datetime, limit: int = TICK_LIMIT) -> list[OpenOutcome]:
         """Fire every due window (up to ``limit`` plans) and advance their next fire times,
         all in the caller's transaction; returns what each fire did."""
         requests: list[OpenRequest] = []
