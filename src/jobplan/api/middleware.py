@@ -51,9 +51,7 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        uploading = self.upload_paths is not None and self.upload_paths.match(
-            scope.get("path", "")
-        )
+        uploading = self.upload_paths is not None and self.upload_paths.match(scope.get("path", ""))
         limit = max(self.upload_max_bytes, self.max_bytes) if uploading else self.max_bytes
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > limit:
