@@ -186,7 +186,7 @@ def import_bundle(
     job = _watch(client, created, "importing")
     if job["status"] != "completed":
         raise _ended_badly(job)
-    grid = table("plan", "action", "versions", "changes")
+    grid = table("plan", "action", "versions", "changes", wrap=("plan", "changes"))
     for item in job.get("plans") or []:
         changes = item["changes"]
         more = f" (+{len(changes) - 3} more)" if len(changes) > 3 else ""

@@ -9,7 +9,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -621,6 +620,10 @@ class TransferService:
 
     def run_next(self, node_id: str) -> bool:
         """Claim and run the oldest queued job; ``False`` when there was none."""
+        # an idle worker only reads: SQLite's write lock is the engine's to hold
+        with self._db.read() as conn:
+            if not transfers.has_queued(conn):
+                return False
         with self._db.transaction() as conn:
             job = transfers.claim_next(conn, node_id)
             if job is None:
@@ -861,6 +864,11 @@ class TransferService:
     def sweep(self) -> None:
         """Close jobs past their deadline (their node may have died) and purge expired ones."""
         now = utcnow()
+        with self._db.read() as conn:  # most sweeps find nothing: no write lock for them
+            overdue = transfers.overdue(conn, now)
+            expired = transfers.expired_files(conn, now)
+        if not overdue and not expired:
+            return
         with self._db.transaction() as conn:
             overdue = transfers.overdue(conn, now)
             for job in overdue:
@@ -912,10 +920,6 @@ class TransferService:
     def _discard(self, job: TransferJobRecord, *suffixes: str) -> None:
         for suffix in suffixes:
             self._path(job.tenant_id, job.id, suffix).unlink(missing_ok=True)
-
-    def remove_all(self) -> None:
-        """Delete the transfer folder (tests)."""
-        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def _jsonable(record: Any) -> dict[str, Any]:

@@ -19,6 +19,7 @@ __all__ = [
     "expired_files",
     "finish",
     "get",
+    "has_queued",
     "in_progress",
     "insert",
     "is_cancelled",
@@ -102,6 +103,11 @@ def list_jobs(
         .offset(offset)
     ).all()
     return [TransferJobRecord(**row._mapping) for row in rows], total
+
+
+def has_queued(conn: Connection) -> bool:
+    """Whether any job waits for a worker (a read: no lock is taken)."""
+    return conn.execute(select(_t.id).where(_t.status == "created").limit(1)).first() is not None
 
 
 def claim_next(conn: Connection, node_id: str) -> TransferJobRecord | None:

@@ -52,6 +52,7 @@ from jobplan.errors import (
     LimitExceeded,
     NotFound,
     PermissionDenied,
+    StoreError,
     TooLarge,
 )
 from jobplan.model import Job
@@ -394,6 +395,7 @@ _UPLOAD_STATUS = {
     InvalidInput: 400,
     LimitExceeded: 429,
     Conflict: 409,
+    StoreError: 503,
 }
 _RAW_TYPES = ("application/zip", "application/octet-stream", "application/x-zip-compressed")
 _SPOOL_BYTES = 1024 * 1024

@@ -14,6 +14,8 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from jobplan.api.deps import CallerDep, LimitQuery, OffsetQuery, ServicesDep, set_page_headers
 from jobplan.api.uploads import parse_tokens, upload_name
 from jobplan.errors import InvalidInput
+from jobplan.service.caller import Caller
+from jobplan.service.container import Services
 from jobplan.service.plans import OnConflict
 from jobplan.service.records import TransferJobRecord
 from jobplan.service.transfers import ExportOptions, ImportOptions, TransferKind
@@ -165,6 +167,21 @@ _RESULT_FIELDS = (
 )
 
 
+def _listed(
+    kind: TransferKind,
+    caller: Caller,
+    services: Services,
+    request: Request,
+    response: Response,
+    statuses: list[str] | None,
+    limit: int,
+    offset: int,
+) -> list[TransferOut]:
+    page = services.transfers.list(caller, kind, statuses=statuses, limit=limit, offset=offset)
+    set_page_headers(request, response, page)
+    return [TransferOut.of(job, request) for job in page.items]
+
+
 # --- exports ---------------------------------------------------------------------------------
 
 
@@ -190,11 +207,7 @@ def list_exports(
     offset: OffsetQuery = 0,
 ) -> list[TransferOut]:
     """Your export jobs, newest first (every job of the tenant for supervisors and admins)."""
-    page = services.transfers.list(
-        caller, TransferKind.EXPORT, statuses=status_, limit=limit, offset=offset
-    )
-    set_page_headers(request, response, page)
-    return [TransferOut.of(job, request) for job in page.items]
+    return _listed(TransferKind.EXPORT, caller, services, request, response, status_, limit, offset)
 
 
 @router.get("/exports/{job_id}", name="exports_get")
@@ -331,11 +344,7 @@ def list_imports(
     offset: OffsetQuery = 0,
 ) -> list[TransferOut]:
     """Your import jobs, newest first (every job of the tenant for supervisors and admins)."""
-    page = services.transfers.list(
-        caller, TransferKind.IMPORT, statuses=status_, limit=limit, offset=offset
-    )
-    set_page_headers(request, response, page)
-    return [TransferOut.of(job, request) for job in page.items]
+    return _listed(TransferKind.IMPORT, caller, services, request, response, status_, limit, offset)
 
 
 @router.get("/imports/{job_id}", name="imports_get")
