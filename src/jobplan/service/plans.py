@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy import Connection
 
 from jobplan.engine.scheduler import next_window_fire
-from jobplan.errors import Conflict, InvalidInput, NotFound, StoreError
+from jobplan.errors import AlreadyExists, Conflict, InvalidInput, NotFound, StoreError
 from jobplan.model import PlanDocument, SemVer, plan_path
 from jobplan.service.caller import Caller, Permission
 from jobplan.service.folders import normalise_folder
@@ -144,17 +144,26 @@ class PlanService:
     def apply(self, caller: Caller, document: PlanDocument, comment: str = "") -> ApplyResult:
         """Create the plan named by ``document`` or store a new version of it (plans as code)."""
         caller.require(Permission.PLANS_WRITE)
+        try:
+            result = self._apply(caller, document, comment)
+        except AlreadyExists as exc:
+            if exc.kind != "plan":
+                raise
+            # another apply created the plan between our look and our insert (PostgreSQL
+            # does not lock a row that does not exist yet): it exists now, so version it
+            result = self._apply(caller, document, comment)
+        self.notify()
+        return result
+
+    def _apply(self, caller: Caller, document: PlanDocument, comment: str) -> ApplyResult:
         with self._db.transaction() as conn:
             plan = plans.get_plan_by_name(
                 conn, caller.tenant_id, document.folder, document.name, lock=True
             )
             if plan is None:
                 view = self._create(conn, caller, document, comment)
-                result = ApplyResult(view, created=True, changed=True, changes=["plan created"])
-            else:
-                result = self._new_version(conn, caller, plan, document, comment)
-        self.notify()
-        return result
+                return ApplyResult(view, created=True, changed=True, changes=["plan created"])
+            return self._new_version(conn, caller, plan, document, comment)
 
     def set_enabled(self, caller: Caller, plan_ref: str, enabled: bool) -> PlanRecord:
         """Enable or disable a plan's schedule (no new version: this is operational state).

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Select, delete, func, select, update
+from sqlalchemy import Connection, Insert, Select, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from jobplan.model import plan_path
 from jobplan.store._util import as_values, mapped, new_id, unique_violation_as, utcnow
@@ -87,7 +88,21 @@ def ensure_folders(conn: Connection, tenant_id: str, path: str) -> None:
     for depth in range(1, len(segments) + 1):
         prefix = "/".join(segments[:depth])
         if get_folder_by_path(conn, tenant_id, prefix) is None:
-            insert_folder(conn, tenant_id, prefix, "")
+            # another transaction may be creating the same folder right now: whoever commits
+            # second waits for the first and then inserts nothing (no unique violation)
+            values = as_values(FolderRecord(new_id(), tenant_id, prefix, "", utcnow()))
+            conn.execute(_insert_ignoring_duplicates(conn).values(**values))
+
+
+def _insert_ignoring_duplicates(conn: Connection) -> Insert:
+    """``INSERT INTO folders … ON CONFLICT (tenant_id, path) DO NOTHING`` in either dialect."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(folders).on_conflict_do_nothing(
+            index_elements=[folders.c.tenant_id, folders.c.path]
+        )
+    return sqlite.insert(folders).on_conflict_do_nothing(
+        index_elements=[folders.c.tenant_id, folders.c.path]
+    )
 
 
 def count_folders_below(conn: Connection, tenant_id: str, path: str) -> int:

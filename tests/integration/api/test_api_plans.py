@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from fastapi.testclient import TestClient
 
+from jobplan.model import PlanDocument
+from jobplan.service.container import Services
 from support.api import Actor, sample_plan
 
 
@@ -314,3 +318,33 @@ def test_name_filter_searches_every_folder_and_keeps_other_filters(
         "/api/v1/plans", headers=root.headers, params={"name": "same", "enabled": True}
     ).json()
     assert [p["path"] for p in enabled] == ["a/same"]
+
+
+def test_concurrent_applies_of_a_new_plan_all_succeed(
+    client: TestClient, root: Actor, services: Services
+) -> None:
+    """Plans as code from several CI jobs at once: applying the same new plan (in new folders)
+    concurrently creates it once; the others see it and answer unchanged (or a new version),
+    never a conflict on the folder or the plan."""
+    caller = services.auth.authenticate_access_token(root.headers["Authorization"][7:])
+    document = PlanDocument.model_validate(sample_plan(name="raced", folder="ci/new/deep"))
+    start = threading.Barrier(4)
+    results: list[object] = []
+
+    def apply() -> None:
+        start.wait()
+        try:
+            results.append(services.plans.apply(caller, document))
+        except Exception as exc:  # the assertion below names it
+            results.append(exc)
+
+    threads = [threading.Thread(target=apply) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert not errors, errors
+    assert sum(1 for r in results if r.created) == 1  # type: ignore[attr-defined]
+    listed = client.get("/api/v1/plans", headers=root.headers, params={"folder": "ci/new/deep"})
+    assert [p["name"] for p in listed.json()] == ["raced"]
