@@ -32,6 +32,7 @@ from jobplan.model import (
     HistoryStrategy,
     Job,
     JobRunStatus,
+    OnError,
     OverlapPolicy,
     PlanDocument,
     PlanRunStatus,
@@ -280,12 +281,17 @@ class RunState:
         status, changed = self._settle(graph, drafts, now, not_before or now)
         for name in changed:
             store.update_job_run(conn, records[name].id, **drafts[name].changes(records[name]))
-        if status == PlanRunStatus.COMPLETE:
+        ends = status == PlanRunStatus.COMPLETE or (
+            status == PlanRunStatus.ERROR and graph.document.policies.on_error == OnError.END
+        )
+        if ends:
             job_runs = [
                 replace(jr, **drafts[name].changes(jr)) if name in changed else jr
                 for name, jr in records.items()
             ]
-            self.end_plan_run(conn, run, PlanRunStatus.COMPLETE, now, job_runs=job_runs)
+            failed = sorted(jr.job_name for jr in job_runs if jr.status in FAILED)
+            reason = None if status == PlanRunStatus.COMPLETE else _failed_reason(failed)
+            self.end_plan_run(conn, run, status, now, reason=reason, job_runs=job_runs)
         elif status.value != run.status:
             store.update_plan_run(conn, run.id, status=status.value)
 
@@ -933,6 +939,11 @@ class _Draft:
 
 
 _MUTABLE = ("status", "attempt", "queued_at", "wake_at", "started_at", "ended_at", "reason")
+
+
+def _failed_reason(failed: list[str]) -> str:
+    names = ", ".join(f"'{name}'" for name in failed[:5]) + (", ..." if len(failed) > 5 else "")
+    return f"ended because job{'s' if len(failed) > 1 else ''} {names} failed (on_error: end)"
 
 
 def _version_of(plan: PlanRecord) -> str:

@@ -15,6 +15,7 @@ __all__ = [
     "JobKind",
     "JobRunStatus",
     "MisfirePolicy",
+    "OnError",
     "OverlapPolicy",
     "PlanRunStatus",
     "Role",
@@ -102,6 +103,16 @@ class MisfirePolicy(StrEnum):
     """Start one run for all missed fires inside the catch-up window."""
     RUN_ALL = "run_all"
     """Start one run per missed fire inside the catch-up window."""
+
+
+class OnError(StrEnum):
+    """What a plan run does when it stalls behind a failed job."""
+
+    HOLD = "hold"
+    """Stay open in ERROR until an operator resets, skips or stops it (Ikasan): the overlap
+    policy treats it as still running."""
+    END = "end"
+    """End in ERROR at once (Airflow's failed DAG run): the next fire starts afresh."""
 
 
 class HistoryStrategy(StrEnum):

@@ -10,7 +10,7 @@ from jobplan.model import limits
 from jobplan.model._base import Document
 from jobplan.model._errors import ErrorCollector
 from jobplan.model._types import Recipient
-from jobplan.model.enums import HistoryStrategy, MisfirePolicy, OverlapPolicy
+from jobplan.model.enums import HistoryStrategy, MisfirePolicy, OnError, OverlapPolicy
 
 __all__ = ["Notifications", "Policies"]
 
@@ -23,6 +23,9 @@ class Policies(Document):
 
     overlap: OverlapPolicy = OverlapPolicy.SKIP
     """What to do when the window fires while a run is still going."""
+    on_error: OnError = OnError.HOLD
+    """What a run does when it stalls behind a failed job: ``hold`` stays open in ERROR for an
+    operator, ``end`` ends it in ERROR."""
     misfire: MisfirePolicy = MisfirePolicy.RUN_ONCE
     """What to do with fire times missed while the scheduler was down."""
     catchup_window_seconds: int = Field(default=3600, ge=0, le=366 * _ONE_DAY)

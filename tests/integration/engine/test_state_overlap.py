@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from jobplan.errors import Conflict
 from jobplan.store import Database
 from jobplan.store.records import PlanRecord
 from support.engine import T0, Harness, at, cmd
@@ -203,3 +204,48 @@ def test_ttl_on_a_failed_run_ends_it_as_error(h: Harness) -> None:
     assert ended is not None
     assert (ended.status, ended.reason) == ("ERROR", "TTL reached")
     assert ended.ended_at == at(60)
+
+
+@pytest.mark.parametrize("overlap", ["skip", "buffer_one"])
+def test_on_error_hold_keeps_a_failed_run_open_and_blocks_the_next(
+    h: Harness, overlap: str
+) -> None:
+    plan = overlap_plan(h, overlap)
+    run = h.start(plan)
+    assert h.step(at(1), ok=False) == ["a"]
+    record = h.plan_run(run)
+    assert record is not None
+    assert (record.status, record.ended_at) == ("ERROR", None), "held for an operator"
+    assert h.open(plan, at(2)).outcome in ("skipped", "queued")
+
+
+@pytest.mark.parametrize("overlap", ["skip", "buffer_one", "buffer_all"])
+def test_on_error_end_ends_a_failed_run_so_the_next_fire_starts(h: Harness, overlap: str) -> None:
+    plan = h.plan(
+        jobs=[cmd("a"), cmd("b"), cmd("c", depends_on="a")],
+        policies={"overlap": overlap, "on_error": "end"},
+    )
+    run = h.start(plan)
+    tickets = {t.job_run.job_name: t for t in h.claim(at(1))}
+    assert sorted(tickets) == ["a", "b"]
+    assert h.finish(tickets["a"], at(2), ok=False)
+    record = h.plan_run(run)
+    assert record is not None
+    assert record.status == "RUNNING", "b is still running: the run has not stalled yet"
+    assert h.finish(tickets["b"], at(3), ok=True)
+    record = h.plan_run(run)
+    assert record is not None
+    assert (record.status, record.ended_at) == ("ERROR", at(3))
+    assert record.reason == "ended because job 'a' failed (on_error: end)"
+    assert h.statuses(run) == {"a": "ERROR", "b": "COMPLETE", "c": "WAITING"}
+    assert h.job(run, "c").wake_at is None, "the ended run's waiting job is disarmed"
+    stats = h.stats(plan)
+    assert stats is not None
+    assert (stats.total, stats.failed, stats.last_status) == (1, 1, "ERROR")
+
+    following = h.open(plan, at(4))
+    assert following.outcome == "started", "nothing is open any more"
+    assert following.run is not None
+    # operator actions on the ended run's jobs are refused like on any ended run
+    with pytest.raises(Conflict):
+        h.act(run, "a", "reset", at(5))

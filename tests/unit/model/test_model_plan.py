@@ -480,6 +480,7 @@ def test_public_surface() -> None:
             "Name",
             "Not",
             "Notifications",
+            "OnError",
             "Or",
             "OverlapPolicy",
             "Parameter",

@@ -283,9 +283,11 @@ def document_of(body: JobIn) -> dict[str, Any]:
         "policies": {
             "history": body.historyStrategy,
             "retention_days": body.retention_days(),
-            # a failed call leaves its run open (ERROR) for an operator; the next fire or
-            # run-now ends it, so a Volt MX job keeps running on schedule after a failure
-            "overlap": "cancel_other",
+            # a failed call ends its run (Volt MX has no operator step), so the job keeps
+            # running on schedule after a failure; a call still going when the next fire
+            # comes is not cancelled: that fire is skipped
+            "on_error": "end",
+            "overlap": "skip",
         },
         "jobs": [job],
     }
