@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -80,6 +80,26 @@ class Settings(BaseSettings):
     )
     transfer_retention_seconds: float = Field(
         default=86400.0, ge=1, description="How long finished jobs and their files are kept."
+    )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for email notifications; none: emails fail."
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = Field(default="jobplan@localhost", description="Sender of notifications.")
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = Field(default=False, description="Upgrade to TLS with STARTTLS.")
+    notification_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="Time allowed for one webhook call or email."
+    )
+    notification_max_attempts: int = Field(
+        default=8, ge=1, le=50, description="Tries per message before it is marked failed."
+    )
+    notification_retry_seconds: float = Field(
+        default=15.0, ge=0, description="Delay before the first retry; doubles each time."
+    )
+    notification_retention_days: int = Field(
+        default=30, ge=1, description="How long sent and failed messages are listed."
     )
     log_format: str = Field(default="console", pattern="^(console|json)$")
     log_level: str = "INFO"

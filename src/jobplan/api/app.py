@@ -17,6 +17,7 @@ from jobplan.api.routers import (
     cron,
     folders,
     health,
+    notifications,
     oauth,
     plans,
     registry,
@@ -84,6 +85,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     for module in (health, oauth, cron, tenants, users, api_keys, folders, plans, runs, registry):
         app.include_router(module.router)
     app.include_router(transfers.router)
+    app.include_router(notifications.router)
     app.include_router(diem.router)
     app.include_router(ikasan.router)
     app.include_router(spark.router)

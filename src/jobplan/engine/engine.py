@@ -6,13 +6,16 @@ Loops (each a small method, run as a named task):
 - ``dispatcher``  claims due job runs and starts their executions or file polls;
 - ``control``     every half second: stop requests, TTLs, output flushing;
 - ``heartbeat``   keeps this node's leases alive and recovers the job runs of dead nodes,
-                  and purges history past its retention.
+                  and purges history past its retention;
+- ``notifier``    sends the notification outbox's due messages (webhooks, emails), with
+                  retries and backoff.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import random
 import socket
 from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack, suppress
@@ -24,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from jobplan.engine.delivery import Deliverer, DeliveryResult
 from jobplan.engine.documents import VersionCache
 from jobplan.engine.executors.base import (
     ExecutionRequest,
@@ -38,13 +42,16 @@ from jobplan.logging import get_logger
 from jobplan.model import FileJob, JobRunStatus
 from jobplan.settings import Settings
 from jobplan.store import Database, credentials, new_id
+from jobplan.store import notifications as outbox
 from jobplan.store import runs as store
+from jobplan.store.records import NotificationRecord
 from jobplan.store.tables import job_runs, plans
 
 __all__ = ["Engine"]
 
 log = get_logger(__name__)
 _MAX_SLEEP = 1.0
+_NOTIFIER_POLL = 0.5
 
 
 def _utcnow() -> datetime:
@@ -132,6 +139,7 @@ class Engine:
             ("dispatcher", self._dispatcher_loop),
             ("control", self._control_loop),
             ("heartbeat", self._heartbeat_loop),
+            ("notifier", self._notifier_loop),
         ):
             self._tasks.append(asyncio.create_task(self._guard(name, loop), name=f"jobplan-{name}"))
         log.info("engine_started", node=self.node_name, node_id=self.node_id)
@@ -379,8 +387,9 @@ class Engine:
         for job_run_id, attempt, start, chunks in flushes:
             store.append_output(conn, job_run_id, attempt, start, chunks)
         for job_run_id in overdue:  # still running past max_execution_seconds: flag it now
-            store.add_flag(conn, job_run_id, "overdue")
+            self.state.flag_overdue_job(conn, job_run_id, now)
         self.state.expire_deadlines(conn, now)
+        self.state.notify_overdue(conn, now)
         return store.stop_requests_for(conn, self.node_id)
 
     def _track(self, task: asyncio.Task[None]) -> None:
@@ -413,7 +422,63 @@ class Engine:
         self.state.recover(conn, orphans, now)
         store.purge_plan_runs(conn, now, 500)
         credentials.purge_refresh_tokens(conn, now)
+        outbox.purge(conn, now - timedelta(days=self.settings.notification_retention_days))
         return len(orphans)
+
+    # --- notifier -------------------------------------------------------------------------
+
+    async def _notifier_loop(self) -> None:
+        batch = 50
+        async with Deliverer(self.settings) as deliverer:
+            while True:
+                now = self.clock()
+                if await asyncio.to_thread(self._notifications_due, now):
+                    lease_until = now + timedelta(
+                        seconds=self.settings.notification_timeout_seconds * 2 + 30
+                    )
+                    messages = await self.writer.run(
+                        partial(
+                            outbox.claim_due,
+                            node_id=self.node_id,
+                            now=now,
+                            lease_until=lease_until,
+                            limit=batch,
+                        )
+                    )
+                    results = await asyncio.gather(*(deliverer.deliver(m) for m in messages))
+                    await self.writer.run(
+                        partial(self._record_deliveries, messages, results, self.clock())
+                    )
+                    if len(messages) == batch:
+                        continue  # more may be due right now
+                await asyncio.sleep(_NOTIFIER_POLL)
+
+    def _notifications_due(self, now: datetime) -> bool:
+        with self.database.read() as conn:
+            return outbox.has_due(conn, now)
+
+    def _record_deliveries(
+        self,
+        messages: list[NotificationRecord],
+        results: list[DeliveryResult],
+        now: datetime,
+        conn: Connection,
+    ) -> None:
+        settings = self.settings
+        for message, result in zip(messages, results, strict=True):
+            attempts = message.attempts + 1
+            if result.ok:
+                outbox.mark_sent(conn, message.id, attempts, now)
+                log.info("notification_sent", id=message.id, kind=message.event)
+                continue
+            error = result.error or "failed"
+            log.warning("notification_failed", id=message.id, attempt=attempts, error=error)
+            if attempts >= settings.notification_max_attempts:
+                outbox.mark_failed(conn, message.id, attempts, error)
+                continue
+            delay = min(3600.0, settings.notification_retry_seconds * 2 ** (attempts - 1))
+            delay *= 1 + random.uniform(0, 0.1)  # jitter: receivers that were down recover
+            outbox.mark_retry(conn, message.id, attempts, error, now + timedelta(seconds=delay))
 
 
 def _set_pid(job_run_id: str, pid: int, conn: Connection) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from jobplan.engine import notify
 from jobplan.engine.blackouts import in_blackout
 from jobplan.engine.crons import CronCache
 from jobplan.engine.documents import VersionCache
@@ -38,6 +39,7 @@ from jobplan.model import (
     PlanRunStatus,
     TimeJob,
 )
+from jobplan.store import notifications as outbox
 from jobplan.store import runs as store
 from jobplan.store.records import JobRunRecord, PlanRecord, PlanRunRecord
 
@@ -221,6 +223,9 @@ class RunState:
                 history=policies.history.value,
                 reason=None,
                 created_by=request.created_by,
+                overdue_at=(
+                    _overdue_at(document, now) if status == PlanRunStatus.RUNNING.value else None
+                ),
             )
             if ended_at is not None:
                 ended.append((run, status))
@@ -254,6 +259,18 @@ class RunState:
             jobs[:] = [job for job in jobs if job.plan_run_id not in drop]
         store.insert_plan_runs(conn, runs)
         store.insert_job_runs(conn, jobs)
+        told = [
+            message
+            for run, status in ended
+            for message in notify.messages(
+                self.versions.graph(conn, run.plan_version_id).document.notifications,
+                notify.RUN_COMPLETED,
+                run,
+                now,
+                status=status,
+            )
+        ]
+        outbox.insert(conn, told)
         store.record_plan_ends(
             conn, [(run.tenant_id, run.plan_id, status, 0.0, now) for run, status in ended]
         )
@@ -294,6 +311,23 @@ class RunState:
             self.end_plan_run(conn, run, status, now, reason=reason, job_runs=job_runs)
         elif status.value != run.status:
             store.update_plan_run(conn, run.id, status=status.value)
+            if status == PlanRunStatus.ERROR:  # held for an operator: tell them now
+                job_runs = [
+                    replace(jr, **drafts[name].changes(jr)) if name in changed else jr
+                    for name, jr in records.items()
+                ]
+                outbox.insert(
+                    conn,
+                    notify.messages(
+                        graph.document.notifications,
+                        notify.RUN_FAILED,
+                        run,
+                        now,
+                        status=status.value,
+                        reason="a job failed; the run waits for an operator",
+                        job_runs=job_runs,
+                    ),
+                )
 
     def _settle(
         self,
@@ -514,6 +548,7 @@ class RunState:
         overdue = job.max_execution_seconds and duration > job.max_execution_seconds
         if overdue and "overdue" not in flags:
             flags.append("overdue")
+            self._tell_job_overdue(conn, jr, now)
         values["flags"] = flags
         store.release_locks(conn, jr.id)
         if jr.stop_requested:
@@ -666,6 +701,22 @@ class RunState:
                 store.update_job_run(conn, jr.id, wake_at=None, queued_at=None)
         if status == PlanRunStatus.ENDED and run.status == PlanRunStatus.ERROR:
             status = PlanRunStatus.ERROR  # it ended while failed: count it as a failure
+        graph = self.versions.graph(conn, run.plan_version_id)
+        if status == PlanRunStatus.COMPLETE or run.status != PlanRunStatus.ERROR:
+            # a run held in ERROR was reported when it failed: its end is not news
+            event = notify.RUN_COMPLETED if status == PlanRunStatus.COMPLETE else notify.RUN_FAILED
+            outbox.insert(
+                conn,
+                notify.messages(
+                    graph.document.notifications,
+                    event,
+                    run,
+                    now,
+                    status=status.value,
+                    reason=reason,
+                    job_runs=job_runs,
+                ),
+            )
         started = run.started_at or run.created_at
         duration = max(0.0, (now - started).total_seconds())
         store.record_plan_ends(conn, [(run.tenant_id, run.plan_id, status.value, duration, now)])
@@ -678,12 +729,17 @@ class RunState:
         elif drop:
             # its running jobs must still be stopped: purged once they have ended
             store.update_plan_run(
-                conn, run.id, status=status.value, ended_at=now, reason=reason, purge_after=now
+                conn,
+                run.id,
+                status=status.value,
+                ended_at=now,
+                reason=reason,
+                purge_after=now,
+                overdue_at=None,
             )
         else:
             if history == HistoryStrategy.MINIMAL:
                 store.delete_output(conn, run.id)
-            graph = self.versions.graph(conn, run.plan_version_id)
             retention = graph.document.policies.retention_days
             store.update_plan_run(
                 conn,
@@ -692,6 +748,7 @@ class RunState:
                 ended_at=now,
                 reason=reason,
                 purge_after=now + timedelta(days=retention),
+                overdue_at=None,
             )
         self._start_buffered(conn, run.plan_id, now)
 
@@ -707,14 +764,22 @@ class RunState:
         deadline = (
             now + timedelta(seconds=window.ttl_seconds) if window and window.ttl_seconds else None
         )
+        started = replace(
+            nxt,
+            status=PlanRunStatus.RUNNING.value,
+            started_at=now,
+            deadline_at=deadline,
+            overdue_at=_overdue_at(graph.document, now),
+        )
         store.update_plan_run(
-            conn, nxt.id, status=PlanRunStatus.RUNNING.value, started_at=now, deadline_at=deadline
-        )
-        self.evaluate(
             conn,
-            replace(nxt, status=PlanRunStatus.RUNNING.value, started_at=now, deadline_at=deadline),
-            now,
+            nxt.id,
+            status=started.status,
+            started_at=now,
+            deadline_at=deadline,
+            overdue_at=started.overdue_at,
         )
+        self.evaluate(conn, started, now)
 
     def expire_deadlines(self, conn: Connection, now: datetime, limit: int = 500) -> int:
         """End plan runs whose TTL has passed."""
@@ -722,6 +787,55 @@ class RunState:
         for run in expired:
             self.end_plan_run(conn, run, PlanRunStatus.ENDED, now, reason="TTL reached")
         return len(expired)
+
+    def notify_overdue(self, conn: Connection, now: datetime, limit: int = 500) -> int:
+        """Tell the plans' ``on_overdue`` recipients about runs that became overdue (once)."""
+        due = store.plan_runs_overdue(conn, now, limit)
+        for run in due:
+            document = self.versions.graph(conn, run.plan_version_id).document
+            seconds = document.notifications.overdue_after_seconds
+            reason = f"still {run.status} {seconds} s after it started"
+            outbox.insert(
+                conn,
+                notify.messages(
+                    document.notifications,
+                    notify.RUN_OVERDUE,
+                    run,
+                    now,
+                    status=run.status,
+                    reason=reason,
+                ),
+            )
+            store.update_plan_run(conn, run.id, overdue_at=None)
+        return len(due)
+
+    def flag_overdue_job(self, conn: Connection, job_run_id: str, now: datetime) -> None:
+        """Flag a job run still running past its ``max_execution_seconds`` and tell the
+        plan's ``on_overdue`` recipients (once per job run)."""
+        jr = store.get_job_run(conn, job_run_id)
+        if jr is None or "overdue" in jr.flags:
+            return
+        store.update_job_run(conn, jr.id, flags=[*jr.flags, "overdue"])
+        self._tell_job_overdue(conn, jr, now)
+
+    def _tell_job_overdue(self, conn: Connection, jr: JobRunRecord, now: datetime) -> None:
+        run = store.get_plan_run(conn, jr.plan_run_id)
+        if run is None:
+            return
+        graph = self.versions.graph(conn, run.plan_version_id)
+        limit = graph.jobs[jr.job_name].job.max_execution_seconds
+        outbox.insert(
+            conn,
+            notify.messages(
+                graph.document.notifications,
+                notify.JOB_OVERDUE,
+                run,
+                now,
+                status=run.status,
+                reason=f"job '{jr.job_name}' ran longer than its {limit or 0:g} s",
+                job_run=jr,
+            ),
+        )
 
     # --- operator actions -----------------------------------------------------------------
 
@@ -939,6 +1053,14 @@ class _Draft:
 
 
 _MUTABLE = ("status", "attempt", "queued_at", "wake_at", "started_at", "ended_at", "reason")
+
+
+def _overdue_at(document: PlanDocument, started: datetime) -> datetime | None:
+    """When a run started at ``started`` becomes overdue, if anyone is to be told."""
+    settings = document.notifications
+    if settings.overdue_after_seconds is None or not settings.on_overdue:
+        return None
+    return started + timedelta(seconds=settings.overdue_after_seconds)
 
 
 def _failed_reason(failed: list[str]) -> str:

@@ -11,6 +11,7 @@ from jobplan.service.auth import AuthService
 from jobplan.service.bootstrap import BootstrapResult, bootstrap_admin
 from jobplan.service.bundles import BundleService
 from jobplan.service.folders import FolderService
+from jobplan.service.notifications import NotificationService
 from jobplan.service.plans import PlanService
 from jobplan.service.registry import ServiceRegistry
 from jobplan.service.runs import RunService
@@ -50,6 +51,7 @@ class Services:
         self.bundles = BundleService(self.plans)
         self.transfers = TransferService(database, settings, self.plans, self.runs)
         self.registry = ServiceRegistry(database)
+        self.notifications = NotificationService(database, self.plans)
         self.voltmx = VoltMxJobService(database, self.plans, self.runs)
         self.bootstrap: BootstrapResult | None = None
 

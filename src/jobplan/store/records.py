@@ -13,6 +13,7 @@ __all__ = [
     "FolderRecord",
     "JobRunRecord",
     "MembershipRecord",
+    "NotificationRecord",
     "PlanRecord",
     "PlanRunRecord",
     "PlanStatsRecord",
@@ -142,6 +143,7 @@ class PlanRunRecord:
     history: str
     reason: str | None
     created_by: str
+    overdue_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,3 +211,27 @@ class TransferJobRecord:
     finished_at: datetime | None
     deadline_at: datetime | None
     expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRecord:
+    """One message to one recipient about a run (the notification outbox)."""
+
+    id: str
+    tenant_id: str
+    plan_id: str
+    plan_path: str
+    plan_run_id: str | None
+    job_run_id: str | None
+    event: str
+    channel: str
+    recipient: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    owner_node: str | None
+    lease_until: datetime | None
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None

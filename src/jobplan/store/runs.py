@@ -235,6 +235,21 @@ def plan_runs_past_deadline(conn: Connection, now: datetime, limit: int) -> list
     return [PlanRunRecord(**r._mapping) for r in rows]
 
 
+def plan_runs_overdue(conn: Connection, now: datetime, limit: int) -> list[PlanRunRecord]:
+    """Open runs whose ``overdue_at`` has come (a partial index holds only such candidates)."""
+    rows = conn.execute(
+        select(plan_runs)
+        .where(
+            plan_runs.c.overdue_at.is_not(None),
+            plan_runs.c.overdue_at <= now,
+            plan_runs.c.ended_at.is_(None),
+        )
+        .order_by(plan_runs.c.overdue_at)
+        .limit(limit)
+    )
+    return [PlanRunRecord(**r._mapping) for r in rows]
+
+
 def purge_plan_runs(conn: Connection, now: datetime, limit: int) -> int:
     """Delete finished plan runs whose retention has passed (oldest first)."""
     ids = [

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "memberships",
     "metadata",
     "nodes",
+    "notifications",
     "plan_runs",
     "plan_stats",
     "plan_versions",
@@ -227,10 +229,19 @@ plan_runs = Table(
     Column("history", String(8), nullable=False),
     Column("reason", Text, nullable=True),
     Column("created_by", String(64), nullable=False),
+    # when the run becomes overdue (notifications.overdue_after_seconds); cleared once told
+    Column("overdue_at", UTCDateTime(), nullable=True),
     Index(None, "tenant_id", "plan_id", "created_at"),
     Index(None, "plan_id", "status"),
     Index(None, "status", "deadline_at"),
     Index(None, "purge_after"),
+    # partial: only the few runs waiting to become overdue are in it
+    Index(
+        "ix_plan_runs_overdue_at",
+        "overdue_at",
+        sqlite_where=text("overdue_at IS NOT NULL"),
+        postgresql_where=text("overdue_at IS NOT NULL"),
+    ),
 )
 
 job_runs = Table(
@@ -346,6 +357,34 @@ transfer_jobs = Table(
     Index(None, "tenant_id", "kind", "status"),
     Index(None, "tenant_id", "created_at"),
     Index(None, "status", "deadline_at"),
+)
+
+# --- notifications ---------------------------------------------------------------------------
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    # no foreign keys to plans and runs: the outbox outlives a purged run or deleted plan
+    Column("plan_id", String(36), nullable=False),
+    Column("plan_path", String(700), nullable=False),
+    Column("plan_run_id", String(36), nullable=True),
+    Column("job_run_id", String(36), nullable=True),
+    Column("event", String(24), nullable=False),  # run_failed | run_completed | ...
+    Column("channel", String(8), nullable=False),  # webhook | email
+    Column("recipient", String(2048), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(8), nullable=False),  # pending | sent | failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=True),
+    Column("owner_node", String(36), nullable=True),
+    Column("lease_until", UTCDateTime(), nullable=True),
+    Column("last_error", Text, nullable=True),
+    _created(),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "tenant_id", "created_at"),
 )
 
 # --- Volt MX dialect ---------------------------------------------------------------------------

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -21,6 +21,7 @@ from jobplan.engine.executors import (
     OutputSink,
 )
 from jobplan.model import CommandJob, HttpJob
+from support.aioweb import serve_app
 
 T = TypeVar("T")
 BIG = 1_000_000
@@ -110,20 +111,9 @@ def make_app() -> web.Application:
     return app
 
 
-@asynccontextmanager
-async def serve() -> AsyncIterator[str]:
+def serve() -> AbstractAsyncContextManager[str]:
     """Serve :func:`make_app` on a free port of 127.0.0.1; yields the base URL."""
-    runner = web.AppRunner(make_app(), handler_cancellation=True, shutdown_timeout=0.5)
-    await runner.setup()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    site = web.SockSite(runner, sock)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        await runner.cleanup()
-        sock.close()
+    return serve_app(make_app())
 
 
 def scenario(
