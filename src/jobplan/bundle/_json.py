@@ -39,6 +39,11 @@ _LITERALS: dict[Any, str] = {True: "true", False: "false", None: "null"}
 _KEYS: dict[str, str] = {}
 """Object key -> its encoding followed by ``": "`` (keys repeat from entry to entry)."""
 _KEYS_MAX = 4096
+_MEMBERS: dict[tuple[tuple[Any, ...], str], tuple[tuple[str, str], ...]] = {}
+"""(an object's keys in insertion order, its members' indent) -> its keys in sorted order,
+each with the text written before its value (separator, newline, indent, key, ``": "``).
+Entries of one kind are dicts with the same keys, built in the same order."""
+_MEMBERS_MAX = 1024
 
 
 def _key(key: Any) -> str:
@@ -48,6 +53,18 @@ def _key(key: Any) -> str:
     if len(_KEYS) < _KEYS_MAX:
         _KEYS[key] = encoded
     return encoded
+
+
+def _members(value: dict[Any, Any], inner: str) -> tuple[tuple[str, str], ...]:
+    keys = _KEYS
+    members = tuple(
+        (key, ("," if index else "{") + inner + (keys.get(key) or _key(key)))
+        for index, key in enumerate(sorted(value))
+    )
+    if len(_MEMBERS) >= _MEMBERS_MAX:  # odd keys (user maps) must not crowd out the rest
+        _MEMBERS.clear()
+    _MEMBERS[(tuple(value), inner)] = members
+    return members
 
 
 class _Writer:
@@ -76,20 +93,18 @@ class _Writer:
                 out.append("{}")
                 return
             inner = newline + "  "
-            separator = "{" + inner
             append = out.append
-            keys = _KEYS
-            plain = self.text is None
-            for key in sorted(value):
+            text = self.text
+            every = self.every
+            members = _MEMBERS.get((tuple(value), inner)) or _members(value, inner)
+            # the common leaves inline: one append per member
+            for key, prefix in members:
                 item = value[key]
-                prefix = separator + (keys.get(key) or _key(key))
                 kind = type(item)
-                # the common leaves inline: one append per member
                 if kind is str:
-                    if plain:
-                        append(prefix + _string(item))
-                    else:
-                        append(prefix + self.string(item))
+                    if text is not None and (every or "[[" in item):
+                        item = text(item)
+                    append(prefix + _string(item))
                 elif kind is bool or item is None:
                     append(prefix + _LITERALS[item])
                 elif kind is int:
@@ -99,7 +114,6 @@ class _Writer:
                 else:
                     append(prefix)
                     self.value(item, inner)
-                separator = "," + inner
             append(newline + "}")
         elif kind is list or kind is tuple:
             if not value:
@@ -107,14 +121,19 @@ class _Writer:
                 return
             inner = newline + "  "
             separator = "[" + inner
+            append = out.append
+            text = self.text
+            every = self.every
             for item in value:
                 if type(item) is str:
-                    out.append(separator + self.string(item))
+                    if text is not None and (every or "[[" in item):
+                        item = text(item)
+                    append(separator + _string(item))
                 else:
-                    out.append(separator)
+                    append(separator)
                     self.value(item, inner)
                 separator = "," + inner
-            out.append(newline + "]")
+            append(newline + "]")
         elif isinstance(value, str):
             out.append(self.string(value))
         elif isinstance(value, bool | int) and not isinstance(value, float):
