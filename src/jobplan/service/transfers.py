@@ -708,9 +708,12 @@ class TransferService:
             job.request["version_ids"]
         ):
             raise Conflict("plans selected for export were deleted before it ran")
-        bundle_plans = [
+        # read lazily: write_bundle validates the stored documents while it holds the
+        # garbage collector (see jobplan.bundle._gc), which would otherwise walk them again
+        # and again as the bundle's entries are built
+        bundle_plans = (
             BundlePlan(load_document(v), version=v.version, version_id=v.id) for v in versions
-        ]
+        )
         history: Iterable[tuple[str, Iterable[bytes]]] = ()
         if options["include_history"] and options["file_filter"] == "migrate":
             history = self._history(caller, sorted({p.path for p in paths.values()}), watch)

@@ -47,7 +47,7 @@ def test_entries_are_written_as_zipfile_writes_them(kit, monkeypatch, seekable) 
     fast = _written(kit, seekable)
 
     def writestr(self: Any, info: zipfile.ZipInfo, data: bytes, seekable: bool) -> None:
-        self.archive.writestr(info, data, compresslevel=6)
+        self.archive.writestr(info, data, compresslevel=writer_module._COMPRESS_LEVEL)
 
     monkeypatch.setattr(writer_module._ZipWriter, "_put", writestr)
     assert fast == _written(kit, seekable)
