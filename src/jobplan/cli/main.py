@@ -11,6 +11,7 @@ from rich.table import Table
 from jobplan import __version__
 from jobplan.cli.admin import db_app, users_app
 from jobplan.cli.client import ApiClient, load_connection
+from jobplan.cli.notifications import notifications_app
 from jobplan.cli.output import err, fail, out
 from jobplan.cli.remote import apply, keys_app, plans_app
 from jobplan.cli.runs import runs_app
@@ -33,6 +34,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(plans_app, name="plans")
 app.add_typer(runs_app, name="runs")
 app.add_typer(services_app, name="services")
+app.add_typer(notifications_app, name="notifications")
 app.command("apply")(apply)
 app.command("export")(export_bundle)
 app.command("import")(import_bundle)
