@@ -18,5 +18,13 @@ from __future__ import annotations
 
 from ._errors import CronError
 from ._expression import CronExpression, DstGap
+from ._parser import parse as _parse
 
-__all__ = ["CronError", "CronExpression", "DstGap"]
+__all__ = ["CronError", "CronExpression", "DstGap", "validate"]
+
+
+def validate(expression: str) -> str:
+    """Check a Quartz expression without building its schedule (parses are cached, so this
+    is cheap for expressions seen before); returns it with whitespace normalised, or raises
+    :class:`CronError` naming the bad field, as :class:`CronExpression` would."""
+    return _parse(expression).text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ._errors import CronError
 from ._fields import (
@@ -40,6 +41,14 @@ def parse(expression: str) -> CronSpec:
     """Parse and validate ``expression``; raise :class:`CronError` naming the bad field."""
     if not isinstance(expression, str):
         raise TypeError(f"cron expression must be a str, not {type(expression).__name__}")
+    return _parse(expression)
+
+
+# Parsing costs a few hundred microseconds (the value sets are expanded, years included) and
+# specs are immutable, so each distinct text is parsed once: a server validating or loading
+# thousands of plans sees few distinct expressions. Errors are not cached (they are raised).
+@lru_cache(maxsize=4096)
+def _parse(expression: str) -> CronSpec:
     if len(expression) > _MAX_EXPRESSION_CHARS:
         raise CronError(f"expression must be at most {_MAX_EXPRESSION_CHARS} characters")
     tokens = expression.split()

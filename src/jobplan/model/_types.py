@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BeforeValidator, StringConstraints, WithJsonSchema
 
-from jobplan.cron import CronError, CronExpression
+from jobplan.cron import CronError
+from jobplan.cron import validate as validate_cron
 from jobplan.model import limits
 from jobplan.model._errors import custom_error
 from jobplan.model.semver import SemVer
@@ -119,7 +120,7 @@ def _check_cron(value: str) -> str:
     if len(value) > _MAX_CRON_CHARS:
         raise custom_error("cron", f"cron expression must be at most {_MAX_CRON_CHARS} characters")
     try:
-        CronExpression(value)
+        validate_cron(value)
     except CronError as exc:
         raise custom_error("cron", f"invalid cron expression {value!r}: {exc}") from None
     return value

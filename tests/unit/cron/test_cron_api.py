@@ -206,3 +206,15 @@ def test_zone_given_as_zoneinfo_and_bad_zone_type() -> None:
         CronExpression("0 0 0 * * ?", UTC)  # type: ignore[arg-type]
     with pytest.raises(CronError, match="unknown time zone 'Nowhere/Land'"):
         CronExpression("0 0 0 * * ?", "Nowhere/Land")
+
+
+def test_validate_checks_without_building_a_schedule() -> None:
+    assert jobplan.cron.validate("0  15 10 ? *   6#3") == "0 15 10 ? * 6#3"
+    with pytest.raises(jobplan.cron.CronError, match="day-of-week"):
+        jobplan.cron.validate("0 0 12 ? * 8")
+    with pytest.raises(TypeError, match="must be a str"):
+        jobplan.cron.validate(["0 0 12 * * ?"])  # type: ignore[arg-type]
+    # a bad expression is refused every time (errors are not cached as answers)
+    for _ in range(2):
+        with pytest.raises(jobplan.cron.CronError):
+            jobplan.cron.validate("0 0 25 * * ?")
