@@ -67,6 +67,7 @@ def _kitchen_sink() -> PlanDocument:
             },
             "policies": {
                 "overlap": "buffer_all",
+                "on_error": "end",
                 "misfire": "run_all",
                 "catchup_window_seconds": 0,
                 "max_retries": 3,
