@@ -4,11 +4,13 @@ Pure format layer (no database, no I/O beyond the file handed in): :func:`write_
 streams plans into a zip, :func:`read_bundle` checks a zip — jobplan's own or a real Ikasan
 export — and returns valid :class:`~jobplan.model.PlanDocument` objects or raises a
 :class:`~jobplan.bundle.errors.BundleError` naming the entry and field. The format is
-described in ``docs/bundles.md``.
+described in ``docs/bundles.md``. :func:`paused_gc` holds the cyclic garbage collector while
+the writer builds entries; callers use it too while they read the plans for an export.
 """
 
 from __future__ import annotations
 
+from jobplan.bundle._gc import paused_gc
 from jobplan.bundle.contents import BundleContents, BundlePlan, BundleWarning
 from jobplan.bundle.errors import (
     BundleError,
@@ -51,6 +53,7 @@ __all__ = [
     "UnresolvedTokens",
     "UnsafeEntry",
     "UnsupportedFormat",
+    "paused_gc",
     "read_bundle",
     "write_bundle",
 ]

@@ -357,6 +357,9 @@ class _GroupingReader:
             return None
         parts: dict[str, list[dict[str, Any]]] = {}
         for operator in ("and", "or", "not"):
+            if grouping.get(operator) is None:  # as get_list has it, without its checks
+                parts[operator] = []
+                continue
             operands = []
             for index, item in enumerate(
                 get_list(grouping, operator, self.issues, self.entry, path)
@@ -441,7 +444,7 @@ Leaf = Callable[[Mapping[str, Any]], str | None]
 
 
 def _item_of(condition: Mapping[str, Any], leaf: Leaf) -> Any:
-    if not {"and", "or", "not"} & condition.keys():
+    if "and" not in condition and "or" not in condition and "not" not in condition:
         identifier = leaf(condition)
         return None if identifier is None else {"identifier": identifier}
     grouping = grouping_of(condition, leaf)

@@ -116,6 +116,11 @@ class _PlanRenderer:
         """Job name -> contexts listing it, outermost first."""
         self.jobs: dict[str, Job] = {}
         self._refs: dict[str, list[str]] = {}
+        self._ids: dict[str, str] = {}
+        """Job name -> its Ikasan identifier."""
+        self._headers: dict[str, dict[str, Any]] = {}
+        """Job name -> the fields every Ikasan form of the job starts with (copied, not
+        shared, into entries)."""
         self.locked = {name for lock in plan.locks for name in lock.jobs}
         self.dump = plan.model_dump(mode="json")
         self.dumps: dict[str, dict[str, Any]] = {}
@@ -126,18 +131,22 @@ class _PlanRenderer:
             self.dumps.update((item["name"], item) for item in dumped["jobs"])
             self.dumps.update((item["name"], item) for item in dumped["stages"])
             pending.extend(dumped["stages"])
+        self.containers: list[PlanDocument | Stage] = [plan]
+        """The plan, then every stage in document order."""
         for located in plan.walk():
             if isinstance(located.item, Stage):
+                self.containers.append(located.item)
                 continue
             job = located.item
             self.jobs[job.name] = job
             self.home[job.name] = located.stage.name if located.stage else plan.name
-        for container in self._containers():
+        for container in self.containers:
+            context = self._context_name(container)
             for job in container.jobs:
-                self._list(job.name, self._context_name(container))
+                self._list(job.name, context)
                 for name in self._references(job):
-                    if self.home.get(name) != self._context_name(container):
-                        self._list(name, self._context_name(container))
+                    if self.home.get(name) != context:
+                        self._list(name, context)
 
     # -- naming ------------------------------------------------------------------------------
 
@@ -150,10 +159,6 @@ class _PlanRenderer:
             base = name[: name.rfind("_")] if "_" in name else name
             return Placeholder(name, "env.name", prefix=f"{base}_")
         return name
-
-    def _containers(self) -> Iterator[PlanDocument | Stage]:
-        yield self.plan
-        yield from self.plan.all_stages()
 
     def _context_name(self, container: PlanDocument | Stage) -> str:
         # the plan's own name as the context entry writes it (a placeholder with tokens)
@@ -181,11 +186,17 @@ class _PlanRenderer:
         return Placeholder(agent, token) if token else agent
 
     def identifier(self, job: Job) -> str:
+        found = self._ids.get(job.name)
+        if found is not None:
+            return found
         if not job.agent:
-            return job.name
-        plain = f"{job.agent}-{job.name}"
-        token = self.options.agent_tokens.get(job.agent)
-        return Placeholder(plain, token, suffix=f"-{job.name}") if token else plain
+            found = job.name
+        else:
+            plain = f"{job.agent}-{job.name}"
+            token = self.options.agent_tokens.get(job.agent)
+            found = Placeholder(plain, token, suffix=f"-{job.name}") if token else plain
+        self._ids[job.name] = found
+        return found
 
     def _default(self, parameter: Parameter) -> str:
         if self.options.parameters and parameter.per_environment:
@@ -198,15 +209,18 @@ class _PlanRenderer:
     # -- jobs -------------------------------------------------------------------------------
 
     def _job_header(self, job: Job) -> dict[str, Any]:
-        header: dict[str, Any] = {
-            "jobName": job.name,
-            "jobDescription": job.description,
-            "contextName": self.root_name,
-            "startupControlType": STARTUP_OUT[job.startup],
-            "identifier": self.identifier(job),
-        }
-        if job.agent:
-            header["agentName"] = self.agent(job.agent)
+        header = self._headers.get(job.name)
+        if header is None:
+            header = {
+                "jobName": job.name,
+                "jobDescription": job.description,
+                "contextName": self.root_name,
+                "startupControlType": STARTUP_OUT[job.startup],
+                "identifier": self.identifier(job),
+            }
+            if job.agent:
+                header["agentName"] = self.agent(job.agent)
+            self._headers[job.name] = header
         return header
 
     def scheduled(self, job: Job) -> dict[str, Any]:

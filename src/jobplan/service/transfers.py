@@ -9,7 +9,9 @@ import hashlib
 import json
 import os
 import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timedelta
@@ -25,6 +27,7 @@ from jobplan.bundle import (
     BundleLimits,
     BundlePlan,
     TokenSpec,
+    paused_gc,
     read_bundle,
     write_bundle,
 )
@@ -37,7 +40,7 @@ from jobplan.errors import (
     StoreError,
     TooLarge,
 )
-from jobplan.model import Role, SemVer, latest_matching
+from jobplan.model import PlanDocument, Role, SemVer, latest_matching
 from jobplan.service.caller import Caller, Permission
 from jobplan.service.folders import normalise_folder
 from jobplan.service.pagination import Page, check_page
@@ -63,6 +66,9 @@ _PINNED = re.compile(r"^(?P<plan>.+)\[(?P<version>[^\[\]]*)\]$")
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,200}$")
 _PROGRESS_EVERY = 0.25  # seconds between progress writes and cancellation checks
 _CHUNK = 1024 * 1024
+_CACHED_JOBS = 20_000
+"""How many jobs the validated documents kept for exports may hold in all (about 2 KB of
+memory each)."""
 
 
 class TransferKind(StrEnum):
@@ -187,6 +193,41 @@ class _Watch:
             self.check()
 
 
+class _DocumentCache:
+    """Validated plan documents by version id, for exports.
+
+    A stored version never changes, so its document is validated once (about 50 µs a job)
+    and reused by later exports of it. Least recently used first out; documents hold
+    ``max_jobs`` jobs at most in all, and one with more is not kept.
+    """
+
+    def __init__(self, max_jobs: int = _CACHED_JOBS) -> None:
+        self._max_jobs = max_jobs
+        self._items: OrderedDict[str, tuple[PlanDocument, int]] = OrderedDict()
+        self._jobs = 0
+        self._lock = threading.Lock()
+
+    def load(self, record: PlanVersionRecord) -> PlanDocument:
+        """``load_document(record)``, validated only the first time."""
+        with self._lock:
+            found = self._items.get(record.id)
+            if found is not None:
+                self._items.move_to_end(record.id)
+                return found[0]
+        document = load_document(record)
+        size = sum(1 for _ in document.all_jobs())
+        if size > self._max_jobs:
+            return document
+        with self._lock:
+            if record.id not in self._items:
+                self._items[record.id] = (document, size)
+                self._jobs += size
+                while self._jobs > self._max_jobs:
+                    _, (_, evicted) = self._items.popitem(last=False)
+                    self._jobs -= evicted
+        return document
+
+
 class _CappedFile:
     """A file being written that hashes what passes and refuses to grow past ``cap``."""
 
@@ -280,6 +321,7 @@ class TransferService:
         # jobs cancelled through this process: seen by its workers at once, even while
         # an import holds SQLite's write lock (so the cancellation cannot be written yet)
         self._cancelling: set[str] = set()
+        self._documents = _DocumentCache()
 
     # --- limits ---------------------------------------------------------------------------
 
@@ -696,7 +738,7 @@ class TransferService:
     def _export(self, job: TransferJobRecord, watch: _Watch) -> None:
         caller = _caller_of(job)
         options = job.request["options"]
-        with self._db.read() as conn:
+        with paused_gc(), self._db.read() as conn:  # documents are large JSON trees
             versions = plans.get_versions_by_ids(conn, job.tenant_id, job.request["version_ids"])
             paths = {
                 plan.id: plan
@@ -708,11 +750,11 @@ class TransferService:
             job.request["version_ids"]
         ):
             raise Conflict("plans selected for export were deleted before it ran")
-        # read lazily: write_bundle validates the stored documents while it holds the
-        # garbage collector (see jobplan.bundle._gc), which would otherwise walk them again
-        # and again as the bundle's entries are built
+        # read lazily: write_bundle validates the stored documents while the collector is
+        # paused (see jobplan.bundle.paused_gc)
         bundle_plans = (
-            BundlePlan(load_document(v), version=v.version, version_id=v.id) for v in versions
+            BundlePlan(self._documents.load(v), version=v.version, version_id=v.id)
+            for v in versions
         )
         history: Iterable[tuple[str, Iterable[bytes]]] = ()
         if options["include_history"] and options["file_filter"] == "migrate":

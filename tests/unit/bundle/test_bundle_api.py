@@ -29,6 +29,7 @@ def test_public_names() -> None:
         "UnresolvedTokens",
         "UnsafeEntry",
         "UnsupportedFormat",
+        "paused_gc",
         "read_bundle",
         "write_bundle",
     ]
