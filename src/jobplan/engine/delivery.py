@@ -14,8 +14,11 @@ are never part of it (nor of any log line).
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import smtplib
+import ssl
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.message import EmailMessage
 from types import TracebackType
@@ -40,12 +43,14 @@ class DeliveryResult:
 
 
 def safe_url(url: str) -> str:
-    """``url`` without user info, query or fragment (which may carry secrets)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return f"{parts.scheme}://{host}{parts.path}"
+    """``url`` without user info, query or fragment (which may carry secrets); never raises
+    (a URL that cannot be read is shown as its scheme and host only, or not at all)."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc.rpartition("@")[2]  # host[:port], brackets of IPv6 kept
+        return f"{parts.scheme}://{netloc}{parts.path}"
+    except ValueError:
+        return "(unreadable URL)"
 
 
 def email_subject(message: NotificationRecord) -> str:
@@ -74,6 +79,8 @@ class Deliverer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._session: aiohttp.ClientSession | None = None
+        # its own threads: a slow mail server must not hold up the executors' thread pool
+        self._mail_threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jobplan-mail")
 
     async def __aenter__(self) -> Self:
         self._session = aiohttp.ClientSession(
@@ -92,12 +99,18 @@ class Deliverer:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        self._mail_threads.shutdown(wait=False, cancel_futures=True)
 
     async def deliver(self, message: NotificationRecord) -> DeliveryResult:
-        """Send one message; the result says whether it got through and, if not, why."""
-        if message.channel == "webhook":
-            return await self._post(message)
-        return await asyncio.to_thread(self._send_email, message)
+        """Send one message; the result says whether it got through and, if not, why. It
+        never raises: a failure of any kind is a failed attempt, retried by the caller."""
+        try:
+            if message.channel == "webhook":
+                return await self._post(message)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._mail_threads, self._send_email, message)
+        except Exception as exc:  # an unexpected failure must not stall other deliveries
+            return DeliveryResult(False, f"delivery failed: {type(exc).__name__}")
 
     async def _post(self, message: NotificationRecord) -> DeliveryResult:
         assert self._session is not None, "use the deliverer as an async context manager"
@@ -142,6 +155,13 @@ class Deliverer:
         email["X-Jobplan-Delivery"] = message.id
         email.set_content(_email_body(message))
         server = f"{settings.smtp_host}:{settings.smtp_port}"
+        logs_in = bool(settings.smtp_username and settings.smtp_password is not None)
+        if logs_in and not settings.smtp_starttls and not _is_loopback(settings.smtp_host):
+            return DeliveryResult(
+                False,
+                f"refusing to send the SMTP password to {server} unencrypted: "
+                "set JOBPLAN_SMTP_STARTTLS=true",
+            )
         try:
             with smtplib.SMTP(
                 settings.smtp_host,
@@ -149,8 +169,9 @@ class Deliverer:
                 timeout=settings.notification_timeout_seconds,
             ) as smtp:
                 if settings.smtp_starttls:
-                    smtp.starttls()
-                if settings.smtp_username and settings.smtp_password is not None:
+                    smtp.starttls(context=ssl.create_default_context())  # verifies the server
+                if logs_in:
+                    assert settings.smtp_username and settings.smtp_password is not None
                     smtp.login(settings.smtp_username, settings.smtp_password.get_secret_value())
                 smtp.send_message(email)
         except smtplib.SMTPRecipientsRefused as exc:
@@ -163,9 +184,18 @@ class Deliverer:
             raw = exc.smtp_error
             text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
             return DeliveryResult(False, f"SMTP server {server} refused: {exc.smtp_code} {text}")
-        except (smtplib.SMTPException, OSError) as exc:
+        except (smtplib.SMTPException, OSError, UnicodeError) as exc:
             return DeliveryResult(False, f"SMTP server {server}: {_describe(exc)}")
         return DeliveryResult(True)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _describe(exc: BaseException) -> str:

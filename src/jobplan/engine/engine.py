@@ -433,8 +433,9 @@ class Engine:
             while True:
                 now = self.clock()
                 if await asyncio.to_thread(self._notifications_due, now):
+                    # an email talks to its server in several steps, each with the timeout
                     lease_until = now + timedelta(
-                        seconds=self.settings.notification_timeout_seconds * 2 + 30
+                        seconds=self.settings.notification_timeout_seconds * 10 + 60
                     )
                     messages = await self.writer.run(
                         partial(
@@ -445,7 +446,9 @@ class Engine:
                             limit=batch,
                         )
                     )
-                    results = await asyncio.gather(*(deliverer.deliver(m) for m in messages))
+                    results = await asyncio.gather(
+                        *(deliverer.deliver(m) for m in messages), return_exceptions=True
+                    )
                     await self.writer.run(
                         partial(self._record_deliveries, messages, results, self.clock())
                     )
@@ -460,25 +463,32 @@ class Engine:
     def _record_deliveries(
         self,
         messages: list[NotificationRecord],
-        results: list[DeliveryResult],
+        results: list[DeliveryResult | BaseException],
         now: datetime,
         conn: Connection,
     ) -> None:
         settings = self.settings
-        for message, result in zip(messages, results, strict=True):
+        for message, outcome in zip(messages, results, strict=True):
+            result = (
+                outcome
+                if isinstance(outcome, DeliveryResult)
+                else DeliveryResult(False, f"delivery failed: {type(outcome).__name__}")
+            )
             attempts = message.attempts + 1
             if result.ok:
-                outbox.mark_sent(conn, message.id, attempts, now)
+                outbox.mark_sent(conn, message.id, self.node_id, attempts, now)
                 log.info("notification_sent", id=message.id, kind=message.event)
                 continue
             error = result.error or "failed"
             log.warning("notification_failed", id=message.id, attempt=attempts, error=error)
             if attempts >= settings.notification_max_attempts:
-                outbox.mark_failed(conn, message.id, attempts, error)
+                outbox.mark_failed(conn, message.id, self.node_id, attempts, error)
                 continue
             delay = min(3600.0, settings.notification_retry_seconds * 2 ** (attempts - 1))
             delay *= 1 + random.uniform(0, 0.1)  # jitter: receivers that were down recover
-            outbox.mark_retry(conn, message.id, attempts, error, now + timedelta(seconds=delay))
+            outbox.mark_retry(
+                conn, message.id, self.node_id, attempts, error, now + timedelta(seconds=delay)
+            )
 
 
 def _set_pid(job_run_id: str, pid: int, conn: Connection) -> None:

@@ -311,11 +311,15 @@ class RunState:
             self.end_plan_run(conn, run, status, now, reason=reason, job_runs=job_runs)
         elif status.value != run.status:
             store.update_plan_run(conn, run.id, status=status.value)
-            if status == PlanRunStatus.ERROR:  # held for an operator: tell them now
-                job_runs = [
-                    replace(jr, **drafts[name].changes(jr)) if name in changed else jr
-                    for name, jr in records.items()
-                ]
+            job_runs = [
+                replace(jr, **drafts[name].changes(jr)) if name in changed else jr
+                for name, jr in records.items()
+            ]
+            # held for an operator: tell them, when a job has just failed (not when an
+            # operator's skip or release leaves the run stalled behind an old failure)
+            if status == PlanRunStatus.ERROR and any(
+                jr.status in FAILED and jr.ended_at == now for jr in job_runs
+            ):
                 outbox.insert(
                     conn,
                     notify.messages(

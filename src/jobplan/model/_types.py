@@ -37,7 +37,8 @@ _NAME_RE = re.compile(r"[A-Za-z0-9_.\-]+")
 _ENV_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TZ_RE = re.compile(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*")
 _HEADER_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z\-]+")
-_EMAIL_RE = re.compile(r"[^@\s<>]+@[^@\s<>.]+(?:\.[^@\s<>.]+)+")
+# one address, nothing an SMTP server could read as a second one (no , ; quotes or brackets)
+_EMAIL_RE = re.compile(r"[^@\s<>,;()\[\]\\\"]+@[\w-]+(?:\.[\w-]+)+")
 _MAX_TZ_CHARS = 100
 _MAX_CRON_CHARS = 1_000
 
@@ -158,6 +159,7 @@ def _is_http_url(value: str) -> bool:
     try:
         parts = urlsplit(value)
         hostname = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError:
         return False
     return parts.scheme in {"http", "https"} and bool(hostname)

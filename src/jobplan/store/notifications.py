@@ -71,19 +71,27 @@ def claim_due(
     return rows
 
 
-def _release(conn: Connection, notification_id: str, **values: Any) -> None:
-    """Record a delivery attempt's outcome and give up the lease."""
+def _release(conn: Connection, notification_id: str, node_id: str, **values: Any) -> None:
+    """Record a delivery attempt's outcome and give up the lease, if ``node_id`` still holds
+    it (a node whose lease ran out meanwhile must not overwrite the new owner's result)."""
     conn.execute(
         update(notifications)
-        .where(notifications.c.id == notification_id)
+        .where(
+            notifications.c.id == notification_id,
+            notifications.c.owner_node == node_id,
+            notifications.c.status == PENDING,
+        )
         .values(owner_node=None, lease_until=None, **values)
     )
 
 
-def mark_sent(conn: Connection, notification_id: str, attempts: int, now: datetime) -> None:
+def mark_sent(
+    conn: Connection, notification_id: str, node_id: str, attempts: int, now: datetime
+) -> None:
     _release(
         conn,
         notification_id,
+        node_id,
         status=SENT,
         attempts=attempts,
         sent_at=now,
@@ -93,17 +101,30 @@ def mark_sent(conn: Connection, notification_id: str, attempts: int, now: dateti
 
 
 def mark_retry(
-    conn: Connection, notification_id: str, attempts: int, error: str, next_attempt_at: datetime
+    conn: Connection,
+    notification_id: str,
+    node_id: str,
+    attempts: int,
+    error: str,
+    next_attempt_at: datetime,
 ) -> None:
-    _release(
-        conn, notification_id, attempts=attempts, last_error=error, next_attempt_at=next_attempt_at
-    )
-
-
-def mark_failed(conn: Connection, notification_id: str, attempts: int, error: str) -> None:
     _release(
         conn,
         notification_id,
+        node_id,
+        attempts=attempts,
+        last_error=error,
+        next_attempt_at=next_attempt_at,
+    )
+
+
+def mark_failed(
+    conn: Connection, notification_id: str, node_id: str, attempts: int, error: str
+) -> None:
+    _release(
+        conn,
+        notification_id,
+        node_id,
         status=FAILED,
         attempts=attempts,
         last_error=error,
@@ -153,7 +174,8 @@ def purge(conn: Connection, before: datetime, limit: int = 500) -> int:
         row.id
         for row in conn.execute(
             select(notifications.c.id)
-            .where(notifications.c.status != PENDING, notifications.c.created_at < before)
+            .where(notifications.c.created_at < before, notifications.c.status != PENDING)
+            .order_by(notifications.c.created_at)  # walks the created_at index, oldest first
             .limit(limit)
         )
     ]

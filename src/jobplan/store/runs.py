@@ -227,17 +227,20 @@ def list_plan_runs(
 
 
 def plan_runs_past_deadline(conn: Connection, now: datetime, limit: int) -> list[PlanRunRecord]:
-    rows = conn.execute(
+    """Open runs past their TTL, locked (other nodes' control loops skip them)."""
+    query = (
         select(plan_runs)
         .where(plan_runs.c.status.in_(("RUNNING", "ERROR")), plan_runs.c.deadline_at <= now)
         .limit(limit)
     )
+    rows = conn.execute(_locking(conn, query, skip_locked=True))
     return [PlanRunRecord(**r._mapping) for r in rows]
 
 
 def plan_runs_overdue(conn: Connection, now: datetime, limit: int) -> list[PlanRunRecord]:
-    """Open runs whose ``overdue_at`` has come (a partial index holds only such candidates)."""
-    rows = conn.execute(
+    """Open runs whose ``overdue_at`` has come (a partial index holds only such candidates),
+    locked (other nodes' control loops skip them)."""
+    query = (
         select(plan_runs)
         .where(
             plan_runs.c.overdue_at.is_not(None),
@@ -247,6 +250,7 @@ def plan_runs_overdue(conn: Connection, now: datetime, limit: int) -> list[PlanR
         .order_by(plan_runs.c.overdue_at)
         .limit(limit)
     )
+    rows = conn.execute(_locking(conn, query, skip_locked=True))
     return [PlanRunRecord(**r._mapping) for r in rows]
 
 

@@ -385,6 +385,7 @@ notifications = Table(
     Column("sent_at", UTCDateTime(), nullable=True),
     Index(None, "status", "next_attempt_at"),
     Index(None, "tenant_id", "created_at"),
+    Index(None, "created_at"),
 )
 
 # --- Volt MX dialect ---------------------------------------------------------------------------

@@ -150,6 +150,21 @@ def test_unreachable_webhooks_never_leak_credentials_or_query() -> None:
 def test_safe_url_keeps_scheme_host_port_and_path_only() -> None:
     assert safe_url("https://u:p@h.example:8443/a/b?x=1#f") == "https://h.example:8443/a/b"
     assert safe_url("http://h/") == "http://h/"
+    assert safe_url("http://u:p@[::1]:8080/x?t=1") == "http://[::1]:8080/x"
+    assert safe_url("http://[::1/x") == "(unreadable URL)"
+
+
+def test_a_message_that_cannot_be_sent_at_all_is_a_failed_attempt_not_an_error() -> None:
+    async def main() -> list[DeliveryResult]:
+        async with Deliverer(Settings()) as deliverer:
+            return [
+                await deliverer.deliver(message("http://[::1/hook")),
+                await deliverer.deliver(message("http://h.example:99999/hook?t=secret")),
+            ]
+
+    broken, bad_port = asyncio.run(main())
+    assert not broken.ok and not bad_port.ok
+    assert "secret" not in (bad_port.error or "")
 
 
 # --- email --------------------------------------------------------------------------------------
@@ -225,6 +240,26 @@ def test_a_refused_recipient_is_a_failure_naming_the_server(inbox: tuple[Inbox, 
     assert result.error == (
         f"SMTP server 127.0.0.1:{port} refused nobody@example.com: 550 5.1.1 no such mailbox"
     )
+    assert handler.received == []
+
+
+def test_a_password_is_never_sent_to_a_remote_server_unencrypted() -> None:
+    settings = Settings(smtp_host="mail.example.com", smtp_username="jobs", smtp_password="s3cret")
+    result = send_email(settings, "ops@example.com")
+    assert result == DeliveryResult(
+        False,
+        "refusing to send the SMTP password to mail.example.com:25 unencrypted: "
+        "set JOBPLAN_SMTP_STARTTLS=true",
+    )
+
+
+def test_starttls_never_falls_back_to_cleartext(inbox: tuple[Inbox, int]) -> None:
+    """A server that cannot start TLS gets nothing: the send fails, not continues in clear
+    (the TLS context used is the default one, which verifies certificates and host names)."""
+    handler, port = inbox
+    settings = Settings(smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=True)
+    result = send_email(settings, "ops@example.com")
+    assert not result.ok and (result.error or "").startswith(f"SMTP server 127.0.0.1:{port}")
     assert handler.received == []
 
 

@@ -152,3 +152,38 @@ def test_a_tick_in_progress_hides_its_due_plans_from_other_nodes(pg: str) -> Non
     with h.database.read() as conn:
         assert len(list(conn.execute(select(plan_runs.c.id)))) == 3
     h.database.dispose()
+
+
+def test_two_control_loops_end_a_run_past_its_ttl_once(pg: str) -> None:
+    """TTL and overdue passes of two nodes do not both act on one run (SKIP LOCKED): one
+    ending, one failure message, one statistics count."""
+    from jobplan.store import notifications as outbox
+    from jobplan.store import runs as run_store
+    from support.engine import at, cmd
+
+    h = Harness(Database(pg))
+    plan = h.plan(
+        jobs=[cmd("a")],
+        window={"cron": "0 0 0 1 1 ? 2099", "ttl_seconds": 60},
+        notifications={
+            "on_failure": ["https://hooks.example.com/x"],
+            "on_overdue": ["https://hooks.example.com/y"],
+            "overdue_after_seconds": 30,
+        },
+    )
+    run = h.start(plan)
+    with h.database.transaction() as first:
+        assert h.state.notify_overdue(first, at(31)) == 1
+        assert h.state.expire_deadlines(first, at(61)) == 1
+        with h.database.transaction() as second:
+            assert h.state.notify_overdue(second, at(31)) == 0
+            assert h.state.expire_deadlines(second, at(61)) == 0
+    with h.database.transaction() as third:
+        assert h.state.expire_deadlines(third, at(62)) == 0
+        assert h.state.notify_overdue(third, at(62)) == 0
+        told, _ = outbox.list_for_tenant(third, h.tenant_id)
+        stats = run_store.get_stats(third, h.tenant_id, plan.id)
+    assert sorted(m.event for m in told) == ["run_failed", "run_overdue"]
+    assert stats is not None and stats.total == 1
+    assert h.status(run) == "ENDED"
+    h.database.dispose()

@@ -199,3 +199,52 @@ def test_messages_belong_to_the_runs_tenant(h: Harness) -> None:
     assert other.status(run) == "COMPLETE"
     assert messages(h) == []
     assert [m.tenant_id for m in messages(other)] == [other.tenant_id]
+
+
+def test_an_operators_skip_or_release_does_not_repeat_an_old_failure(h: Harness) -> None:
+    plan = h.plan(jobs=[cmd("a"), cmd("b")], **notifying(on_failure=[HOOK]))
+    run = h.start(plan)
+    assert h.step(at(1), ok=False) == ["a", "b"]
+    assert h.status(run) == "ERROR"
+    assert len(messages(h)) == 1
+    h.act(run, "a", "skip", at(2))  # b is still failed: the run stalls again, nothing new
+    assert h.status(run) == "ERROR"
+    h.act(run, "b", "reset", at(3))
+    assert h.step(at(4), ok=False) == ["b"]  # b failed again: that is news
+    assert [m.event for m in messages(h)] == ["run_failed", "run_failed"]
+    assert messages(h)[1].created_at == at(4)
+
+
+def test_outcomes_are_recorded_only_by_the_node_holding_the_lease(h: Harness) -> None:
+    run = h.start(h.plan(jobs=[cmd("a")], **notifying(on_success=[HOOK])))
+    h.step(at(1))
+    assert h.status(run) == "COMPLETE"
+    [message] = h.tx(lambda c: outbox.claim_due(c, "n1", at(2), at(3), 10))
+    # n1's lease ran out and n2 took the message over
+    [taken] = h.tx(lambda c: outbox.claim_due(c, "n2", at(4), at(9), 10))
+    assert taken.id == message.id
+    h.tx(lambda c: outbox.mark_failed(c, message.id, "n1", 1, "late result from n1"))
+    assert messages(h)[0].status == "pending", "n1 no longer holds it: nothing changes"
+    h.tx(lambda c: outbox.mark_sent(c, message.id, "n2", 1, at(5)))
+    sent = messages(h)[0]
+    assert (sent.status, sent.sent_at, sent.owner_node, sent.lease_until) == (
+        "sent",
+        at(5),
+        None,
+        None,
+    )
+    assert h.tx(lambda c: outbox.claim_due(c, "n1", at(10), at(11), 10)) == []
+
+
+def test_old_sent_and_failed_messages_are_purged_pending_ones_kept(h: Harness) -> None:
+    for index in range(3):
+        run = h.start(h.plan(f"p{index}", jobs=[cmd("a")], **notifying(on_success=[HOOK])))
+        h.step(at(1))
+        assert h.status(run) == "COMPLETE"
+    first, second, _third = messages(h)
+    h.tx(lambda c: outbox.claim_due(c, "n1", at(2), at(3), 10))
+    h.tx(lambda c: outbox.mark_sent(c, first.id, "n1", 1, at(2)))
+    h.tx(lambda c: outbox.mark_failed(c, second.id, "n1", 8, "gone"))
+    assert h.tx(lambda c: outbox.purge(c, at(1))) == 0, "created at at(1): not older than that"
+    assert h.tx(lambda c: outbox.purge(c, at(100))) == 2
+    assert [m.status for m in messages(h)] == ["pending"]

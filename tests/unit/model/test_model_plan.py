@@ -381,6 +381,16 @@ def test_parameter_names_are_environment_variable_names(
             "notifications.on_failure[1]: 'not an address' is neither an email address nor an "
             "http(s) webhook URL",
         ),
+        (
+            {"notifications": {"on_failure": ["ops@example.com,root"]}},
+            "notifications.on_failure[0]: 'ops@example.com,root' is neither an email address nor "
+            "an http(s) webhook URL",
+        ),
+        (
+            {"notifications": {"on_success": ["http://hooks.example.com:99999/x"]}},
+            "notifications.on_success[0]: 'http://hooks.example.com:99999/x' is neither an email "
+            "address nor an http(s) webhook URL",
+        ),
     ],
 )
 def test_field_errors(

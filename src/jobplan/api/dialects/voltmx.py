@@ -320,7 +320,7 @@ async def update_job(caller: VoltCaller, request: Request, services: ServicesDep
 
 @jobs_router.post("/admin/api/jobs/job/run/{job_id}", operation_id="voltmx_run_job")
 async def run_job(caller: VoltCaller, job_id: JobNumber, services: ServicesDep) -> JSONResponse:
-    """Run the job now (a previous run still open is ended first)."""
+    """Run the job now; 409 (this run skipped) while the previous call is still going."""
     outcome = await _run(services.voltmx.run, caller, job_id)
     if outcome.outcome == "skipped":
         return envelope(409, f"job {job_id} is already running; this run was skipped")

@@ -57,6 +57,9 @@ _STATUS_WORDS = {
     "ENDED": "Stopped",
 }
 _DEFAULT_RETENTION_DAYS = 30
+#: Volt MX jobs call a service and wait for its answer: one that does not answer in ten
+#: minutes is cut off (a failed run), so a hung service cannot block the job's schedule.
+VOLTMX_CALL_TIMEOUT_SECONDS = 600
 
 Minute = Annotated[StrictInt, Field(ge=0, le=59)]
 Hour = Annotated[StrictInt, Field(ge=0, le=23)]
@@ -285,9 +288,11 @@ def document_of(body: JobIn) -> dict[str, Any]:
             "retention_days": body.retention_days(),
             # a failed call ends its run (Volt MX has no operator step), so the job keeps
             # running on schedule after a failure; a call still going when the next fire
-            # comes is not cancelled: that fire is skipped
+            # comes is not cancelled: that fire is skipped, and a call that hangs is cut
+            # off by the timeout, so it cannot hold the schedule up for good
             "on_error": "end",
             "overlap": "skip",
+            "timeout_seconds": VOLTMX_CALL_TIMEOUT_SECONDS,
         },
         "jobs": [job],
     }

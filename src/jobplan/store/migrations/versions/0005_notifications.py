@@ -53,6 +53,7 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_notifications_tenant_id_created_at"), "notifications", ["tenant_id", "created_at"]
     )
+    op.create_index(op.f("ix_notifications_created_at"), "notifications", ["created_at"])
     op.add_column("plan_runs", sa.Column("overdue_at", sa.DateTime(timezone=True), nullable=True))
     op.create_index(
         "ix_plan_runs_overdue_at",
@@ -67,6 +68,7 @@ def downgrade() -> None:
     op.drop_index("ix_plan_runs_overdue_at", table_name="plan_runs")
     with op.batch_alter_table("plan_runs") as batch:
         batch.drop_column("overdue_at")
+    op.drop_index(op.f("ix_notifications_created_at"), table_name="notifications")
     op.drop_index(op.f("ix_notifications_tenant_id_created_at"), table_name="notifications")
     op.drop_index(op.f("ix_notifications_status_next_attempt_at"), table_name="notifications")
     op.drop_table("notifications")
