@@ -443,9 +443,20 @@ class RunState:
         claimed = store.claim_due_job_runs(conn, node_id, now, now + self.lease, limit)
         executions = 0
         runs: dict[str, PlanRunRecord | None] = {}
+        busy: set[str] = set()
         for jr in claimed:
-            if jr.plan_run_id not in runs:
-                runs[jr.plan_run_id] = store.get_plan_run(conn, jr.plan_run_id)
+            if jr.plan_run_id not in runs and jr.plan_run_id not in busy:
+                # the run's row is locked while its jobs change; another node changing this
+                # run right now makes us pass its jobs over until the next claim rather than
+                # wait for it (we hold these job rows: waiting could deadlock)
+                run = store.get_plan_run(conn, jr.plan_run_id, lock=True, skip_locked=True)
+                if run is None and store.get_plan_run(conn, jr.plan_run_id) is not None:
+                    busy.add(jr.plan_run_id)
+                else:
+                    runs[jr.plan_run_id] = run
+            if jr.plan_run_id in busy:
+                store.update_job_run(conn, jr.id, owner_node=None, lease_until=None)
+                continue
             run = runs[jr.plan_run_id]
             if run is None or run.ended_at is not None or run.status == QUEUED:
                 store.update_job_run(conn, jr.id, owner_node=None, lease_until=None, wake_at=None)
@@ -533,8 +544,13 @@ class RunState:
         jr = store.get_job_run(conn, job_run_id)
         if jr is None or jr.status != JobRunStatus.RUNNING or jr.owner_node != node_id:
             return False
-        run = store.get_plan_run(conn, jr.plan_run_id)
+        # lock the run: two nodes finishing its last two jobs at once must see each other's
+        # result (else each thinks the other job still runs, and the run never ends)
+        run = store.get_plan_run(conn, jr.plan_run_id, lock=True)
         assert run is not None
+        jr = store.get_job_run(conn, job_run_id)
+        if jr is None or jr.status != JobRunStatus.RUNNING or jr.owner_node != node_id:
+            return False
         graph = self.versions.graph(conn, run.plan_version_id)
         job = graph.jobs[jr.job_name].job
         values: dict[str, Any] = {
@@ -604,8 +620,11 @@ class RunState:
         jr = store.get_job_run(conn, job_run_id)
         if jr is None or jr.status != JobRunStatus.WAITING or jr.owner_node != node_id:
             return
-        run = store.get_plan_run(conn, jr.plan_run_id)
+        run = store.get_plan_run(conn, jr.plan_run_id, lock=True)
         assert run is not None
+        jr = store.get_job_run(conn, job_run_id)
+        if jr is None or jr.status != JobRunStatus.WAITING or jr.owner_node != node_id:
+            return
         if found:
             self._complete(conn, jr, run, now, started_at=jr.queued_at or now, reason=reason)
             return
@@ -856,8 +875,9 @@ class RunState:
     ) -> None:
         """hold | release | skip | unskip | reset | acknowledge | kill on one job run.
         Raises :class:`Conflict` naming the job's state when the action does not apply."""
-        run = store.get_plan_run(conn, jr.plan_run_id)
+        run = store.get_plan_run(conn, jr.plan_run_id, lock=True)
         assert run is not None
+        jr = store.get_job_run(conn, jr.id) or jr  # as of the lock
         allowed = _ACTIONS[action]
         if jr.status not in allowed:
             states = ", ".join(sorted(allowed))
@@ -926,7 +946,7 @@ class RunState:
         """Settle job runs that were RUNNING on a node that died: retry them per policy, or
         mark them ERROR with reason "interrupted"."""
         for jr in job_runs:
-            run = store.get_plan_run(conn, jr.plan_run_id)
+            run = store.get_plan_run(conn, jr.plan_run_id, lock=True)
             if run is None:
                 continue
             store.release_locks(conn, jr.id)

@@ -217,7 +217,7 @@ class RunService:
         caller.require(Permission.RUNS_WRITE)
         now = datetime.now(UTC)
         with self._db.transaction() as conn:
-            run = self._run(conn, caller, run_id)
+            run = self._run(conn, caller, run_id, lock=True)
             self._state.stop_plan_run(conn, run, caller.username, now)
             stopped = store.get_plan_run(conn, run.id)
         self.notify()
@@ -397,8 +397,10 @@ class RunService:
     # --- internals ------------------------------------------------------------------------
 
     @staticmethod
-    def _run(conn: Connection, caller: Caller, run_id: str) -> PlanRunRecord:
-        run = store.get_plan_run(conn, run_id, caller.tenant_id)
+    def _run(
+        conn: Connection, caller: Caller, run_id: str, *, lock: bool = False
+    ) -> PlanRunRecord:
+        run = store.get_plan_run(conn, run_id, caller.tenant_id, lock=lock)
         if run is None:
             raise NotFound("plan run", run_id)
         return run

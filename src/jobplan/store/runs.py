@@ -165,13 +165,21 @@ def count_runs_by_plan(conn: Connection, plan_ids: Sequence[str], status: str) -
 
 
 def get_plan_run(
-    conn: Connection, run_id: str, tenant_id: str | None = None, *, lock: bool = False
+    conn: Connection,
+    run_id: str,
+    tenant_id: str | None = None,
+    *,
+    lock: bool = False,
+    skip_locked: bool = False,
 ) -> PlanRunRecord | None:
+    """A plan run; with ``lock`` its row is locked for the transaction (PostgreSQL), so
+    transitions of one run by several nodes happen one after another. With ``skip_locked``
+    a run locked by another transaction is ``None``, without waiting."""
     query = select(plan_runs).where(plan_runs.c.id == run_id)
     if tenant_id is not None:
         query = query.where(plan_runs.c.tenant_id == tenant_id)
     if lock:
-        query = _locking(conn, query)
+        query = _locking(conn, query, skip_locked=skip_locked)
     return mapped(PlanRunRecord, conn.execute(query).first())
 
 

@@ -45,17 +45,20 @@ def seed(url: str) -> Harness:
     database = Database(url)
     h = Harness(database)
     for index in range(GATED + COMMANDS):
-        job = (
-            {"name": "work", "kind": "command", "command": "true"}
+        jobs = (
+            [  # two jobs in parallel: nodes may finish them at the same moment
+                {"name": "work", "kind": "command", "command": "true"},
+                {"name": "more", "kind": "command", "command": "true"},
+            ]
             if index < COMMANDS
-            else {"name": "gate", "kind": "time", "cron": "* * * * * ?"}
+            else [{"name": "gate", "kind": "time", "cron": "* * * * * ?"}]
         )
         document = PlanDocument.model_validate(
             {
                 "name": f"p{index}",
                 "window": {"cron": "* * * * * ?"},
                 "policies": {"overlap": "allow", "misfire": "skip"},
-                "jobs": [job],
+                "jobs": jobs,
             }
         )
         h.plans.apply(h.caller, document)
@@ -106,7 +109,14 @@ def test_two_nodes_share_the_work_without_doubling_or_losing_any(pg: str, tmp_pa
         fires: dict[str, list[datetime]] = {}
         for row in runs:
             fires.setdefault(row.plan_id, []).append(row.scheduled_for)
-        job_rows = list(conn.execute(select(job_runs.c.kind, job_runs.c.attempt)))
+        job_rows = list(
+            conn.execute(
+                select(
+                    job_runs.c.plan_run_id, job_runs.c.kind, job_runs.c.attempt, job_runs.c.status
+                )
+            )
+        )
+        run_status = dict(conn.execute(select(plan_runs.c.id, plan_runs.c.status)).all())
     h.database.dispose()
 
     assert len(fires) == GATED + COMMANDS, "every plan fired"
@@ -125,6 +135,13 @@ def test_two_nodes_share_the_work_without_doubling_or_losing_any(pg: str, tmp_pa
     executed = sum(c["executed"] for c in counts)
     started_commands = sum(1 for r in job_rows if r.kind == "command" and r.attempt == 1)
     assert executed == started_commands > 0, "each command job run executed by one node"
+    done: dict[str, bool] = {}
+    for row in job_rows:
+        done[row.plan_run_id] = done.get(row.plan_run_id, True) and row.status == "COMPLETE"
+    stuck = [
+        run_id for run_id, all_done in done.items() if all_done and run_status[run_id] != "COMPLETE"
+    ]
+    assert stuck == [], "runs whose jobs all completed must be complete"
 
 
 def test_a_tick_in_progress_hides_its_due_plans_from_other_nodes(pg: str) -> None:
@@ -186,4 +203,41 @@ def test_two_control_loops_end_a_run_past_its_ttl_once(pg: str) -> None:
     assert sorted(m.event for m in told) == ["run_failed", "run_overdue"]
     assert stats is not None and stats.total == 1
     assert h.status(run) == "ENDED"
+    h.database.dispose()
+
+
+def test_two_nodes_finishing_a_runs_last_two_jobs_at_once_complete_it(pg: str) -> None:
+    """Each finish locks the run: the second waits for the first to commit and then sees its
+    job complete (unlocked, each saw the other job still running and the run never ended)."""
+    import threading
+    import time
+
+    from jobplan.engine.executors.base import ExecutionResult
+    from support.engine import at, cmd
+
+    h = Harness(Database(pg))
+    run = h.start(h.plan(jobs=[cmd("a"), cmd("b")]))
+    tickets = {t.job_run.job_name: t for t in h.claim(at(1), node="n1")}
+    ok = ExecutionResult(succeeded=True, reason=None)
+    errors: list[BaseException] = []
+    calling = threading.Event()
+
+    def finish_b() -> None:
+        try:
+            with h.database.transaction() as conn:
+                calling.set()
+                h.state.finish(conn, tickets["b"].job_run.id, "n1", ok, at(3))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    with h.database.transaction() as conn:
+        assert h.state.finish(conn, tickets["a"].job_run.id, "n1", ok, at(2))
+        other = threading.Thread(target=finish_b)
+        other.start()
+        calling.wait(10)
+        time.sleep(0.3)  # let it reach the run's lock (without the lock it would finish now)
+    other.join(30)
+    assert not errors, errors
+    assert h.statuses(run) == {"a": "COMPLETE", "b": "COMPLETE"}
+    assert h.status(run) == "COMPLETE"
     h.database.dispose()
