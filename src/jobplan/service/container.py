@@ -50,6 +50,7 @@ class Services:
         self.runs = RunService(database, self.versions, self.plans)
         self.bundles = BundleService(self.plans)
         self.transfers = TransferService(database, settings, self.plans, self.runs)
+        self.tenants.on_deleted.append(self.transfers.remove_tenant_files)
         self.registry = ServiceRegistry(database)
         self.notifications = NotificationService(database, self.plans)
         self.voltmx = VoltMxJobService(database, self.plans, self.runs)

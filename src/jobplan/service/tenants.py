@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +62,9 @@ class TenantService:
     def __init__(self, database: Database, passwords: PasswordHasher) -> None:
         self._db = database
         self._passwords = passwords
+        #: called with a deleted tenant's id once the deletion has committed, for what
+        #: lives outside the database (export and import files)
+        self.on_deleted: list[Callable[[str], None]] = []
 
     def create(
         self,
@@ -112,3 +116,5 @@ class TenantService:
             raise Conflict("cannot delete the tenant you are signed in to")
         with self._db.transaction() as conn:
             accounts.delete_tenant(conn, tenant.id)
+        for hook in self.on_deleted:
+            hook(tenant.id)

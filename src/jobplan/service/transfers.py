@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import threading
 import time
 from collections import OrderedDict
@@ -955,6 +956,10 @@ class TransferService:
         for job in jobs:
             self._discard(job, ".zip.part", ".upload")
         return len(jobs)
+
+    def remove_tenant_files(self, tenant_id: str) -> None:
+        """Delete a deleted tenant's bundle files (its jobs went with it)."""
+        shutil.rmtree(self.directory / tenant_id, ignore_errors=True)
 
     def _expiry(self) -> datetime:
         return utcnow() + timedelta(seconds=self._settings.transfer_retention_seconds)

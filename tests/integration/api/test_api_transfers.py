@@ -294,6 +294,32 @@ def test_finished_jobs_expire(client: TestClient, root: Actor, services: Service
     assert [p.name for p in path.iterdir()] == [f"{kept['id']}.zip"]
 
 
+def test_deleting_a_tenant_deletes_its_bundle_files(
+    client: TestClient, root: Actor, services: Services
+) -> None:
+    other = make_tenant(client, root, "globex")
+    create_plan(client, other)
+    create_plan(client, root)
+    theirs = export(client, other, folders=["finance"])
+    ours = export(client, root, folders=["finance"])
+    assert theirs["status"] == ours["status"] == "completed"
+    tenant_id = accounts_tenant_id(services, "globex")
+    folder = services.transfers.directory / tenant_id
+    assert [p.name for p in folder.iterdir()] == [f"{theirs['id']}.zip"]
+    deleted = client.delete(f"/api/v1/tenants/{tenant_id}", headers=root.headers)
+    assert deleted.status_code == 204, deleted.text
+    assert not folder.exists()
+    assert client.get(ours["status_url"], headers=root.headers).json()["status"] == "completed"
+    assert download(client, root, ours)[:2] == b"PK"
+
+
+def accounts_tenant_id(services: Services, name: str) -> str:
+    with services.database.read() as conn:
+        tenant = accounts.get_tenant_by_name(conn, name)
+    assert tenant is not None
+    return tenant.id
+
+
 # --- imports ---------------------------------------------------------------------------------
 
 
