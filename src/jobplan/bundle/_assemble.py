@@ -9,7 +9,7 @@ it by name.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,12 +74,19 @@ class _Context:
 
 class _Assembler:
     def __init__(
-        self, entry: str, files: Sequence[JobFile], issues: Issues, *, token_export: bool
+        self,
+        entry: str,
+        files: Sequence[JobFile],
+        issues: Issues,
+        *,
+        token_export: bool,
+        skip_jobs: Container[str],
     ) -> None:
         self.entry = entry
         self.files = files
         self.issues = issues
         self.token_export = token_export
+        self.skip_jobs = skip_jobs
         self.contexts: list[_Context] = []
         self.by_name: dict[str, _Context] = {}
         self.names: dict[str, str] = {}
@@ -350,8 +357,10 @@ class _Assembler:
                 and self.defined_in.get(name) is context
             )
         )
+        skip = self.skip_jobs
         data["jobs"] = [
-            self.build_job(name, (*loc, "jobs", index)) for index, name in enumerate(names)
+            {"name": name} if name in skip else self.build_job(name, (*loc, "jobs", index))
+            for index, name in enumerate(names)
         ]
         conditions = self.stage_conditions(context)
         data["stages"] = [
@@ -446,15 +455,19 @@ def assemble_plan(
     *,
     folder: str = "",
     token_export: bool = False,
+    skip_jobs: Container[str] = frozenset(),
 ) -> AssembledPlan | None:
     """Plan data for the context template ``root`` (parsed ``entry``) and its job entries.
 
     Problems and warnings go to ``issues``; returns None if the context is not even an object.
+    The jobs named in ``skip_jobs`` are listed, identified and placed like the others, but
+    their fields are not mapped: only their names are returned (``{"name": ...}``). The writer
+    reads back one job of each shape (see :mod:`jobplan.bundle._shapes`).
     """
     if not isinstance(root, dict):
         issues.problem(entry, (), "a context template must be a JSON object")
         return None
-    assembler = _Assembler(entry, files, issues, token_export=token_export)
+    assembler = _Assembler(entry, files, issues, token_export=token_export, skip_jobs=skip_jobs)
     assembler.walk(root)
     assembler.identify()
     assembler.place_jobs()

@@ -10,7 +10,7 @@ not come back identical is put into the extension.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Container, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,6 +26,7 @@ from jobplan.bundle._mapping import (
     parameters_to,
     window_to,
 )
+from jobplan.bundle._shapes import JobShapes, job_shape
 from jobplan.bundle.errors import BundleSchemaError
 from jobplan.bundle.layout import context_path, job_path
 from jobplan.bundle.tokens import Placeholder
@@ -104,10 +105,13 @@ def _whole(seconds: float | None) -> int:
 
 
 class _PlanRenderer:
-    def __init__(self, plan: PlanDocument, key: str, options: RenderOptions) -> None:
+    def __init__(
+        self, plan: PlanDocument, key: str, options: RenderOptions, shapes: JobShapes | None
+    ) -> None:
         self.plan = plan
         self.key = key
         self.options = options
+        self.shapes = shapes
         self.context_entry = context_path(key)
         self.root_name = self._root_name()
         self.home: dict[str, str] = {}
@@ -118,6 +122,8 @@ class _PlanRenderer:
         self._refs: dict[str, list[str]] = {}
         self._ids: dict[str, str] = {}
         """Job name -> its Ikasan identifier."""
+        self.extensions: dict[str, dict[str, Any]] = {}
+        """Job name -> its extension, for the jobs read back."""
         self._headers: dict[str, dict[str, Any]] = {}
         """Job name -> the fields every Ikasan form of the job starts with (copied, not
         shared, into entries)."""
@@ -390,6 +396,7 @@ class _PlanRenderer:
             name: RenderedEntry(job_path(self.key, job.kind, name), self.job(job))
             for name, job in self.jobs.items()
         }
+        known, new = self._shapes()
         issues = Issues()
         assembled = assemble_plan(
             self.context_entry,
@@ -397,16 +404,41 @@ class _PlanRenderer:
             [JobFile(entry.path, self.jobs[name].kind, entry.data) for name, entry in jobs.items()],
             issues,
             folder=self.plan.folder,
+            skip_jobs=known,
         )
         if issues.problems or assembled is None:
             raise BundleSchemaError(issues.problems)
-        self._extend(context, assembled, jobs)
+        self._extend(context, assembled, jobs, known)
+        self._extend_known(jobs, known, new)
         entries = [RenderedEntry(self.context_entry, context), *jobs.values()]
         return sorted(entries, key=lambda entry: entry.path)
 
+    def _shapes(self) -> tuple[dict[str, Hashable], dict[str, Hashable]]:
+        """The jobs of a shape already read back (by this export) and, of the others, the
+        first of each shape (both with their shapes). Without ``self.shapes``: none."""
+        known: dict[str, Hashable] = {}
+        new: dict[str, Hashable] = {}
+        if self.shapes is None:
+            return known, new
+        pending: set[Hashable] = set()
+        for name, job in self.jobs.items():
+            shape = job_shape(type(job), self.dumps[name])
+            if shape in pending or self.shapes.fields(shape) is not None:
+                known[name] = shape
+            else:
+                pending.add(shape)
+                new[name] = shape
+        return known, new
+
     def _extend(
-        self, context: dict[str, Any], assembled: AssembledPlan, jobs: dict[str, RenderedEntry]
+        self,
+        context: dict[str, Any],
+        assembled: AssembledPlan,
+        jobs: dict[str, RenderedEntry],
+        known: Container[str],
     ) -> None:
+        """Put into the entries what the read-back did not reproduce (the jobs in ``known``
+        were not read back)."""
         read_back = assembled.data
         _check_shape(self.plan, read_back)
         plan_ext = extension(
@@ -426,8 +458,29 @@ class _PlanRenderer:
             pending.extend(zip(stage.stages, rendered["contexts"], got["stages"], strict=True))
         for got in _jobs_of(read_back):
             name = got["name"]
+            if name in known:
+                continue
             ext = extension(type(self.jobs[name]), self.dumps[name], got, skip=_JOB_SKIP)
             _merge_ext(jobs[name].data, ext)
+            self.extensions[name] = ext
+
+    def _extend_known(
+        self,
+        jobs: dict[str, RenderedEntry],
+        known: dict[str, Hashable],
+        new: dict[str, Hashable],
+    ) -> None:
+        """Teach ``self.shapes`` the new shapes, and give the jobs of known shapes the
+        extension fields found for their shape, with their own values."""
+        if self.shapes is None:
+            return
+        for name, shape in new.items():
+            self.shapes.learn(shape, tuple(self.extensions[name]))
+        for name, shape in known.items():
+            fields = self.shapes.fields(shape)
+            assert fields is not None, f"job {name!r}: its shape was never read back"
+            want = self.dumps[name]
+            _merge_ext(jobs[name].data, {field: want[field] for field in fields})
 
 
 def _merge_ext(data: dict[str, Any], ext: dict[str, Any]) -> None:
@@ -460,6 +513,10 @@ def _check_shape(plan: PlanDocument, read_back: dict[str, Any]) -> None:
         raise RuntimeError(f"plan {plan.path!r}: the rendered contexts do not read back as written")
 
 
-def render_plan(plan: PlanDocument, key: str, options: RenderOptions) -> list[RenderedEntry]:
-    """The plan's entries (context first, then its jobs by path), with extensions."""
-    return _PlanRenderer(plan, key, options).render()
+def render_plan(
+    plan: PlanDocument, key: str, options: RenderOptions, shapes: JobShapes | None = None
+) -> list[RenderedEntry]:
+    """The plan's entries (context first, then its jobs by path), with extensions. With
+    ``shapes`` (one per export), only one job of each shape is read back to find its
+    extension (see :mod:`jobplan.bundle._shapes`); without, every job is."""
+    return _PlanRenderer(plan, key, options, shapes).render()

@@ -14,6 +14,7 @@ import jobplan
 from jobplan.bundle._gc import paused_gc
 from jobplan.bundle._json import dumps_stable
 from jobplan.bundle._render import RenderOptions, agent_tokens, render_plan
+from jobplan.bundle._shapes import JobShapes
 from jobplan.bundle.contents import BundlePlan
 from jobplan.bundle.errors import BundleError
 from jobplan.bundle.layout import EMPTY_DIRS, context_path, history_path, plan_keys
@@ -223,9 +224,10 @@ def write_bundle(
             writer.directory(path)
             advance()
         manifest_plans = []
+        shapes = JobShapes()
         with paused_gc():
             for plan, key in zip(selected, keys, strict=True):
-                for entry in render_plan(plan.document, key, options):
+                for entry in render_plan(plan.document, key, options, shapes):
                     writer.file(
                         entry.path,
                         dumps_stable(entry.data, encoder.scalar, every_string=encoder.rewrites),
