@@ -230,22 +230,41 @@ class _DocumentCache:
 
 
 class _CappedFile:
-    """A file being written that hashes what passes and refuses to grow past ``cap``."""
+    """A file being written that hashes what passes and refuses to grow past ``cap``.
+
+    Writes are gathered into chunks of about ``_CHUNK`` bytes before they are hashed and
+    passed on: the zip writer makes several small writes per entry (three or four per entry
+    for the central directory alone)."""
 
     def __init__(self, raw: IO[bytes], cap: int) -> None:
         self._raw = raw
         self._cap = cap
         self.size = 0
         self.digest = hashlib.sha256()
+        self._pending: list[bytes] = []
+        self._pending_size = 0
 
     def write(self, data: bytes) -> int:
-        self.size += len(data)
+        size = len(data)
+        self.size += size
         if self.size > self._cap:
             raise _TooLarge(self._cap)
-        self.digest.update(data)
-        return self._raw.write(data)
+        self._pending.append(data)
+        self._pending_size += size
+        if self._pending_size >= _CHUNK:
+            self._drain()
+        return size
+
+    def _drain(self) -> None:
+        if self._pending:
+            chunk = b"".join(self._pending)
+            self._pending.clear()
+            self._pending_size = 0
+            self.digest.update(chunk)
+            self._raw.write(chunk)
 
     def flush(self) -> None:
+        self._drain()
         self._raw.flush()
 
     def tell(self) -> int:
@@ -781,7 +800,7 @@ class TransferService:
                 layout_folders=options["file_filter"] == "migrate",
                 history=history,
             )
-            raw.flush()
+            out.flush()
             os.fsync(raw.fileno())
         zip_ms = int((time.monotonic() - started) * 1000)
         watch.check()
