@@ -397,9 +397,7 @@ class RunService:
     # --- internals ------------------------------------------------------------------------
 
     @staticmethod
-    def _run(
-        conn: Connection, caller: Caller, run_id: str, *, lock: bool = False
-    ) -> PlanRunRecord:
+    def _run(conn: Connection, caller: Caller, run_id: str, *, lock: bool = False) -> PlanRunRecord:
         run = store.get_plan_run(conn, run_id, caller.tenant_id, lock=lock)
         if run is None:
             raise NotFound("plan run", run_id)
