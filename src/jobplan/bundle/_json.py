@@ -111,6 +111,15 @@ class _Writer:
                     append(prefix + int.__repr__(item))
                 elif (kind is dict or kind is list) and not item:
                     append(prefix + ("{}" if kind is dict else "[]"))
+                elif kind is list and all(type(element) is str for element in item):
+                    deeper = inner + "  "
+                    separator = prefix + "[" + deeper
+                    for element in item:
+                        if text is not None and (every or "[[" in element):
+                            element = text(element)
+                        append(separator + _string(element))
+                        separator = "," + deeper
+                    append(inner + "]")
                 else:
                     append(prefix)
                     self.value(item, inner)

@@ -198,9 +198,12 @@ def write_bundle(
         keys = plan_keys(
             [(p.document.folder, p.document.name, p.effective_version) for p in selected]
         )
+        jobs = [list(p.document.all_jobs()) for p in selected]
         options = RenderOptions(
             agent_tokens=agent_tokens(
-                [job.agent for p in selected for job in p.document.all_jobs() if job.agent],
+                [job.agent for plan_jobs in jobs for job in plan_jobs if job.agent]
+                if spec and spec.agents
+                else [],
                 spec.agent_tokens if spec else {},
                 bool(spec and spec.agents),
             ),
@@ -209,7 +212,7 @@ def write_bundle(
         )
         encoder = Encoder(spec.values if spec else None)
         folders = EMPTY_DIRS if layout_folders else ()
-        total = len(folders) + 1 + sum(1 + sum(1 for _ in p.document.all_jobs()) for p in selected)
+        total = len(folders) + 1 + sum(1 + len(plan_jobs) for plan_jobs in jobs)
     done = 0
 
     def advance() -> None:
