@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import struct
-import zipfile
-import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import IO
 
@@ -15,6 +12,7 @@ from jobplan.bundle._gc import paused_gc
 from jobplan.bundle._json import dumps_stable
 from jobplan.bundle._render import RenderOptions, agent_tokens, render_plan
 from jobplan.bundle._shapes import JobShapes
+from jobplan.bundle._zipout import ZipOut
 from jobplan.bundle.contents import BundlePlan
 from jobplan.bundle.errors import BundleError
 from jobplan.bundle.layout import EMPTY_DIRS, context_path, history_path, plan_keys
@@ -30,8 +28,6 @@ level 6 (zipfile's default) takes a third longer and makes a 10,000-job bundle 3
 _FILE_MODE = 0o100644 << 16
 _DIR_MODE = (0o040755 << 16) | 0x10
 _ZIP_EPOCH = datetime(1980, 1, 1, tzinfo=UTC)
-_DATA_DESCRIPTOR = 0x08
-_DD_SIGNATURE = 0x08074B50
 
 
 def _sort_key(plan: BundlePlan) -> tuple[str, str, tuple[int, ...], str]:
@@ -42,111 +38,42 @@ def _sort_key(plan: BundlePlan) -> tuple[str, str, tuple[int, ...], str]:
 
 
 class _ZipWriter:
+    """The bundle's entries (inside ``root``, if given) and the checksums of those listed."""
+
     def __init__(self, out: IO[bytes], stamp: datetime, root: str | None) -> None:
-        self.archive = zipfile.ZipFile(
-            out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=_COMPRESS_LEVEL
-        )
         local = max(stamp, _ZIP_EPOCH).astimezone(UTC)
-        self.date_time = (
-            local.year,
-            local.month,
-            local.day,
-            local.hour,
-            local.minute,
-            local.second,
+        self.zip = ZipOut(
+            out, (local.year, local.month, local.day, local.hour, local.minute, local.second)
         )
         self.prefix = f"{root}/" if root else ""
         self.hashes: dict[str, ManifestEntry] = {}
-        seekable = getattr(self.archive, "_seekable", None)
-        self._seekable = seekable if isinstance(seekable, bool) else None
-        """How :mod:`zipfile` writes to ``out`` (None: unknown, leave it to ``writestr``)."""
-        self._end = -1
-        """Where the last entry written by ``_put`` ended (``out`` is positioned there)."""
         if root:
-            self._directory(root)
-
-    def _info(self, name: str, mode: int) -> zipfile.ZipInfo:
-        info = zipfile.ZipInfo(name, self.date_time)
-        info.create_system = 3
-        info.external_attr = mode
-        return info
-
-    def _directory(self, name: str) -> None:
-        info = self._info(f"{name}/", _DIR_MODE)
-        info.compress_type = zipfile.ZIP_STORED
-        self.archive.writestr(info, b"")
+            self.zip.directory(f"{root}/", _DIR_MODE)
 
     def directory(self, path: str) -> None:
-        self._directory(f"{self.prefix}{path}")
+        self.zip.directory(f"{self.prefix}{path}/", _DIR_MODE)
 
     def file(self, path: str, data: bytes, *, listed: bool = True) -> None:
-        info = self._info(f"{self.prefix}{path}", _FILE_MODE)
-        info.compress_type = zipfile.ZIP_DEFLATED
-        if self._seekable is None or getattr(self.archive, "_writing", True):
-            self.archive.writestr(info, data, compresslevel=_COMPRESS_LEVEL)
-        else:
-            self._put(info, data, self._seekable)
+        self.zip.file(f"{self.prefix}{path}", data, _FILE_MODE, _COMPRESS_LEVEL)
         if listed:
             self.hashes[path] = ManifestEntry(
                 sha256=hashlib.sha256(data).hexdigest(), size=len(data)
             )
 
-    def _put(self, info: zipfile.ZipInfo, data: bytes, seekable: bool) -> None:
-        """``writestr(info, data, compresslevel=_COMPRESS_LEVEL)`` byte for byte, without
-        its per-entry cost (a header written twice, a seek back and forth, a write handle): the
-        entry is compressed first, so its header is right the first time. A non-seekable
-        ``out`` gets the data descriptor ``zipfile`` writes there. Most of an export's zip time
-        was that overhead, for entries of a few kilobytes."""
-        archive = self.archive
-        out = archive.fp
-        assert out is not None
-        packed = zlib.compress(data, _COMPRESS_LEVEL, -15)
-        info.file_size = len(data)
-        info.compress_size = len(packed)
-        info.CRC = zlib.crc32(data)
-        info.flag_bits = 0 if seekable else _DATA_DESCRIPTOR
-        zip64 = info.file_size * 1.05 > zipfile.ZIP64_LIMIT
-        position = archive.start_dir
-        if position != self._end:
-            # zipfile wrote since (it seeks to start_dir before each entry); a buffered file
-            # would flush and make a system call on every seek and tell
-            if seekable:
-                out.seek(position)
-            else:
-                position = out.tell()
-        parts = [info.FileHeader(zip64), packed]
-        if not seekable:
-            parts.append(
-                struct.pack(
-                    "<LLQQ" if zip64 else "<LLLL",
-                    _DD_SIGNATURE,
-                    info.CRC,
-                    info.compress_size,
-                    info.file_size,
-                )
-            )
-        record = b"".join(parts)
-        out.write(record)
-        info.header_offset = position
-        archive.start_dir = self._end = position + len(record)
-        archive.filelist.append(info)
-        archive.NameToInfo[info.filename] = info
-
     def stream(self, path: str, chunks: Iterable[bytes]) -> None:
         """An entry written chunk by chunk: memory does not grow with its size."""
-        info = self._info(f"{self.prefix}{path}", _FILE_MODE)
-        info.compress_type = zipfile.ZIP_DEFLATED
         digest = hashlib.sha256()
-        size = 0
-        with self.archive.open(info, "w", force_zip64=True) as entry:
+
+        def hashed() -> Iterator[bytes]:
             for chunk in chunks:
-                entry.write(chunk)
                 digest.update(chunk)
-                size += len(chunk)
+                yield chunk
+
+        size = self.zip.stream(f"{self.prefix}{path}", hashed(), _FILE_MODE, _COMPRESS_LEVEL)
         self.hashes[path] = ManifestEntry(sha256=digest.hexdigest(), size=size)
 
     def close(self) -> None:
-        self.archive.close()
+        self.zip.close()
 
 
 def write_bundle(
