@@ -15,18 +15,20 @@ What is measured, each in a fresh subprocess (so the figures do not pollute each
   in one transaction) over a real SQLite database in a temporary folder.
 - **peer json+zip**: the same plan documents (``model_dump(mode="json")``) as one
   ``json.dumps(sort_keys=True, indent=2)`` entry per job plus one per plan, into a deflated
-  ``zipfile`` at the same level; import is ``json.loads`` of every entry, putting the jobs
+  ``zipfile`` at level 6, zipfile's default (jobplan writes level 1); import is
+  ``json.loads`` of every entry, putting the jobs
   back and ``PlanDocument.model_validate``. The least any one-file-per-job zip exporter pays:
   no Ikasan mapping, no checksums, no manifest, no read-back, no hostile-zip checks.
 - **peer PyYAML**: a Rundeck-like export — every plan in one YAML file (``yaml.dump`` with
   libyaml's ``CSafeDumper``); import is ``CSafeLoader`` and ``model_validate``.
 
 Wall time and CPU time are each the best of the repeats, untraced (CPU time is steadier on
-a busy machine). Peak memory is measured in a separate pass of the same subprocess with
-:mod:`tracemalloc`: the most memory the operation allocated on top of what was live before
-it (Python allocations only). The history rows export one plan of 10 jobs with
-``include_history`` and a growing number of runs, to show
-that memory stays flat while the runs are streamed.
+a busy machine); the closing lines also give the first run's wall time, which for the export
+job includes validating the stored plan documents (later runs find them validated). Peak
+memory is measured in a separate pass of the same subprocess with :mod:`tracemalloc`: the
+most memory the operation allocated on top of what was live before it (Python allocations
+only). The history rows export one plan of 10 jobs with ``include_history`` and a growing
+number of runs, to show that memory stays flat while the runs are streamed.
 """
 
 from __future__ import annotations
@@ -307,12 +309,15 @@ class ServiceRig:
 def measure(operation: Callable[[], Any], repeats: int) -> dict[str, Any]:
     """Best time of ``repeats`` untraced runs, then one traced run for the peak allocation."""
     best = cpu = float("inf")
+    first: float | None = None
     result: Any = None
     for _ in range(repeats):
         gc.collect()
         began, began_cpu = time.perf_counter(), time.process_time()
         result = operation()
-        best = min(best, time.perf_counter() - began)
+        elapsed = time.perf_counter() - began
+        first = elapsed if first is None else first
+        best = min(best, elapsed)
         cpu = min(cpu, time.process_time() - began_cpu)
     gc.collect()
     tracemalloc.start()
@@ -322,6 +327,7 @@ def measure(operation: Callable[[], Any], repeats: int) -> dict[str, Any]:
     tracemalloc.stop()
     return {
         "seconds": best,
+        "first_seconds": first,
         "cpu_seconds": cpu,
         "peak_mb": (peak - before) / 2**20,
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -410,6 +416,7 @@ class Row:
     operation: str
     subject: str
     seconds: float
+    first_seconds: float
     cpu_seconds: float
     peak_mb: float
     rss_mb: float
@@ -432,6 +439,7 @@ def rows_for(name: str, repeats: int) -> Iterator[Row]:
                 operation,
                 subject,
                 figures["seconds"],
+                figures["first_seconds"],
                 figures["cpu_seconds"],
                 figures["peak_mb"],
                 figures["rss_mb"],
@@ -492,7 +500,8 @@ def main() -> None:
             verdict = "meets" if row.seconds <= target else "MISSES"
             print(
                 f"{describe(name)}, {SUBJECTS[row.subject]} {row.operation}: "
-                f"{row.seconds:.2f} s, {verdict} the {target:g} s target"
+                f"{row.seconds:.2f} s (first run {row.first_seconds:.2f} s), "
+                f"{verdict} the {target:g} s target"
             )
 
 
