@@ -382,7 +382,7 @@ class TransferService:
         file_name = _check_file_name(options.file_name, "package.zip")
         _check_tag(options.source_system, "source_system")
         _check_tag(options.correlation_id, "correlation_id")
-        with self._db.read() as conn:
+        with paused_gc(), self._db.read() as conn:  # reads the selected plans' documents
             selected = self._select(conn, caller, options)
         request = {
             "caller": _caller_snapshot(caller),
