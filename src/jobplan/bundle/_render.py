@@ -4,7 +4,8 @@ Each stage becomes a nested context; each job is listed (``scheduledJobs``) in t
 the stage that defines it and in every context whose jobs depend on it, as Ikasan does. Its
 dependency entry is written only where it is defined, which is how the reader finds it again.
 The rendered entries are read back with the reader's own assembler and every field that does
-not come back identical is put into the extension.
+not come back identical is put into the extension: contexts every time, jobs once per shape
+in an export (see :mod:`jobplan.bundle._shapes`).
 """
 
 from __future__ import annotations
