@@ -33,6 +33,7 @@ from jobplan.model import (
     HistoryStrategy,
     Job,
     JobRunStatus,
+    Notifications,
     OnError,
     OverlapPolicy,
     PlanDocument,
@@ -151,7 +152,7 @@ class RunState:
         outcomes: list[OpenOutcome] = []
         new_runs: list[PlanRunRecord] = []
         new_jobs: list[JobRunRecord] = []
-        ended: list[tuple[PlanRunRecord, str]] = []
+        ended: list[tuple[PlanRunRecord, str, Notifications]] = []
         for request, graph in zip(requests, graphs, strict=True):
             plan = request.plan
             document = graph.document
@@ -228,7 +229,7 @@ class RunState:
                 ),
             )
             if ended_at is not None:
-                ended.append((run, status))
+                ended.append((run, status, document.notifications))
             new_runs.append(run)
             new_jobs.extend(
                 draft.record(next(ids), run, name, graph.jobs[name].job.kind.value)
@@ -243,14 +244,14 @@ class RunState:
         conn: Connection,
         runs: list[PlanRunRecord],
         jobs: list[JobRunRecord],
-        ended: list[tuple[PlanRunRecord, str]],
+        ended: list[tuple[PlanRunRecord, str, Notifications]],
         now: datetime,
     ) -> None:
         """Write opened runs (runs that finished while opening get their history strategy
         and statistics here, as :meth:`end_plan_run` would give them)."""
         drop = {
             run.id
-            for run, status in ended
+            for run, status, _ in ended
             if run.history == HistoryStrategy.OFF
             or (run.history == HistoryStrategy.ERROR and status == PlanRunStatus.COMPLETE)
         }
@@ -261,18 +262,13 @@ class RunState:
         store.insert_job_runs(conn, jobs)
         told = [
             message
-            for run, status in ended
-            for message in notify.messages(
-                self.versions.graph(conn, run.plan_version_id).document.notifications,
-                notify.RUN_COMPLETED,
-                run,
-                now,
-                status=status,
-            )
+            for run, status, settings in ended
+            if settings.on_success
+            for message in notify.messages(settings, notify.RUN_COMPLETED, run, now, status=status)
         ]
         outbox.insert(conn, told)
         store.record_plan_ends(
-            conn, [(run.tenant_id, run.plan_id, status, 0.0, now) for run, status in ended]
+            conn, [(run.tenant_id, run.plan_id, status, 0.0, now) for run, status, _ in ended]
         )
         runs.clear()
         jobs.clear()
@@ -301,20 +297,19 @@ class RunState:
         ends = status == PlanRunStatus.COMPLETE or (
             status == PlanRunStatus.ERROR and graph.document.policies.on_error == OnError.END
         )
+        if not ends and status.value == run.status:
+            return
+        # the job runs as they now stand (what ending the run or telling about it reads)
+        job_runs = [
+            replace(jr, **drafts[name].changes(jr)) if name in changed else jr
+            for name, jr in records.items()
+        ]
         if ends:
-            job_runs = [
-                replace(jr, **drafts[name].changes(jr)) if name in changed else jr
-                for name, jr in records.items()
-            ]
             failed = sorted(jr.job_name for jr in job_runs if jr.status in FAILED)
             reason = None if status == PlanRunStatus.COMPLETE else _failed_reason(failed)
             self.end_plan_run(conn, run, status, now, reason=reason, job_runs=job_runs)
-        elif status.value != run.status:
+        else:
             store.update_plan_run(conn, run.id, status=status.value)
-            job_runs = [
-                replace(jr, **drafts[name].changes(jr)) if name in changed else jr
-                for name, jr in records.items()
-            ]
             # held for an operator: tell them, when a job has just failed (not when an
             # operator's skip or release leaves the run stalled behind an old failure)
             if status == PlanRunStatus.ERROR and any(

@@ -428,13 +428,6 @@ def update_job_run(conn: Connection, job_run_id: str, **values: Any) -> None:
     conn.execute(update(job_runs).where(job_runs.c.id == job_run_id).values(**values))
 
 
-def add_flag(conn: Connection, job_run_id: str, flag: str) -> None:
-    """Add ``flag`` to a job run's flags (once)."""
-    row = conn.execute(select(job_runs.c.flags).where(job_runs.c.id == job_run_id)).first()
-    if row is not None and flag not in row.flags:
-        update_job_run(conn, job_run_id, flags=[*row.flags, flag])
-
-
 def update_job_runs(conn: Connection, job_run_ids: Sequence[str], **values: Any) -> None:
     if job_run_ids:
         conn.execute(update(job_runs).where(job_runs.c.id.in_(job_run_ids)).values(**values))

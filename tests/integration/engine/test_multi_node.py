@@ -5,6 +5,8 @@ or lost, and no job run is executed twice."""
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -16,13 +18,16 @@ from sqlalchemy import Connection, select
 
 from jobplan.engine.engine import Engine
 from jobplan.engine.executors import CommandExecutor
+from jobplan.engine.executors.base import ExecutionResult
 from jobplan.engine.state import OpenOutcome
 from jobplan.model import PlanDocument
 from jobplan.settings import Settings
 from jobplan.store import Database
+from jobplan.store import notifications as outbox
+from jobplan.store import runs as run_store
 from jobplan.store.tables import job_runs, plan_runs
 from jobplan.store.tables import plans as plans_table
-from support.engine import Harness
+from support.engine import Harness, at, cmd
 from support.postgres import PostgresCluster
 
 pytestmark = pytest.mark.postgres
@@ -174,10 +179,6 @@ def test_a_tick_in_progress_hides_its_due_plans_from_other_nodes(pg: str) -> Non
 def test_two_control_loops_end_a_run_past_its_ttl_once(pg: str) -> None:
     """TTL and overdue passes of two nodes do not both act on one run (SKIP LOCKED): one
     ending, one failure message, one statistics count."""
-    from jobplan.store import notifications as outbox
-    from jobplan.store import runs as run_store
-    from support.engine import at, cmd
-
     h = Harness(Database(pg))
     plan = h.plan(
         jobs=[cmd("a")],
@@ -209,12 +210,6 @@ def test_two_control_loops_end_a_run_past_its_ttl_once(pg: str) -> None:
 def test_two_nodes_finishing_a_runs_last_two_jobs_at_once_complete_it(pg: str) -> None:
     """Each finish locks the run: the second waits for the first to commit and then sees its
     job complete (unlocked, each saw the other job still running and the run never ended)."""
-    import threading
-    import time
-
-    from jobplan.engine.executors.base import ExecutionResult
-    from support.engine import at, cmd
-
     h = Harness(Database(pg))
     run = h.start(h.plan(jobs=[cmd("a"), cmd("b")]))
     tickets = {t.job_run.job_name: t for t in h.claim(at(1), node="n1")}
