@@ -70,9 +70,12 @@ def seed(url: str) -> Harness:
     return h
 
 
-async def run_nodes(url: str, home: Path, seconds: float) -> list[Counter[str]]:
+async def run_nodes(
+    url: str, home: Path, seconds: float, executed: list[str]
+) -> list[Counter[str]]:
     """Run two engines over ``url`` for ``seconds``; returns, per node, how many runs its
-    scheduler opened and how many job runs its dispatcher executed."""
+    scheduler opened; the id of every job run either node executed is added to
+    ``executed``."""
     counts: list[Counter[str]] = [Counter(), Counter()]
     engines = []
     for index in range(2):
@@ -90,8 +93,8 @@ async def run_nodes(url: str, home: Path, seconds: float) -> list[Counter[str]]:
         engine.scheduler.tick = counting_tick  # type: ignore[method-assign]
         start = engine._start_execution
 
-        def counting_start(ticket, start=start, tally=counts[index]) -> None:  # type: ignore[no-untyped-def]
-            tally["executed"] += 1
+        def counting_start(ticket, start=start) -> None:  # type: ignore[no-untyped-def]
+            executed.append(ticket.job_run.id)
             start(ticket)
 
         engine._start_execution = counting_start  # type: ignore[method-assign]
@@ -106,7 +109,8 @@ async def run_nodes(url: str, home: Path, seconds: float) -> list[Counter[str]]:
 def test_two_nodes_share_the_work_without_doubling_or_losing_any(pg: str, tmp_path: Path) -> None:
     seeded_from = datetime.now(UTC)
     h = seed(pg)
-    counts = asyncio.run(run_nodes(pg, tmp_path, 5.0))
+    executed: list[str] = []
+    counts = asyncio.run(run_nodes(pg, tmp_path, 5.0, executed))
     stopped = datetime.now(UTC)
 
     with h.database.read() as conn:
@@ -117,7 +121,11 @@ def test_two_nodes_share_the_work_without_doubling_or_losing_any(pg: str, tmp_pa
         job_rows = list(
             conn.execute(
                 select(
-                    job_runs.c.plan_run_id, job_runs.c.kind, job_runs.c.attempt, job_runs.c.status
+                    job_runs.c.id,
+                    job_runs.c.plan_run_id,
+                    job_runs.c.kind,
+                    job_runs.c.attempt,
+                    job_runs.c.status,
                 )
             )
         )
@@ -137,9 +145,12 @@ def test_two_nodes_share_the_work_without_doubling_or_losing_any(pg: str, tmp_pa
     opened = sum(c["opened"] for c in counts)
     assert opened == sum(len(m) for m in fires.values()), "each run opened by one node only"
     assert all(r.attempt <= 1 for r in job_rows), "no job run was started twice"
-    executed = sum(c["executed"] for c in counts)
-    started_commands = sum(1 for r in job_rows if r.kind == "command" and r.attempt == 1)
-    assert executed == started_commands > 0, "each command job run executed by one node"
+    assert len(executed) == len(set(executed)), "no job run executed by both nodes"
+    commands = {r.id: r for r in job_rows if r.kind == "command"}
+    completed = {job_id for job_id, r in commands.items() if r.status == "COMPLETE"}
+    # a claim committed as the engines stopped may leave a started job unexecuted (it is
+    # then recovered as interrupted), but every completed one was executed, once
+    assert completed and completed <= set(executed) <= set(commands)
     done: dict[str, bool] = {}
     for row in job_rows:
         done[row.plan_run_id] = done.get(row.plan_run_id, True) and row.status == "COMPLETE"
