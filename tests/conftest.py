@@ -15,7 +15,6 @@ for _name in [n for n in os.environ if n.startswith("JOBPLAN_")]:
     del os.environ[_name]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED = REPO_ROOT.parent / "shared"
 
 
 @pytest.fixture

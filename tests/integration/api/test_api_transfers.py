@@ -21,6 +21,7 @@ from jobplan.settings import Settings
 from jobplan.store import accounts
 from jobplan.store import transfers as store_transfers
 from support.api import Actor, login, make_tenant, make_user, sample_plan, wait_for
+from support.data import IKASAN_FIXTURES
 from support.zips import make_zip, zip_entries
 
 FINISHED = {"completed", "failed", "cancelled", "closed_by_timeout"}
@@ -417,10 +418,7 @@ def test_the_real_ikasan_exports_import(client: TestClient, root: Actor, ikasan_
 
 @pytest.fixture
 def ikasan_zip() -> bytes:
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[3].parent / "shared/fixtures/ikasan/MyFirstJobPlan.zip"
-    return path.read_bytes()
+    return (IKASAN_FIXTURES / "MyFirstJobPlan.zip").read_bytes()
 
 
 CONTEXT = {"name": "p", "scheduledJobs": [{"agentName": "h", "jobName": "a", "identifier": "h-a"}]}

@@ -21,6 +21,7 @@ from support.api import (
     run_detail,
     wait_for,
 )
+from support.data import IKASAN_FIXTURES
 
 PLAN = {
     "name": "MyFirstJobPlan",
@@ -462,7 +463,7 @@ def test_status_services_are_tenant_scoped(client: TestClient, root: Actor, tmp_
 # --- bundle upload (/rest/import/context) ---------------------------------------------------
 
 UPLOAD = "/rest/import/context"
-FIXTURES = Path(__file__).resolve().parents[3].parent / "shared/fixtures/ikasan"
+FIXTURES = IKASAN_FIXTURES
 
 
 def finished_import(client: TestClient, auth: tuple[str, str], url: str) -> dict[str, Any]:

@@ -15,10 +15,11 @@ import yaml
 
 from jobplan.bundle import BundleContents, BundlePlan, read_bundle, write_bundle
 from jobplan.model import PlanDocument
+from support.data import IKASAN_FIXTURES
 from support.zips import make_zip, zip_entries
 
 ROOT = Path(__file__).resolve().parents[3]
-IKASAN = ROOT.parent / "shared" / "fixtures" / "ikasan"
+IKASAN = IKASAN_FIXTURES
 EXAMPLES = ROOT / "docs" / "examples"
 STAMP = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
 

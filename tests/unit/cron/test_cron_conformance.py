@@ -3,18 +3,18 @@
 Each line is ``expression<TAB>zone<TAB>start epoch-ms<TAB>expected``, where ``expected`` is the
 next fire time in epoch-ms, ``-1`` for none, or ``ERR:<Quartz's message>`` if Quartz rejects
 the expression. Valid lines must agree 100%; every ``ERR:`` line must raise ``CronError``.
-The corpus lives beside the repository (``<repo>/../shared/conformance``); a missing corpus is
-a failure, not a skip.
+The corpus is carried in the repository (``tests/data/conformance``); a missing corpus is a
+failure, not a skip.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 from jobplan.cron import CronError, CronExpression
+from support.data import QUARTZ_CORPUS
 
-CORPUS = Path(__file__).resolve().parents[3] / ".." / "shared" / "conformance" / "quartz-cron.tsv"
+CORPUS = QUARTZ_CORPUS
 
 # Expressions Quartz accepts that we reject on purpose (documented in docs/cron.md).
 DELIBERATE_DEVIATIONS: dict[str, str] = {
@@ -24,10 +24,7 @@ DELIBERATE_DEVIATIONS: dict[str, str] = {
 
 
 def _read_corpus() -> list[tuple[int, str, str, int, str]]:
-    assert CORPUS.is_file(), (
-        f"conformance corpus not found at {CORPUS.resolve()}: the repository's sibling "
-        "'shared/' checkout is missing"
-    )
+    assert CORPUS.is_file(), f"conformance corpus not found at {CORPUS}: tests/data is incomplete"
     rows = []
     for number, line in enumerate(CORPUS.read_text(encoding="utf-8").splitlines(), start=1):
         expression, zone, start_ms, expected = line.split("\t")

@@ -20,11 +20,11 @@ from jobplan.model import (
     PlanDocument,
     TimeJob,
 )
+from support.data import IKASAN_FIXTURES
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = sorted((ROOT / "docs" / "examples").glob("*.yaml"))
-# shared/ sits beside the repository, in development and in CI alike
-IKASAN_EXPORT = ROOT.parent / "shared" / "fixtures" / "ikasan" / "MyFirstJobPlan.zip"
+IKASAN_EXPORT = IKASAN_FIXTURES / "MyFirstJobPlan.zip"
 
 
 def _load(path: Path) -> PlanDocument:
