@@ -29,7 +29,9 @@ from sqlalchemy import Connection, func, select
 
 from jobplan.engine.delivery import Deliverer, DeliveryResult
 from jobplan.engine.documents import VersionCache
+from jobplan.engine.executors._output import OutputCapture
 from jobplan.engine.executors.base import (
+    NULL_SINK,
     ExecutionRequest,
     ExecutionResult,
     Executor,
@@ -71,10 +73,17 @@ class _Running:
     kept: int = 0
     truncated: bool = False
     overdue: bool = False
+    capture: OutputCapture = field(init=False)
+
+    def __post_init__(self) -> None:
+        # head and tail of everything written, for an attempt killed before its executor
+        # could return its own (an operator's kill cancels the execution)
+        self.capture = OutputCapture(self.limit, NULL_SINK, keep_tail=True)
 
     def write(self, chunk: str) -> None:
         """Live output for followers, kept up to the cap (the final record keeps the tail
         too: see :meth:`Engine._finish_tx`)."""
+        self.capture.feed(chunk.encode())
         if self.kept >= self.limit:
             self.truncated = True
             return
@@ -107,6 +116,7 @@ class Engine:
         *,
         clock: Callable[[], datetime] = _utcnow,
         versions: VersionCache | None = None,
+        state: RunState | None = None,
     ) -> None:
         self.settings = settings
         self.database = database
@@ -114,8 +124,10 @@ class Engine:
         self.clock = clock
         self.node_id = new_id()
         self.node_name = settings.node_name or f"{socket.gethostname()}:{os.getpid()}"
-        self.versions = versions or VersionCache()
-        self.state = RunState(self.versions, settings.lease_seconds)
+        if state is None:
+            state = RunState(versions or VersionCache(), settings.lease_seconds)
+        self.state = state
+        self.versions = state.versions
         self.scheduler = WindowScheduler(self.state, settings.misfire_threshold_seconds)
         self.writer = Writer(database)
         self._running: dict[str, _Running] = {}
@@ -400,7 +412,14 @@ class Engine:
         if running.task is not None:
             with suppress(asyncio.CancelledError):
                 await running.task
-        result = ExecutionResult(succeeded=False, reason="stopped by an operator")
+        capture = running.capture
+        capture.finish()
+        result = ExecutionResult(
+            succeeded=False,
+            reason="stopped by an operator",
+            output=capture.text(),
+            output_truncated=capture.truncated,
+        )
         await self.writer.run(partial(self._finish_tx, running, result, self.clock()))
         self._wake_dispatcher.set()
 
