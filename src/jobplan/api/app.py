@@ -12,6 +12,7 @@ from jobplan import __version__
 from jobplan.api.dialects import diem, ikasan, spark, voltmx
 from jobplan.api.errors import install_error_handlers
 from jobplan.api.middleware import BodySizeLimit, RejectNul
+from jobplan.api.openapi import install_docs
 from jobplan.api.routers import (
     api_keys,
     cron,
@@ -68,7 +69,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         title="jobplan",
         version=__version__,
         summary="Quartz-cron-scheduled, dependency-driven job plans for many tenants.",
-        docs_url="/docs",
+        docs_url=None,  # served by install_docs, from the package
         redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=lifespan,
@@ -90,4 +91,5 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(ikasan.router)
     app.include_router(spark.router)
     app.include_router(voltmx.router)
+    install_docs(app)
     return app

@@ -1,0 +1,229 @@
+"""The OpenAPI document and the ``/docs`` page.
+
+* :class:`Problem` is the RFC 9457 body every native error leaves with (``api/errors.py``,
+  ``api/middleware.py``); :func:`problem_responses` documents it, as
+  ``application/problem+json``, for the error statuses a route declares in ``responses=``.
+* :func:`install_openapi` replaces FastAPI's document builder: its default 422 body
+  (``HTTPValidationError``, ``application/json``) is not what the server sends, so every 422
+  becomes a :class:`Problem` (the validation handler and the NUL filter answer it on any
+  route), operations that take a body document the 413 of the size limit, and the dialect
+  routes get their security schemes.
+* :func:`install_docs` serves Swagger UI from the copy vendored in the package
+  (``jobplan/static/vendor``), so ``/docs`` works without internet.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field
+
+from jobplan.api.errors import PROBLEM_JSON
+
+__all__ = [
+    "AUTHENTICATED",
+    "SWAGGER_UI",
+    "VENDOR_DIR",
+    "FieldError",
+    "Problem",
+    "install_docs",
+    "install_openapi",
+    "problem_responses",
+]
+
+#: Third-party browser assets shipped in the wheel (see its README.md).
+VENDOR_DIR = Path(__file__).resolve().parent.parent / "static" / "vendor"
+VENDOR_URL = "/static/vendor"
+#: The Swagger UI copy ``/docs`` loads (npm package ``swagger-ui-dist``).
+SWAGGER_UI = "swagger-ui-dist-5.35.0"
+
+_REF = "#/components/schemas/"
+_FASTAPI_422 = ("HTTPValidationError", "ValidationError")
+
+#: What an error status means on jobplan's own routes.
+_MEANINGS: dict[int, str] = {
+    400: "The request could not be read (a malformed form or multipart body).",
+    401: "No valid credentials (`WWW-Authenticate` says which schemes are accepted).",
+    403: "The caller's role or tenant does not allow this.",
+    404: "Something the request names does not exist (or is not visible to the caller).",
+    409: "The current state does not allow this (it already exists, is in use, or is running).",
+    413: "The request body is larger than the server accepts.",
+    422: "The request is invalid: `detail` says why; `errors` names each invalid field.",
+    429: "Too many attempts or queued jobs; `Retry-After` says when to try again, when known.",
+    503: "The database is unavailable; try again later.",
+}
+
+#: Error statuses every authenticated route can answer (router-level ``responses=``).
+AUTHENTICATED = (401, 403, 422, 429, 503)
+
+
+class FieldError(BaseModel):
+    """One invalid input."""
+
+    field: str = Field(
+        description="Where: a dotted path into the body (`jobs[0].name`), or the name of a "
+        "query, path, header or form parameter.",
+        examples=["jobs[0].name"],
+    )
+    message: str = Field(description="What is wrong with it.", examples=["Field required"])
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, sent as ``application/problem+json`` for every error of
+    jobplan's own API."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(default="about:blank", description="Always `about:blank`.")
+    title: str = Field(description="The status's reason phrase.", examples=["Not Found"])
+    status: int = Field(description="The HTTP status code.", ge=400, le=599, examples=[404])
+    detail: str = Field(
+        description="What went wrong, for people.", examples=["plan 'nightly' not found"]
+    )
+    errors: list[FieldError] = Field(
+        default_factory=list,
+        description="Validation errors only (422): each invalid input; absent otherwise.",
+    )
+
+
+def _problem_response(status: int, description: str | None = None) -> dict[str, Any]:
+    return {
+        "description": description or _MEANINGS.get(status) or HTTPStatus(status).phrase,
+        "content": {PROBLEM_JSON: {"schema": {"$ref": _REF + "Problem"}}},
+    }
+
+
+def problem_responses(*statuses: int | tuple[int, str]) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entries documenting :class:`Problem` for ``statuses``; give a
+    ``(status, description)`` pair to say what the status means on that route."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for item in statuses:
+        status, description = item if isinstance(item, tuple) else (item, None)
+        out[status] = _problem_response(status, description)
+    return out
+
+
+# --- the document ---------------------------------------------------------------------------
+
+#: Credentials the dialect routes read themselves (not through ``api/deps.py``).
+_DIALECT_SCHEMES: dict[str, dict[str, Any]] = {
+    "IkasanBasic": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "Ikasan: HTTP Basic with a jobplan user name and password "
+        "(`X-Tenant` picks the tenant).",
+    },
+    "DiemApiKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-api-key",
+        "description": "IBM DIEM: a jobplan API key (jp_...) or access token.",
+    },
+    "SparkSyntheticKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-synthetic-key",
+        "description": "Coherent Spark: a jobplan API key (jp_...), with `x-tenant-name` "
+        "naming its tenant.",
+    },
+    "VoltMxClaims": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-VoltMX-Authorization",
+        "description": "Volt MX: the claims token from `/authService/accounts/login` (or an "
+        "API key).",
+    },
+}
+_NATIVE: list[dict[str, list[str]]] = [{"HTTPBearer": []}, {"HTTPBasic": []}, {"APIKeyHeader": []}]
+#: Security of each dialect's operations, by tag; operations not listed are public.
+_DIALECT_SECURITY: dict[str, list[dict[str, list[str]]]] = {
+    "dialect: Ikasan": [{"IkasanBasic": []}],
+    "dialect: IBM DIEM": [{"DiemApiKey": []}],
+    "dialect: Coherent Spark": [{"HTTPBearer": []}, {"SparkSyntheticKey": []}],
+    "dialect: Volt MX": [{"VoltMxClaims": []}, *_NATIVE],
+}
+_PUBLIC_OPERATIONS = {"voltmx_login"}
+
+
+def _schemas() -> dict[str, Any]:
+    schema = Problem.model_json_schema(ref_template=_REF + "{model}")
+    definitions: dict[str, Any] = schema.pop("$defs", {})
+    schema["properties"]["errors"].pop("default", None)
+    return {**definitions, "Problem": schema}
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, corrected to say what the server answers (module docstring)."""
+    document = get_openapi(
+        title=app.title,
+        version=app.version,
+        summary=app.summary,
+        description=app.description,
+        routes=app.routes,
+        tags=app.openapi_tags,
+        servers=app.servers,
+    )
+    components = document.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    for name in _FASTAPI_422:
+        schemas.pop(name, None)
+    schemas.update(_schemas())
+    components.setdefault("securitySchemes", {}).update(_DIALECT_SCHEMES)
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            content = responses.get("422", {}).get("content", {})
+            if "422" not in responses or PROBLEM_JSON not in content:
+                responses["422"] = _problem_response(422)
+            if "requestBody" in operation and "413" not in responses:
+                responses["413"] = _problem_response(413)
+            if "security" not in operation and operation.get("operationId") not in (
+                _PUBLIC_OPERATIONS
+            ):
+                for tag in operation.get("tags", []):
+                    if tag in _DIALECT_SECURITY:
+                        operation["security"] = _DIALECT_SECURITY[tag]
+                        break
+            operation["tags"] = list(dict.fromkeys(operation.get("tags", [])))
+    return document
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Serve :func:`build_openapi`'s document at ``app.openapi_url`` (built once)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = build_openapi(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+# --- the docs page --------------------------------------------------------------------------
+
+
+def install_docs(app: FastAPI, path: str = "/docs") -> None:
+    """Serve Swagger UI at ``path`` with its scripts from the package (no CDN): the page
+    names only same-origin URLs."""
+    app.mount(VENDOR_URL, StaticFiles(directory=VENDOR_DIR), name="vendor")
+    assets = f"{VENDOR_URL}/{SWAGGER_UI}"
+
+    @app.get(path, include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} API",
+            swagger_js_url=f"{root}{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{assets}/favicon-32x32.png",
+            # no badge from validator.swagger.io: the page must work offline
+            swagger_ui_parameters={"validatorUrl": None},
+        )
