@@ -26,6 +26,7 @@ from jobplan.bundle._mapping import (
     objects,
     parameters_from,
 )
+from jobplan.bundle.errors import quoted
 from jobplan.model import JobKind
 
 __all__ = ["AssembledPlan", "JobFile", "assemble_plan"]
@@ -119,7 +120,10 @@ class _Assembler:
         known = self.names.setdefault(identifier, name)
         if known != name:
             self.issues.problem(
-                where, path, f"identifier {identifier!r} names both job {known!r} and {name!r}"
+                where,
+                path,
+                f"identifier {quoted(identifier)} names both job {quoted(known)} and "
+                f"{quoted(name)}",
             )
 
     def identify(self) -> None:
@@ -136,7 +140,9 @@ class _Assembler:
             other = self.file_of.get(name)
             if other is not None:
                 self.issues.problem(
-                    job_file.entry, ("jobName",), f"job {name!r} is also defined by {other.entry}"
+                    job_file.entry,
+                    ("jobName",),
+                    f"job {quoted(name)} is also defined by {other.entry}",
                 )
                 continue
             self.file_of[name] = job_file
@@ -166,7 +172,9 @@ class _Assembler:
                     continue
                 if name not in self.file_of:
                     self.issues.problem(
-                        self.entry, path, f"there is no job entry (jobs/<kind>/...) for {name!r}"
+                        self.entry,
+                        path,
+                        f"there is no job entry (jobs/<kind>/...) for {quoted(name)}",
                     )
                 places = listed.setdefault(name, [])
                 if context not in places:
@@ -180,7 +188,7 @@ class _Assembler:
                 target = self.resolve_job(identifier)
                 if target is None or "job" not in target:
                     self.issues.problem(
-                        self.entry, (*path, "jobIdentifier"), f"unknown job {identifier!r}"
+                        self.entry, (*path, "jobIdentifier"), f"unknown job {quoted(identifier)}"
                     )
                     continue
                 grouping = dependency.get("logicalGrouping")
@@ -194,13 +202,14 @@ class _Assembler:
                 where = ", ".join(dict.fromkeys(context.name for context in declared))
                 self.issues.warn(
                     self.entry,
-                    f"dependencies of job {name!r} are declared in several contexts ({where}); "
-                    "jobplan requires all of them",
+                    f"dependencies of job {quoted(name)} are declared in several contexts "
+                    f"({where}); jobplan requires all of them",
                 )
         for name, job_file in self.file_of.items():
             if name not in listed:
                 self.issues.warn(
-                    job_file.entry, f"job {name!r} is not listed in any context; it was skipped"
+                    job_file.entry,
+                    f"job {quoted(name)} is not listed in any context; it was skipped",
                 )
 
     # -- Ikasan's token-export defect ------------------------------------------------------
@@ -234,8 +243,8 @@ class _Assembler:
                 )
                 self.issues.warn(
                     self.entry,
-                    f"context {context.name!r}: every dependency names "
-                    f"{self.names.get(last, last)!r}"
+                    f"context {quoted(context.name)}: every dependency names "
+                    f"{quoted(self.names.get(last, last))}"
                     ", the context's last job. Ikasan token exports made before Ikasan fixed this "
                     "overwrite all dependency identifiers that way, so the dependencies of "
                     f"{', '.join(jobs)} are probably wrong: check them, or export the plan "
@@ -249,7 +258,9 @@ class _Assembler:
     ) -> dict[str, Any]:
         ext = get_dict(data, EXT, self.issues, entry, path)
         for key in sorted(set(ext) & forbidden):
-            self.issues.problem(entry, (*path, EXT, key), f"{key!r} cannot be set in the extension")
+            self.issues.problem(
+                entry, (*path, EXT, key), f"{quoted(key)} cannot be set in the extension"
+            )
         return {key: value for key, value in ext.items() if key not in forbidden}
 
     def stage_conditions(self, context: _Context) -> dict[str, dict[str, Any]]:
@@ -264,7 +275,9 @@ class _Assembler:
             )
             if target not in children:
                 self.issues.problem(
-                    self.entry, path, f"{target!r} is not a context inside {context.name!r}"
+                    self.entry,
+                    path,
+                    f"{quoted(target)} is not a context inside {quoted(context.name)}",
                 )
                 continue
             condition = condition_from(
@@ -323,8 +336,8 @@ class _Assembler:
         if dropped:
             self.issues.warn(
                 self.entry,
-                f"job {name!r} depends on itself ({', '.join(dropped)}); a job cannot wait for "
-                "itself, so that reference was dropped",
+                f"job {quoted(name)} depends on itself ({', '.join(dropped)}); a job cannot "
+                "wait for itself, so that reference was dropped",
             )
         if conditions:
             job["depends_on"] = _combine(conditions)
@@ -389,7 +402,8 @@ class _Assembler:
                     self.issues.problem(
                         self.entry,
                         (*path, "lockCount"),
-                        f"lock {name!r} has count {count} here and {merged['count']} elsewhere",
+                        f"lock {quoted(name)} has count {count} here and {merged['count']} "
+                        "elsewhere",
                     )
                 for group, members in get_dict(lock, "jobs", self.issues, self.entry, path).items():
                     where = (*path, "jobs", group)

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from jobplan.bundle._json import format_path
 from jobplan.bundle.contents import BundleWarning
-from jobplan.bundle.errors import Problem
+from jobplan.bundle.errors import Problem, quoted
 from jobplan.model import Blackout, JobKind, Parameter, StartupControl, Window
 
 __all__ = [
@@ -285,7 +285,7 @@ def parameters_from(
         names.add(name)
     for name in details:
         if name not in names:
-            issues.problem(entry, (*details_path, name), f"there is no parameter {name!r}")
+            issues.problem(entry, (*details_path, name), f"there is no parameter {quoted(name)}")
     return result
 
 
@@ -410,7 +410,7 @@ class _GroupingReader:
         target = self.resolve(identifier)
         if target is None:
             self.issues.problem(
-                self.entry, (*path, "identifier"), f"unknown job or context {identifier!r}"
+                self.entry, (*path, "identifier"), f"unknown job or context {quoted(identifier)}"
             )
             return None
         if self.owner is not None and target == {"job": self.owner}:
@@ -488,7 +488,7 @@ def startup_from(data: Mapping[str, Any], issues: Issues, entry: str, path: Path
         issues.problem(
             entry,
             (*path, "startupControlType"),
-            f"unknown startupControlType {value!r}: expected AUTOMATIC, MANUAL or DISABLED",
+            f"unknown startupControlType {quoted(value)}: expected AUTOMATIC, MANUAL or DISABLED",
         )
     return startup
 
@@ -506,7 +506,7 @@ def _return_codes(value: Any, issues: Issues, entry: str, path: Path) -> list[in
         elif isinstance(code, int) and not isinstance(code, bool):
             codes.append(code)
         else:
-            issues.problem(entry, (*path, index), f"{code!r} is not an exit code")
+            issues.problem(entry, (*path, index), f"{quoted(code)} is not an exit code")
     return codes or None
 
 
@@ -592,8 +592,8 @@ def _file_fields(job: dict[str, Any], data: Mapping[str, Any], issues: Issues, e
             if _REGEX_HINT.search(pattern):
                 issues.warn(
                     entry,
-                    f"filenames[{index}] {pattern!r} looks like a regular expression; jobplan "
-                    "reads file name patterns as globs (*, ?, [abc])",
+                    f"filenames[{index}] {quoted(pattern)} looks like a regular expression; "
+                    "jobplan reads file name patterns as globs (*, ?, [abc])",
                 )
         else:
             issues.problem(entry, ("filenames", index), "expected a file name (text)")

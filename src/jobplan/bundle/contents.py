@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from jobplan.bundle.errors import clip
 from jobplan.bundle.manifest import Manifest
 from jobplan.model import PlanDocument
 
 __all__ = ["BundleContents", "BundlePlan", "BundleWarning"]
+
+_WARNING_BYTES = 600
+"""A warning's message, in UTF-8 (warnings quote bundle text shortened, and are stored)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,9 @@ class BundleWarning:
 
     message: str
     entry: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", clip(self.message, _WARNING_BYTES))
 
     def __str__(self) -> str:
         return f"{self.entry}: {self.message}" if self.entry else self.message

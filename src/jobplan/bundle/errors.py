@@ -18,7 +18,10 @@
         └── BundleSchemaError       an entry does not describe a valid plan (every problem listed)
 
 Adapters translate them like any :class:`~jobplan.errors.InvalidInput` (HTTP 422); an import
-job records ``str(error)`` as its failure reason.
+job records ``str(error)`` as its failure reason. Messages quote bundle text through
+:func:`quoted` (at most :data:`QUOTE_CHARS` characters, then an ellipsis) and never exceed
+:data:`MAX_MESSAGE_BYTES` in UTF-8, however large the bundle's names: a reason is stored and
+returned by every status call.
 """
 
 from __future__ import annotations
@@ -40,14 +43,65 @@ __all__ = [
     "UnresolvedTokens",
     "UnsafeEntry",
     "UnsupportedFormat",
+    "clip",
+    "quoted",
 ]
 
+QUOTE_CHARS = 120
+"""Bundle text (a name, an identifier, a value) is quoted with at most this many characters."""
+MAX_MESSAGE_BYTES = 1900
+"""A bundle error's message, in UTF-8, never exceeds this (a stored reason stays under 2 KiB)."""
+_PATH_CHARS = 240
+"""An entry path or field path in a message (entry names may have 1,024 characters)."""
+_PROBLEM_BYTES = 400
+"""One problem (or token) in a list of them, in UTF-8."""
 _MAX_LISTED = 50
 _MAX_PLACES_PER_TOKEN = 3
+_ELLIPSIS = "\u2026"
+
+
+def quoted(text: object, limit: int = QUOTE_CHARS) -> str:
+    """``repr`` of bundle text, shortened to ``limit`` characters with an ellipsis:
+    ``'SampleJob'``, ``'aaaa…'`` — for messages that name what the bundle says."""
+    if isinstance(text, str):
+        return repr(_cut(text, limit))
+    return _cut(repr(text), limit)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + _ELLIPSIS
+
+
+def clip(text: str, max_bytes: int = MAX_MESSAGE_BYTES) -> str:
+    """``text``, cut to at most ``max_bytes`` of UTF-8 (ending in an ellipsis when cut)."""
+    encoded = text.encode("utf-8", "surrogatepass")
+    if len(encoded) <= max_bytes:
+        return text
+    room = max_bytes - len(_ELLIPSIS.encode())
+    return encoded[:room].decode("utf-8", "ignore") + _ELLIPSIS
 
 
 def _where(entry: str | None, field: str | None) -> str:
-    return ": ".join(part for part in (entry, field) if part)
+    return ": ".join(_cut(part, _PATH_CHARS) for part in (entry, field) if part)
+
+
+def _listing(
+    items: Sequence[str], prefix: str, *, sep: str = "; ", budget: int = MAX_MESSAGE_BYTES
+) -> str:
+    """``prefix`` followed by as many of ``items`` (each clipped) as fit in ``budget`` bytes,
+    joined by ``sep``, with ``(and N more)`` for the rest."""
+    room = budget - len(prefix.encode()) - 24
+    shown: list[str] = []
+    used = 0
+    for item in items[:_MAX_LISTED]:
+        text = clip(item, _PROBLEM_BYTES)
+        size = len(text.encode("utf-8", "surrogatepass")) + len(sep)
+        if used + size > room and shown:
+            break
+        shown.append(text)
+        used += size
+    more = len(items) - len(shown)
+    return prefix + sep.join(shown) + (f" (and {more} more)" if more > 0 else "")
 
 
 class BundleError(InvalidInput):
@@ -61,7 +115,7 @@ class BundleError(InvalidInput):
 
     def __init__(self, detail: str, *, entry: str | None = None, field: str | None = None):
         where = _where(entry, field)
-        super().__init__(f"{where}: {detail}" if where else detail)
+        super().__init__(clip(f"{where}: {detail}" if where else detail))
         self.entry = entry
         self.field = field
         self.detail = detail
@@ -118,11 +172,9 @@ class UnresolvedTokens(BundleError):
             more = len(places) - _MAX_PLACES_PER_TOKEN
             suffix = f" and {more} more" if more > 0 else ""
             parts.append(f"[[{name}]] (in {shown}{suffix})")
-        listed = "; ".join(parts)
-        super().__init__(
-            f"{len(names)} replacement token(s) have no value: {listed}. Give a value for "
-            f"each of: {', '.join(names)}"
-        )
+        listed = _listing(parts, f"{len(names)} replacement token(s) have no value: ", budget=1300)
+        wanted = _listing(names, "Give a value for each of: ", sep=", ", budget=550)
+        super().__init__(f"{listed}. {wanted}")
         self.unresolved: dict[str, tuple[TokenLocation, ...]] = {
             name: tuple(unresolved[name]) for name in names
         }
@@ -139,7 +191,7 @@ class Problem:
 
     def __str__(self) -> str:
         where = _where(self.entry, self.field)
-        return f"{where}: {self.message}" if where else self.message
+        return clip(f"{where}: {self.message}" if where else self.message, _PROBLEM_BYTES)
 
 
 class BundleSchemaError(BundleError):
@@ -153,11 +205,8 @@ class BundleSchemaError(BundleError):
             raise ValueError("BundleSchemaError needs at least one problem")
         first = problems[0]
         super().__init__(first.message, entry=first.entry, field=first.field)
-        shown = "; ".join(str(problem) for problem in problems[:_MAX_LISTED])
-        more = len(problems) - _MAX_LISTED
-        text = shown + (f" (and {more} more)" if more > 0 else "")
-        if len(problems) > 1:
-            text = f"{len(problems)} problems: {text}"
+        prefix = f"{len(problems)} problems: " if len(problems) > 1 else ""
+        text = _listing([str(problem) for problem in problems], prefix)
         self.args = (text,)
         self.message = text
         self.problems = tuple(problems)

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from jobplan.bundle.errors import BundleSchemaError, Problem, UnsupportedFormat
+from jobplan.bundle.errors import BundleSchemaError, Problem, UnsupportedFormat, quoted
 from jobplan.model import format_location
 
 __all__ = [
@@ -81,12 +81,14 @@ def parse_manifest(data: Any, entry: str = MANIFEST) -> Manifest:
         raise BundleSchemaError([Problem(entry, None, "the manifest must be a JSON object")])
     if data.get("format") != FORMAT:
         raise UnsupportedFormat(
-            f"format is {data.get('format')!r}, expected {FORMAT!r}", entry=entry, field="format"
+            f"format is {quoted(data.get('format'))}, expected {FORMAT!r}",
+            entry=entry,
+            field="format",
         )
     version = data.get("format_version")
     if version != FORMAT_VERSION:
         raise UnsupportedFormat(
-            f"bundle format version {version!r} is not supported: this jobplan reads version "
+            f"bundle format version {quoted(version)} is not supported: this jobplan reads version "
             f"{FORMAT_VERSION}",
             entry=entry,
             field="format_version",

@@ -29,6 +29,7 @@ from jobplan.bundle.errors import (
     Problem,
     UnknownEntry,
     UnresolvedTokens,
+    quoted,
 )
 from jobplan.bundle.layout import (
     CONTEXT_DIR,
@@ -98,7 +99,7 @@ class _Layout:
             if kind is None:
                 known = ", ".join(f"jobs/{name}/" for name in KIND_OF_FOLDER)
                 raise UnknownEntry(
-                    f"unknown job folder {folder!r} (job kind); expected one of {known}",
+                    f"unknown job folder {quoted(folder)} (job kind); expected one of {known}",
                     entry=path,
                 )
             if len(parts) == 3:
@@ -127,9 +128,11 @@ def _verify(manifest: Manifest, archive: Archive, layout: _Layout) -> None:
     named = Counter(plan.entry for plan in manifest.plans)
     for path, count in named.items():
         if path not in layout.contexts:
-            raise ManifestMismatch(f"manifest.json names plan entry {path!r}, which is missing")
+            raise ManifestMismatch(
+                f"manifest.json names plan entry {quoted(path)}, which is missing"
+            )
         if count > 1:
-            raise ManifestMismatch(f"manifest.json names plan entry {path!r} twice")
+            raise ManifestMismatch(f"manifest.json names plan entry {quoted(path)} twice")
     for path in layout.contexts:
         if path not in named:
             raise ManifestMismatch("the context is not a plan of manifest.json", entry=path)
@@ -178,7 +181,7 @@ def read_bundle(
     for name, value in (tokens or {}).items():
         if not isinstance(name, str) or not isinstance(value, str):
             raise BundleError(
-                f"token values are text; {name!r} has {type(value).__name__}", field="tokens"
+                f"token values are text; {quoted(name)} has {type(value).__name__}", field="tokens"
             )
     with ExitStack() as stack:
         if isinstance(source, str | os.PathLike):
@@ -237,7 +240,9 @@ def _notes(
     if archive.junk:
         warnings.append(BundleWarning(f"skipped {len(archive.junk)} macOS metadata entries"))
     for name in sorted(set(tokens) - parsed.substituter.used):
-        warnings.append(BundleWarning(f"token {name!r} was given but the bundle does not use it"))
+        warnings.append(
+            BundleWarning(f"token {quoted(name)} was given but the bundle does not use it")
+        )
     if layout.ignored:
         warnings.append(
             BundleWarning(
@@ -328,7 +333,7 @@ def _owner(
             path,
             ("contextName",),
             f"cannot tell which of the {len(parsed)} contexts this job belongs to "
-            f"(contextName {context!r})",
+            f"(contextName {quoted(context)})",
         )
         return None
     return matches[0]
@@ -360,7 +365,11 @@ def _validate(assembled: list[tuple[str, Any]], manifest: Manifest | None) -> li
         identity = (document.folder, document.name, bundle_plan.effective_version)
         if identity in seen:
             problems.append(
-                Problem(path, "name", f"plan {document.path!r} is also defined by {seen[identity]}")
+                Problem(
+                    path,
+                    "name",
+                    f"plan {quoted(document.path)} is also defined by {seen[identity]}",
+                )
             )
         seen[identity] = path
         plans.append(bundle_plan)
