@@ -13,11 +13,12 @@ import pytest
 
 from jobplan.bundle import read_bundle
 from jobplan.model import PlanDocument, Role
-from jobplan.service import transfers as transfers_module
 from jobplan.service.caller import Caller
 from jobplan.service.container import Services
 from jobplan.service.plans import PLAN_FORMAT_VERSION
-from jobplan.service.transfers import ExportOptions, TransferKind, _DocumentCache
+from jobplan.service.transfers import ExportOptions, TransferKind
+from jobplan.service.transfers import documents as documents_module
+from jobplan.service.transfers.documents import DocumentCache
 from jobplan.store import accounts, new_id
 from jobplan.store.records import PlanVersionRecord
 
@@ -71,13 +72,13 @@ def _entries(bundle: bytes) -> dict[str, bytes]:
 def loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The version ids load_document validated."""
     seen: list[str] = []
-    real = transfers_module.load_document
+    real = documents_module.load_document
 
     def counting(record: PlanVersionRecord) -> PlanDocument:
         seen.append(record.id)
         return real(record)
 
-    monkeypatch.setattr(transfers_module, "load_document", counting)
+    monkeypatch.setattr(documents_module, "load_document", counting)
     return seen
 
 
@@ -124,7 +125,7 @@ def _record(document: PlanDocument, version_id: str) -> PlanVersionRecord:
 
 
 def test_the_cache_keeps_to_its_job_budget(loads: list[str]) -> None:
-    cache = _DocumentCache(max_jobs=5)
+    cache = DocumentCache(max_jobs=5)
     small = [_record(_plan(jobs=2), f"v{i}") for i in range(3)]
     big = _record(_plan(jobs=6), "big")
     for record in small:
