@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     )
     node_name: str | None = Field(default=None, description="Name of this node (host name).")
     lease_seconds: float = Field(default=30.0, ge=1, description="Job-run lease length.")
+    engine_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=3600,
+        description="Longest the scheduler and the dispatcher sleep before looking again "
+        "for due work (changes made on this node wake them at once).",
+    )
     misfire_threshold_seconds: float = Field(
         default=60.0, ge=0, description="A fire later than this counts as missed."
     )

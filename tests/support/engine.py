@@ -84,8 +84,8 @@ class Harness:
         self.database = database
         self.versions = versions or VersionCache()
         self.plans = PlanService(database)
-        self.runs = RunService(database, self.versions, self.plans)
         self.state = RunState(self.versions)
+        self.runs = RunService(database, self.state, self.plans)
         self.scheduler = WindowScheduler(self.state)
         with database.transaction() as conn:
             record = accounts.insert_tenant(conn, tenant, tenant, {})

@@ -52,7 +52,6 @@ from jobplan.store.tables import job_runs, plans
 __all__ = ["Engine"]
 
 log = get_logger(__name__)
-_MAX_SLEEP = 1.0
 _NOTIFIER_POLL = 0.5
 
 
@@ -135,12 +134,14 @@ class Engine:
         self._slots = asyncio.Semaphore(settings.max_concurrent_jobs)
         self._wake_scheduler = asyncio.Event()
         self._wake_dispatcher = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._stack = AsyncExitStack()
         self._tasks: list[asyncio.Task[None]] = []
 
     # --- life cycle -----------------------------------------------------------------------
 
     async def __aenter__(self) -> Engine:
+        self._loop = asyncio.get_running_loop()
         self.writer.start()
         self._stack.callback(self.writer.stop)
         now = self.clock()
@@ -198,7 +199,18 @@ class Engine:
                 await asyncio.sleep(1.0)
 
     def notify(self) -> None:
-        """Something changed (a plan, a run): look again now instead of at the next tick."""
+        """Something changed (a plan, a run): look again now instead of at the next tick.
+
+        Safe from any thread (the API calls it from its worker threads): the wake-up is handed
+        to the engine's event loop, which asyncio events need (setting one from another thread
+        neither wakes the loop nor is safe)."""
+        loop = self._loop
+        if loop is None:
+            return  # not started: the loops look at everything when they start
+        with suppress(RuntimeError):  # the loop has closed: nothing left to wake
+            loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
         self._wake_scheduler.set()
         self._wake_dispatcher.set()
 
@@ -238,7 +250,7 @@ class Engine:
             outcomes, following = await self.writer.run(partial(self._tick_tx, now))
             if outcomes:
                 self._wake_dispatcher.set()
-            delay = _MAX_SLEEP
+            delay = self.settings.engine_poll_seconds
             if following is not None:
                 delay = min(delay, max(0.0, (following - self.clock()).total_seconds()))
             await self._sleep(self._wake_scheduler, delay)
@@ -272,7 +284,7 @@ class Engine:
             if claim.rows >= batch and (claim.executions < free or claim.rows > claim.executions):
                 continue  # more may be due right now
             following = await self.writer.run(_next_wake_time)
-            delay = _MAX_SLEEP
+            delay = self.settings.engine_poll_seconds
             if following is not None:
                 delay = min(delay, max(0.0, (following - self.clock()).total_seconds()))
             await self._sleep(self._wake_dispatcher, delay)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from jobplan.engine.documents import VersionCache
+from jobplan.engine.state import RunState
 from jobplan.errors import InvalidInput
 from jobplan.service.api_keys import ApiKeyService
 from jobplan.service.auth import AuthService
@@ -46,8 +47,11 @@ class Services:
         self.api_keys = ApiKeyService(database)
         self.folders = FolderService(database)
         self.versions = VersionCache()
+        # one run state for the services and the hosted engine: one cron cache, the lease
+        # settings of this node
+        self.state = RunState(self.versions, settings.lease_seconds)
         self.plans = PlanService(database)
-        self.runs = RunService(database, self.versions, self.plans)
+        self.runs = RunService(database, self.state, self.plans)
         self.bundles = BundleService(self.plans)
         self.transfers = TransferService(database, settings, self.plans, self.runs)
         self.tenants.on_deleted.append(self.transfers.remove_tenant_files)

@@ -24,7 +24,7 @@ async def hosted_engine(services: Services) -> AsyncIterator[Engine]:
             "http": http,
         }
         engine = await stack.enter_async_context(
-            Engine(settings, services.database, executors, versions=services.versions)
+            Engine(settings, services.database, executors, state=services.state)
         )
         services.connect_engine(engine.notify)
         try:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection
 
-from jobplan.engine.documents import VersionCache
 from jobplan.engine.state import ACTIONS, OpenOutcome, RunState
 from jobplan.errors import InvalidInput, NotFound
 from jobplan.model import JobRunStatus, PlanDocument, PlanRunStatus
@@ -100,12 +99,12 @@ class RunService:
     def __init__(
         self,
         database: Database,
-        versions: VersionCache,
+        state: RunState,
         plans: PlanService,
         notify: Callable[[], None] | None = None,
     ) -> None:
         self._db = database
-        self._state = RunState(versions)
+        self._state = state
         self._plans = plans
         self.notify: Callable[[], None] = notify or (lambda: None)
 
