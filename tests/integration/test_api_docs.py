@@ -93,10 +93,11 @@ def test_docs_assets_are_served_from_the_package_with_their_content_types(
 def test_vendored_assets_are_listed_with_their_licences() -> None:
     readme = (VENDOR_DIR / "README.md").read_text()
     folders = sorted(p.name for p in VENDOR_DIR.iterdir() if p.is_dir())
-    assert folders == [SWAGGER_UI]
+    assert SWAGGER_UI in folders
     for folder in folders:
-        assert f"`{folder}/`" in readme
-        assert (VENDOR_DIR / folder / "LICENSE").is_file()
+        assert f"`{folder}/`" in readme, f"{folder} is not listed in the vendor README"
+        licences = [p for p in (VENDOR_DIR / folder).iterdir() if p.name.startswith("LICEN")]
+        assert licences, f"{folder} has no licence file"
         for file in (VENDOR_DIR / folder).iterdir():
             if file.suffix in (".js", ".css"):
                 digest = hashlib.sha256(file.read_bytes()).hexdigest()

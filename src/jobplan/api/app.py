@@ -12,7 +12,7 @@ from jobplan import __version__
 from jobplan.api.dialects import diem, ikasan, spark, voltmx
 from jobplan.api.errors import install_error_handlers
 from jobplan.api.middleware import BodySizeLimit, RejectNul
-from jobplan.api.openapi import install_docs
+from jobplan.api.openapi import install_docs, install_openapi
 from jobplan.api.routers import (
     api_keys,
     cron,
@@ -91,5 +91,6 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(ikasan.router)
     app.include_router(spark.router)
     app.include_router(voltmx.router)
+    install_openapi(app)
     install_docs(app)
     return app

@@ -76,12 +76,12 @@ class FieldError(BaseModel):
 
 
 class Problem(BaseModel):
-    """RFC 9457 problem details, sent as ``application/problem+json`` for every error of
+    """RFC 9457 problem details, sent as `application/problem+json` for every error of
     jobplan's own API."""
 
     model_config = ConfigDict(extra="allow")
 
-    type: str = Field(default="about:blank", description="Always `about:blank`.")
+    type: str = Field(description="Always `about:blank`.", examples=["about:blank"])
     title: str = Field(description="The status's reason phrase.", examples=["Not Found"])
     status: int = Field(description="The HTTP status code.", ge=400, le=599, examples=[404])
     detail: str = Field(
@@ -89,7 +89,8 @@ class Problem(BaseModel):
     )
     errors: list[FieldError] = Field(
         default_factory=list,
-        description="Validation errors only (422): each invalid input; absent otherwise.",
+        description="Present when particular inputs are at fault (422, and 413 for a part too "
+        "large): each one, with what is wrong; absent otherwise.",
     )
 
 

@@ -9,9 +9,12 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from jobplan.api.deps import CallerDep, LimitQuery, OffsetQuery, ServicesDep, set_page_headers
+from jobplan.api.openapi import AUTHENTICATED, problem_responses
 from jobplan.service.records import ApiKeyRecord
 
-router = APIRouter(prefix="/api/v1/api-keys", tags=["api-keys"])
+router = APIRouter(
+    prefix="/api/v1/api-keys", tags=["api-keys"], responses=problem_responses(*AUTHENTICATED)
+)
 
 
 class ApiKeyIn(BaseModel):
@@ -61,6 +64,7 @@ KeyPath = Annotated[str, Path(max_length=40)]
     operation_id="create_api_key",
     status_code=status.HTTP_201_CREATED,
     response_model=NewApiKeyOut,
+    responses=problem_responses(409),
 )
 def create_api_key(body: ApiKeyIn, caller: CallerDep, services: ServicesDep) -> NewApiKeyOut:
     created = services.api_keys.create(caller, body.name, body.expires_at, body.scopes)
@@ -84,12 +88,22 @@ def list_api_keys(
     return [ApiKeyOut.of(k) for k in page.items]
 
 
-@router.get("/{key_id}", operation_id="get_api_key", response_model=ApiKeyOut)
+@router.get(
+    "/{key_id}",
+    operation_id="get_api_key",
+    response_model=ApiKeyOut,
+    responses=problem_responses(404),
+)
 def get_api_key(key_id: KeyPath, caller: CallerDep, services: ServicesDep) -> ApiKeyOut:
     return ApiKeyOut.of(services.api_keys.get(caller, key_id))
 
 
-@router.delete("/{key_id}", operation_id="revoke_api_key", response_model=ApiKeyOut)
+@router.delete(
+    "/{key_id}",
+    operation_id="revoke_api_key",
+    response_model=ApiKeyOut,
+    responses=problem_responses(404),
+)
 def revoke_api_key(key_id: KeyPath, caller: CallerDep, services: ServicesDep) -> ApiKeyOut:
     """Revoke a key; it stops working at once. The record stays, for audit."""
     return ApiKeyOut.of(services.api_keys.revoke(caller, key_id))

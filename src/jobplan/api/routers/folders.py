@@ -9,9 +9,12 @@ from fastapi import APIRouter, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobplan.api.deps import CallerDep, LimitQuery, OffsetQuery, ServicesDep, set_page_headers
+from jobplan.api.openapi import AUTHENTICATED, problem_responses
 from jobplan.service.records import FolderRecord
 
-router = APIRouter(prefix="/api/v1/folders", tags=["folders"])
+router = APIRouter(
+    prefix="/api/v1/folders", tags=["folders"], responses=problem_responses(*AUTHENTICATED)
+)
 
 
 class FolderIn(BaseModel):
@@ -40,7 +43,11 @@ FolderPathParam = Annotated[str, Path(max_length=64, description="Folder id.")]
 
 
 @router.post(
-    "", operation_id="create_folder", status_code=status.HTTP_201_CREATED, response_model=FolderOut
+    "",
+    operation_id="create_folder",
+    status_code=status.HTTP_201_CREATED,
+    response_model=FolderOut,
+    responses=problem_responses(404, 409),
 )
 def create_folder(body: FolderIn, caller: CallerDep, services: ServicesDep) -> FolderOut:
     return FolderOut.of(services.folders.create(caller, body.path, body.description))
@@ -60,11 +67,21 @@ def list_folders(
     return [FolderOut.of(f) for f in page.items]
 
 
-@router.get("/{folder_id}", operation_id="get_folder", response_model=FolderOut)
+@router.get(
+    "/{folder_id}",
+    operation_id="get_folder",
+    response_model=FolderOut,
+    responses=problem_responses(404),
+)
 def get_folder(folder_id: FolderPathParam, caller: CallerDep, services: ServicesDep) -> FolderOut:
     return FolderOut.of(services.folders.get(caller, folder_id))
 
 
-@router.delete("/{folder_id}", operation_id="delete_folder", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{folder_id}",
+    operation_id="delete_folder",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(404, 409),
+)
 def delete_folder(folder_id: FolderPathParam, caller: CallerDep, services: ServicesDep) -> None:
     services.folders.delete(caller, folder_id)

@@ -9,9 +9,14 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from jobplan.api.deps import CallerDep, LimitQuery, OffsetQuery, ServicesDep, set_page_headers
+from jobplan.api.openapi import AUTHENTICATED, problem_responses
 from jobplan.service.notifications import NotificationRecord
 
-router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
+router = APIRouter(
+    prefix="/api/v1/notifications",
+    tags=["notifications"],
+    responses=problem_responses(*AUTHENTICATED),
+)
 
 
 class NotificationOut(BaseModel):
@@ -73,7 +78,12 @@ def list_notifications(
     return [NotificationOut.of(n) for n in page.items]
 
 
-@router.get("/{notification_id}", operation_id="get_notification", response_model=NotificationOut)
+@router.get(
+    "/{notification_id}",
+    operation_id="get_notification",
+    response_model=NotificationOut,
+    responses=problem_responses(404),
+)
 def get_notification(
     notification_id: Annotated[str, Path(max_length=36)],
     caller: CallerDep,

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from jobplan.api.deps import ServicesDep, client_address
+from jobplan.api.openapi import problem_responses
 from jobplan.errors import AuthenticationFailed, JobplanError, RateLimited, StoreError
 from jobplan.service.auth import TokenPair
 
@@ -53,7 +54,17 @@ def _missing(grant: str, *names: tuple[str, str | None]) -> JSONResponse | None:
     "/oauth/token",
     operation_id="oauth_token",
     response_model=TokenOut,
-    responses={400: {"model": OAuthError}, 401: {"model": OAuthError}, 429: {"model": OAuthError}},
+    responses={
+        400: {
+            "model": OAuthError,
+            "description": "A missing or invalid parameter or grant (RFC 6749 section 5.2); a "
+            "body that cannot be read as a form is problem details.",
+            "content": problem_responses(400)[400]["content"],
+        },
+        401: {"model": OAuthError, "description": "The client credentials are wrong."},
+        429: {"model": OAuthError, "description": "Too many failed logins (`Retry-After`)."},
+        503: {"model": OAuthError, "description": "The database is unavailable."},
+    },
 )
 def token(
     request: Request,

@@ -9,11 +9,14 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import BaseModel
 
 from jobplan.api.deps import CallerDep, LimitQuery, OffsetQuery, ServicesDep, set_page_headers
+from jobplan.api.openapi import AUTHENTICATED, problem_responses
 from jobplan.model import PlanDocument
 from jobplan.service.plans import ApplyResult, PlanView
 from jobplan.service.records import PlanRecord, PlanVersionRecord
 
-router = APIRouter(prefix="/api/v1/plans", tags=["plans"])
+router = APIRouter(
+    prefix="/api/v1/plans", tags=["plans"], responses=problem_responses(*AUTHENTICATED)
+)
 
 PlanId = Annotated[str, Path(max_length=64, description="Plan id.")]
 Comment = Annotated[str, Query(max_length=2000, description="Why this version was made.")]
@@ -96,7 +99,11 @@ class VersionOut(VersionSummary):
 
 
 @router.post(
-    "", operation_id="create_plan", status_code=status.HTTP_201_CREATED, response_model=PlanOut
+    "",
+    operation_id="create_plan",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PlanOut,
+    responses=problem_responses(404, 409),
 )
 def create_plan(
     document: PlanDocument, caller: CallerDep, services: ServicesDep, comment: Comment = ""
@@ -105,7 +112,12 @@ def create_plan(
     return PlanOut.of_view(services.plans.create(caller, document, comment))
 
 
-@router.post("/apply", operation_id="apply_plan", response_model=ApplyOut)
+@router.post(
+    "/apply",
+    operation_id="apply_plan",
+    response_model=ApplyOut,
+    responses=problem_responses(404, 409),
+)
 def apply_plan(
     document: PlanDocument, caller: CallerDep, services: ServicesDep, comment: Comment = ""
 ) -> ApplyOut:
@@ -113,7 +125,12 @@ def apply_plan(
     return ApplyOut.of(services.plans.apply(caller, document, comment))
 
 
-@router.get("", operation_id="list_plans", response_model=list[PlanSummary])
+@router.get(
+    "",
+    operation_id="list_plans",
+    response_model=list[PlanSummary],
+    responses=problem_responses(404),
+)
 def list_plans(
     request: Request,
     response: Response,
@@ -141,12 +158,19 @@ def list_plans(
     return [PlanSummary.of(p) for p in page.items]
 
 
-@router.get("/{plan_id}", operation_id="get_plan", response_model=PlanOut)
+@router.get(
+    "/{plan_id}", operation_id="get_plan", response_model=PlanOut, responses=problem_responses(404)
+)
 def get_plan(plan_id: PlanId, caller: CallerDep, services: ServicesDep) -> PlanOut:
     return PlanOut.of_view(services.plans.get(caller, plan_id))
 
 
-@router.put("/{plan_id}", operation_id="update_plan", response_model=ApplyOut)
+@router.put(
+    "/{plan_id}",
+    operation_id="update_plan",
+    response_model=ApplyOut,
+    responses=problem_responses(404, 409),
+)
 def update_plan(
     plan_id: PlanId,
     document: PlanDocument,
@@ -158,23 +182,41 @@ def update_plan(
     return ApplyOut.of(services.plans.update(caller, plan_id, document, comment))
 
 
-@router.delete("/{plan_id}", operation_id="delete_plan", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{plan_id}",
+    operation_id="delete_plan",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(404),
+)
 def delete_plan(plan_id: PlanId, caller: CallerDep, services: ServicesDep) -> None:
     services.plans.delete(caller, plan_id)
 
 
-@router.post("/{plan_id}/enable", operation_id="enable_plan", response_model=PlanSummary)
+@router.post(
+    "/{plan_id}/enable",
+    operation_id="enable_plan",
+    response_model=PlanSummary,
+    responses=problem_responses(404),
+)
 def enable_plan(plan_id: PlanId, caller: CallerDep, services: ServicesDep) -> PlanSummary:
     return PlanSummary.of(services.plans.set_enabled(caller, plan_id, True))
 
 
-@router.post("/{plan_id}/disable", operation_id="disable_plan", response_model=PlanSummary)
+@router.post(
+    "/{plan_id}/disable",
+    operation_id="disable_plan",
+    response_model=PlanSummary,
+    responses=problem_responses(404),
+)
 def disable_plan(plan_id: PlanId, caller: CallerDep, services: ServicesDep) -> PlanSummary:
     return PlanSummary.of(services.plans.set_enabled(caller, plan_id, False))
 
 
 @router.get(
-    "/{plan_id}/versions", operation_id="list_plan_versions", response_model=list[VersionSummary]
+    "/{plan_id}/versions",
+    operation_id="list_plan_versions",
+    response_model=list[VersionSummary],
+    responses=problem_responses(404),
 )
 def list_versions(
     plan_id: PlanId, caller: CallerDep, services: ServicesDep
@@ -183,7 +225,10 @@ def list_versions(
 
 
 @router.get(
-    "/{plan_id}/versions/{version}", operation_id="get_plan_version", response_model=VersionOut
+    "/{plan_id}/versions/{version}",
+    operation_id="get_plan_version",
+    response_model=VersionOut,
+    responses=problem_responses(404),
 )
 def get_version(
     plan_id: PlanId,

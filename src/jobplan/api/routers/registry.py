@@ -13,9 +13,12 @@ from fastapi import APIRouter, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobplan.api.deps import CallerDep, LimitQuery, OffsetQuery, ServicesDep, set_page_headers
+from jobplan.api.openapi import AUTHENTICATED, problem_responses
 from jobplan.service.registry import MAX_BASE_URL_CHARS, ServiceRecord
 
-router = APIRouter(prefix="/api/v1/services", tags=["services"])
+router = APIRouter(
+    prefix="/api/v1/services", tags=["services"], responses=problem_responses(*AUTHENTICATED)
+)
 
 
 class ServiceIn(BaseModel):
@@ -51,7 +54,15 @@ class ServiceOut(BaseModel):
 ServiceName = Annotated[str, Path(max_length=100, description="Service name.")]
 
 
-@router.put("/{name}", operation_id="register_service", response_model=ServiceOut)
+@router.put(
+    "/{name}",
+    operation_id="register_service",
+    response_model=ServiceOut,
+    responses={
+        200: {"description": "The service's base URL or description changed."},
+        201: {"description": "The service is new.", "model": ServiceOut},
+    },
+)
 def register_service(
     name: ServiceName,
     body: ServiceIn,
@@ -80,11 +91,21 @@ def list_services(
     return [ServiceOut.of(s) for s in page.items]
 
 
-@router.get("/{name}", operation_id="get_service", response_model=ServiceOut)
+@router.get(
+    "/{name}",
+    operation_id="get_service",
+    response_model=ServiceOut,
+    responses=problem_responses(404),
+)
 def get_service(name: ServiceName, caller: CallerDep, services: ServicesDep) -> ServiceOut:
     return ServiceOut.of(services.registry.get(caller, name))
 
 
-@router.delete("/{name}", operation_id="remove_service", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{name}",
+    operation_id="remove_service",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(404),
+)
 def remove_service(name: ServiceName, caller: CallerDep, services: ServicesDep) -> None:
     services.registry.remove(caller, name)

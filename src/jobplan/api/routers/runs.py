@@ -9,11 +9,12 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from jobplan.api.deps import CallerDep, LimitQuery, OffsetQuery, ServicesDep, set_page_headers
+from jobplan.api.openapi import AUTHENTICATED, problem_responses
 from jobplan.errors import Conflict
 from jobplan.service.records import JobRunRecord, PlanRunRecord
 from jobplan.service.runs import OutputView, PlanStats
 
-router = APIRouter(prefix="/api/v1", tags=["runs"])
+router = APIRouter(prefix="/api/v1", tags=["runs"], responses=problem_responses(*AUTHENTICATED))
 
 RunId = Annotated[str, Path(max_length=64, description="Plan run id.")]
 JobRunId = Annotated[str, Path(max_length=64, description="Job run id.")]
@@ -170,7 +171,7 @@ class DisabledJobsOut(BaseModel):
     operation_id="start_plan_run",
     status_code=status.HTTP_201_CREATED,
     response_model=StartOut,
-    responses={409: {"description": "The overlap policy refused the start (use force)."}},
+    responses=problem_responses(404, (409, "The overlap policy refused the start (use `force`).")),
 )
 def start_run(
     plan_id: PlanId, caller: CallerDep, services: ServicesDep, body: StartIn | None = None
@@ -189,7 +190,12 @@ def start_run(
     )
 
 
-@router.get("/runs", operation_id="list_plan_runs", response_model=list[PlanRunOut])
+@router.get(
+    "/runs",
+    operation_id="list_plan_runs",
+    response_model=list[PlanRunOut],
+    responses=problem_responses(404),
+)
 def list_runs(
     request: Request,
     response: Response,
@@ -217,7 +223,12 @@ def list_runs(
     return [PlanRunOut.of(r) for r in page.items]
 
 
-@router.get("/runs/{run_id}", operation_id="get_plan_run", response_model=PlanRunDetail)
+@router.get(
+    "/runs/{run_id}",
+    operation_id="get_plan_run",
+    response_model=PlanRunDetail,
+    responses=problem_responses(404),
+)
 def get_run(run_id: RunId, caller: CallerDep, services: ServicesDep) -> PlanRunDetail:
     view = services.runs.get(caller, run_id)
     return PlanRunDetail(
@@ -225,13 +236,23 @@ def get_run(run_id: RunId, caller: CallerDep, services: ServicesDep) -> PlanRunD
     )
 
 
-@router.post("/runs/{run_id}/stop", operation_id="stop_plan_run", response_model=PlanRunOut)
+@router.post(
+    "/runs/{run_id}/stop",
+    operation_id="stop_plan_run",
+    response_model=PlanRunOut,
+    responses=problem_responses(404, 409),
+)
 def stop_run(run_id: RunId, caller: CallerDep, services: ServicesDep) -> PlanRunOut:
     """End the run: running jobs are killed (their whole process group), nothing else starts."""
     return PlanRunOut.of(services.runs.stop(caller, run_id))
 
 
-@router.get("/job-runs", operation_id="list_job_runs", response_model=list[JobRunOut])
+@router.get(
+    "/job-runs",
+    operation_id="list_job_runs",
+    response_model=list[JobRunOut],
+    responses=problem_responses(404),
+)
 def list_job_runs(
     request: Request,
     response: Response,
@@ -250,7 +271,12 @@ def list_job_runs(
     return [JobRunOut.of(j) for j in page.items]
 
 
-@router.get("/job-runs/{job_run_id}", operation_id="get_job_run", response_model=JobRunOut)
+@router.get(
+    "/job-runs/{job_run_id}",
+    operation_id="get_job_run",
+    response_model=JobRunOut,
+    responses=problem_responses(404),
+)
 def get_job_run(job_run_id: JobRunId, caller: CallerDep, services: ServicesDep) -> JobRunOut:
     return JobRunOut.of(services.runs.job_run(caller, job_run_id))
 
@@ -259,7 +285,7 @@ def get_job_run(job_run_id: JobRunId, caller: CallerDep, services: ServicesDep) 
     "/job-runs/{job_run_id}/{action}",
     operation_id="act_on_job_run",
     response_model=JobRunOut,
-    responses={409: {"description": "The job run's state does not allow the action."}},
+    responses=problem_responses(404, (409, "The job run's state does not allow the action.")),
 )
 def act_on_job_run(
     job_run_id: JobRunId, action: Action, caller: CallerDep, services: ServicesDep
@@ -269,7 +295,10 @@ def act_on_job_run(
 
 
 @router.get(
-    "/job-runs/{job_run_id}/output", operation_id="job_run_output", response_model=OutputOut
+    "/job-runs/{job_run_id}/output",
+    operation_id="job_run_output",
+    response_model=OutputOut,
+    responses=problem_responses(404),
 )
 def job_run_output(
     job_run_id: JobRunId,
@@ -289,7 +318,12 @@ def job_run_output(
     return OutputOut.of(view)
 
 
-@router.get("/plans/{plan_id}/stats", operation_id="plan_stats", response_model=StatsOut)
+@router.get(
+    "/plans/{plan_id}/stats",
+    operation_id="plan_stats",
+    response_model=StatsOut,
+    responses=problem_responses(404),
+)
 def plan_stats(plan_id: PlanId, caller: CallerDep, services: ServicesDep) -> StatsOut:
     return StatsOut.of(services.runs.stats(caller, plan_id))
 
@@ -298,6 +332,7 @@ def plan_stats(plan_id: PlanId, caller: CallerDep, services: ServicesDep) -> Sta
     "/plans/{plan_id}/jobs/{job_name}/{switch}",
     operation_id="switch_plan_job",
     response_model=DisabledJobsOut,
+    responses=problem_responses(404),
 )
 def switch_job(
     plan_id: PlanId,

@@ -9,10 +9,13 @@ from fastapi import APIRouter, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobplan.api.deps import CallerDep, LimitQuery, OffsetQuery, ServicesDep, set_page_headers
+from jobplan.api.openapi import AUTHENTICATED, problem_responses
 from jobplan.service.records import TenantRecord
 from jobplan.service.tenants import NewTenantAdmin
 
-router = APIRouter(prefix="/api/v1/tenants", tags=["tenants"])
+router = APIRouter(
+    prefix="/api/v1/tenants", tags=["tenants"], responses=problem_responses(*AUTHENTICATED)
+)
 
 
 class TenantAdminIn(BaseModel):
@@ -53,7 +56,11 @@ TenantPath = Annotated[str, Path(max_length=64, description="Tenant id or name."
 
 
 @router.post(
-    "", operation_id="create_tenant", status_code=status.HTTP_201_CREATED, response_model=TenantOut
+    "",
+    operation_id="create_tenant",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TenantOut,
+    responses=problem_responses(409),
 )
 def create_tenant(body: TenantIn, caller: CallerDep, services: ServicesDep) -> TenantOut:
     admin = NewTenantAdmin(body.admin.username, body.admin.password) if body.admin else None
@@ -76,11 +83,21 @@ def list_tenants(
     return [TenantOut.of(t) for t in page.items]
 
 
-@router.get("/{tenant}", operation_id="get_tenant", response_model=TenantOut)
+@router.get(
+    "/{tenant}",
+    operation_id="get_tenant",
+    response_model=TenantOut,
+    responses=problem_responses(404),
+)
 def get_tenant(tenant: TenantPath, caller: CallerDep, services: ServicesDep) -> TenantOut:
     return TenantOut.of(services.tenants.get(caller, tenant))
 
 
-@router.delete("/{tenant}", operation_id="delete_tenant", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{tenant}",
+    operation_id="delete_tenant",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(404, 409),
+)
 def delete_tenant(tenant: TenantPath, caller: CallerDep, services: ServicesDep) -> None:
     services.tenants.delete(caller, tenant)

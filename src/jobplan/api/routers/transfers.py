@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from jobplan.api.deps import CallerDep, LimitQuery, OffsetQuery, ServicesDep, set_page_headers
+from jobplan.api.openapi import AUTHENTICATED, problem_responses
 from jobplan.api.uploads import parse_tokens, upload_name
 from jobplan.errors import InvalidInput
 from jobplan.service.caller import Caller
@@ -20,7 +21,7 @@ from jobplan.service.plans import OnConflict
 from jobplan.service.records import TransferJobRecord
 from jobplan.service.transfers import ExportOptions, ImportOptions, TransferKind
 
-router = APIRouter(prefix="/api/v1", tags=["bundles"])
+router = APIRouter(prefix="/api/v1", tags=["bundles"], responses=problem_responses(*AUTHENTICATED))
 
 JobId = Annotated[str, Path(max_length=64, description="Export or import job id.")]
 Ref = Annotated[str, Field(min_length=1, max_length=1024)]
@@ -185,7 +186,12 @@ def _listed(
 # --- exports ---------------------------------------------------------------------------------
 
 
-@router.post("/exports", status_code=status.HTTP_202_ACCEPTED, name="exports_create")
+@router.post(
+    "/exports",
+    status_code=status.HTTP_202_ACCEPTED,
+    name="exports_create",
+    responses=problem_responses(404, 409),
+)
 def create_export(
     body: ExportIn, caller: CallerDep, services: ServicesDep, request: Request, response: Response
 ) -> TransferOut:
@@ -210,14 +216,14 @@ def list_exports(
     return _listed(TransferKind.EXPORT, caller, services, request, response, status_, limit, offset)
 
 
-@router.get("/exports/{job_id}", name="exports_get")
+@router.get("/exports/{job_id}", name="exports_get", responses=problem_responses(404))
 def get_export(
     job_id: JobId, caller: CallerDep, services: ServicesDep, request: Request
 ) -> TransferOut:
     return TransferOut.of(services.transfers.get(caller, TransferKind.EXPORT, job_id), request)
 
 
-@router.patch("/exports/{job_id}", name="exports_cancel")
+@router.patch("/exports/{job_id}", name="exports_cancel", responses=problem_responses(404, 409))
 def cancel_export(
     job_id: JobId, body: CancelIn, caller: CallerDep, services: ServicesDep, request: Request
 ) -> TransferOut:
@@ -229,7 +235,10 @@ def cancel_export(
     "/exports/{job_id}/file",
     name="exports_file",
     response_class=FileResponse,
-    responses={200: {"content": {"application/zip": {}}}},
+    responses={
+        200: {"content": {"application/zip": {}}, "description": "The bundle."},
+        **problem_responses(404, (409, "The export has no file (not completed).")),
+    },
 )
 def download_export(job_id: JobId, caller: CallerDep, services: ServicesDep) -> FileResponse:
     """The exported bundle; its SHA-256 is in the job's status and the `X-Checksum-SHA256`
@@ -276,6 +285,7 @@ _FORM_FIELDS = {"tokens", "on_conflict", "dry_run", "folder", "source_system", "
     status_code=status.HTTP_202_ACCEPTED,
     name="imports_create",
     openapi_extra=_IMPORT_FORM,
+    responses=problem_responses(404, 413),
 )
 async def create_import(
     caller: CallerDep, services: ServicesDep, request: Request, response: Response
@@ -347,14 +357,14 @@ def list_imports(
     return _listed(TransferKind.IMPORT, caller, services, request, response, status_, limit, offset)
 
 
-@router.get("/imports/{job_id}", name="imports_get")
+@router.get("/imports/{job_id}", name="imports_get", responses=problem_responses(404))
 def get_import(
     job_id: JobId, caller: CallerDep, services: ServicesDep, request: Request
 ) -> TransferOut:
     return TransferOut.of(services.transfers.get(caller, TransferKind.IMPORT, job_id), request)
 
 
-@router.patch("/imports/{job_id}", name="imports_cancel")
+@router.patch("/imports/{job_id}", name="imports_cancel", responses=problem_responses(404, 409))
 def cancel_import(
     job_id: JobId, body: CancelIn, caller: CallerDep, services: ServicesDep, request: Request
 ) -> TransferOut:

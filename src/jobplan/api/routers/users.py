@@ -9,10 +9,13 @@ from fastapi import APIRouter, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobplan.api.deps import CallerDep, LimitQuery, OffsetQuery, ServicesDep, set_page_headers
+from jobplan.api.openapi import AUTHENTICATED, problem_responses
 from jobplan.model import Role
 from jobplan.service.users import Member
 
-router = APIRouter(prefix="/api/v1/users", tags=["users"])
+router = APIRouter(
+    prefix="/api/v1/users", tags=["users"], responses=problem_responses(*AUTHENTICATED)
+)
 
 
 class UserIn(BaseModel):
@@ -59,7 +62,11 @@ UserPath = Annotated[str, Path(max_length=64, description="User id, or 'me'.")]
 
 
 @router.post(
-    "", operation_id="create_user", status_code=status.HTTP_201_CREATED, response_model=UserOut
+    "",
+    operation_id="create_user",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserOut,
+    responses=problem_responses(409),
 )
 def create_user(body: UserIn, caller: CallerDep, services: ServicesDep) -> UserOut:
     member = services.users.create(
@@ -82,12 +89,19 @@ def list_users(
     return [UserOut.of(m) for m in page.items]
 
 
-@router.get("/{user_id}", operation_id="get_user", response_model=UserOut)
+@router.get(
+    "/{user_id}", operation_id="get_user", response_model=UserOut, responses=problem_responses(404)
+)
 def get_user(user_id: UserPath, caller: CallerDep, services: ServicesDep) -> UserOut:
     return UserOut.of(services.users.get(caller, user_id))
 
 
-@router.patch("/{user_id}", operation_id="update_user", response_model=UserOut)
+@router.patch(
+    "/{user_id}",
+    operation_id="update_user",
+    response_model=UserOut,
+    responses=problem_responses(404, 409),
+)
 def update_user(
     user_id: UserPath, body: UserPatch, caller: CallerDep, services: ServicesDep
 ) -> UserOut:
@@ -103,6 +117,11 @@ def update_user(
     return UserOut.of(member)
 
 
-@router.delete("/{user_id}", operation_id="delete_user", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{user_id}",
+    operation_id="delete_user",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(404, 409),
+)
 def delete_user(user_id: UserPath, caller: CallerDep, services: ServicesDep) -> None:
     services.users.remove(caller, user_id)

@@ -1,0 +1,144 @@
+"""Check real HTTP responses against the application's own OpenAPI document (openapi-core).
+
+:func:`watch` hooks a ``TestClient`` so that every response it receives is validated: the
+status must be documented for the operation, the content type must be one the document
+lists for that status, and the body must match its schema.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from fastapi.testclient import TestClient
+from openapi_core import Config, OpenAPI
+from openapi_core.datatypes import RequestParameters
+from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+__all__ = ["Contract", "watch"]
+
+
+class _Request:
+    """An httpx request as openapi-core sees one."""
+
+    def __init__(self, request: httpx.Request) -> None:
+        self._request = request
+        self.parameters = RequestParameters(
+            query=ImmutableMultiDict(list(request.url.params.multi_items())),
+            header=Headers(list(request.headers.multi_items())),
+            cookie=ImmutableMultiDict(),
+        )
+
+    @property
+    def host_url(self) -> str:
+        return f"{self._request.url.scheme}://{self._request.url.netloc.decode()}"
+
+    @property
+    def path(self) -> str:
+        return self._request.url.path
+
+    @property
+    def method(self) -> str:
+        return self._request.method.lower()
+
+    @property
+    def body(self) -> bytes | None:
+        return None  # only responses are checked
+
+    @property
+    def content_type(self) -> str:
+        return self._request.headers.get("content-type", "").lower()
+
+
+class _Response:
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+
+    @property
+    def status_code(self) -> int:
+        return self._response.status_code
+
+    @property
+    def content_type(self) -> str:
+        return self._response.headers.get("content-type", "").lower()
+
+    @property
+    def headers(self) -> Mapping[str, Any]:
+        return Headers(list(self._response.headers.multi_items()))
+
+    @property
+    def data(self) -> bytes | None:
+        return self._response.content
+
+
+@dataclass
+class Contract:
+    """What a watched client received: the responses checked and the ones that broke the
+    document."""
+
+    document: dict[str, Any]
+    openapi: OpenAPI
+    #: ``(METHOD, path template, status)`` of every checked response
+    seen: set[tuple[str, str, int]] = field(default_factory=set)
+    violations: list[str] = field(default_factory=list)
+    checked: int = 0
+    _patterns: list[tuple[re.Pattern[str], str]] = field(default_factory=list, repr=False)
+
+    def check(self, response: httpx.Response) -> None:
+        response.read()
+        request = _Request(response.request)
+        self.checked += 1
+        try:
+            self.openapi.validate_response(request, _Response(response))
+        except Exception as exc:
+            reasons = [str(exc), *(str(c).split("\n", 1)[0] for c in _causes(exc))]
+            self.violations.append(
+                f"{request.method.upper()} {request.path} -> {response.status_code} "
+                f"{response.headers.get('content-type')}: {' / '.join(reasons)[:600]}"
+                f"\n    body: {response.text[:300]}"
+            )
+            return
+        self.seen.add((request.method.upper(), self._template(request.path), response.status_code))
+
+    def _template(self, path: str) -> str:
+        """The document's path template ``path`` matches (literal segments win)."""
+        if not self._patterns:
+            templates = sorted(self.document["paths"], key=lambda t: (t.count("{"), t))
+            self._patterns = [
+                (re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(t)) + "$"), t)
+                for t in templates
+            ]
+        return next((t for pattern, t in self._patterns if pattern.match(path)), path)
+
+    def assert_clean(self) -> None:
+        assert not self.violations, (
+            f"{len(self.violations)} of {self.checked} responses do not match the OpenAPI "
+            "document:\n" + "\n".join(self.violations)
+        )
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    current = exc.__cause__ or exc.__context__
+    while current is not None and len(out) < 5:
+        out.append(current)
+        schema_errors = getattr(current, "schema_errors", None)
+        if schema_errors:
+            out.extend(schema_errors[:5])
+        current = current.__cause__ or current.__context__
+    return out
+
+
+def watch(client: TestClient, spec: dict[str, Any] | None = None) -> Contract:
+    """Validate every response ``client`` receives from now on against ``spec`` (by default
+    the document the application serves at ``/openapi.json``)."""
+    document = spec if spec is not None else client.get("/openapi.json").json()
+    # openapi-core reads only application/json as JSON by default
+    config = Config(extra_media_type_deserializers={"application/problem+json": json.loads})
+    contract = Contract(document, OpenAPI.from_dict(document, config=config))
+    client.event_hooks["response"].append(contract.check)
+    return contract
