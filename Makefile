@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint typecheck pytest bench system-deps clean
+.PHONY: run test lint typecheck pytest bench system-deps screenshots clean
 
 # Installs the project into .venv (re-run when pyproject.toml changes) and starts the server
 # on the embedded default: SQLite in ./var (or $JOBPLAN_HOME), http://127.0.0.1:8080.
@@ -16,8 +16,8 @@ run: $(VENV)/.installed-run
 test: $(VENV)/.installed-dev system-deps lint typecheck pytest
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy src
@@ -29,6 +29,10 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/cron_bench.py
 	$(BIN)/python bench/scheduler_bench.py
 	$(BIN)/python bench/bundle_bench.py
+
+# Retakes the README's console screenshots (docs/images) from a throwaway server.
+screenshots: $(VENV)/.installed-dev system-deps
+	$(BIN)/python scripts/console_screenshots.py
 
 system-deps:
 	bash scripts/install-system-deps.sh

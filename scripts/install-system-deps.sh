@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs; a no-op when they are already present.
 #   - postgresql: the store tests start a throwaway cluster with its initdb/postgres binaries.
+#   - chromium: the console's browser tests drive it headless through pip playwright.
 set -euo pipefail
 
 missing=()
 if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
     missing+=(postgresql)
+fi
+if ! [ -x /usr/bin/chromium ]; then
+    missing+=(chromium)
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     admin_tenant: str = "default"
     access_token_ttl_seconds: int = Field(default=900, ge=30, le=86400)
     refresh_token_ttl_seconds: int = Field(default=30 * 86400, ge=300)
+    console_session_ttl_seconds: int = Field(default=12 * 3600, ge=300, le=30 * 86400)
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=300, ge=1)
     argon2_memory_kib: int = Field(

@@ -93,4 +93,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(voltmx.router)
     install_openapi(app)
     install_docs(app)
+    from jobplan.web import install_console  # the app factory composes every HTTP adapter
+
+    install_console(app)
     return app

@@ -52,6 +52,7 @@ __all__ = [
     "OpenRequest",
     "RunState",
     "Ticket",
+    "actions_allowed",
 ]
 
 #: Extra plan-run status: a start buffered by the overlap policy until the running one ends.
@@ -1006,6 +1007,16 @@ _ACTIONS: dict[str, frozenset[str]] = {
     "kill": frozenset({JobRunStatus.RUNNING}),
 }
 ACTIONS = tuple(_ACTIONS)
+
+
+def actions_allowed(status: str, run_ended: bool) -> tuple[str, ...]:
+    """The job actions that apply to a job run in ``status`` (once its plan run has ended,
+    only ``acknowledge``), in :data:`ACTIONS` order."""
+    return tuple(
+        action
+        for action, states in _ACTIONS.items()
+        if status in states and (not run_ended or action == "acknowledge")
+    )
 
 
 @dataclass(slots=True)

@@ -7,10 +7,12 @@ on each request so a disabled user, a removed membership or a revoked key stops 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 from sqlalchemy import Connection
@@ -29,7 +31,7 @@ from jobplan.settings import Settings
 from jobplan.store import Database, accounts, credentials, new_id
 from jobplan.store.records import ApiKeyRecord, UserRecord
 
-__all__ = ["API_KEY_PREFIX", "AuthService", "TokenPair", "parse_api_key"]
+__all__ = ["API_KEY_PREFIX", "AuthService", "ConsoleSession", "TokenPair", "parse_api_key"]
 
 API_KEY_PREFIX = "jp_"
 REFRESH_PREFIX = "jprt_"
@@ -47,6 +49,16 @@ class TokenPair:
     refresh_token: str | None
     tenant: str
     scope: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleSession:
+    """A signed-in browser: the cookie value, its CSRF token and when it expires."""
+
+    cookie: str
+    csrf_token: str
+    expires_at: datetime
+    caller: Caller
 
 
 def parse_api_key(key: str) -> tuple[str, str] | None:
@@ -128,24 +140,75 @@ class AuthService:
         scope = " ".join(sorted(caller.scopes)) if caller.scopes is not None else None
         return TokenPair(token, expires_in, None, caller.tenant_name, scope)
 
+    # --- console sessions -----------------------------------------------------------------
+    # A session is a signed cookie naming a refresh-token family. The family's one row is
+    # created already used, so its (never disclosed) secret cannot be exchanged for tokens;
+    # signing out, a password change or removal from the tenant revokes the family, which
+    # ends the session on every node at once.
+
+    def open_console_session(
+        self, username: str, password: str, tenant: str | None, client_address: str
+    ) -> ConsoleSession:
+        """Sign a browser in with user name and password (throttled like every login)."""
+        caller = self._check_password(username, password, tenant, client_address)
+        session_id = new_id()
+        now = datetime.now(UTC)
+        expires = now + timedelta(seconds=self._settings.console_session_ttl_seconds)
+        with self._db.transaction() as conn:
+            record = credentials.insert_refresh_token(
+                conn,
+                session_id,
+                caller.user_id,
+                caller.tenant_id,
+                sha256_hex(new_secret(32)),
+                expires,
+            )
+            credentials.mark_refresh_token_used(conn, record.id)
+        claims = {
+            "iss": _ISSUER,
+            "sub": caller.user_id,
+            "tid": caller.tenant_id,
+            "sid": session_id,
+            "typ": "console",
+            "iat": now,
+            "exp": expires,
+        }
+        cookie = jwt.encode(claims, self._key, algorithm="HS256")
+        return ConsoleSession(cookie, self.csrf_token(session_id), expires, caller)
+
+    def console_session(self, cookie: str) -> ConsoleSession:
+        """Resolve a session cookie; raises :class:`AuthenticationFailed` when it has
+        expired, was signed out, or its user may no longer act in its tenant."""
+        claims = self._decode(cookie, "console", ("sid",), "session", "; sign in again")
+        session_id = str(claims["sid"])
+        with self._db.read() as conn:
+            if not credentials.refresh_family_active(conn, session_id, datetime.now(UTC)):
+                raise AuthenticationFailed("session has ended; sign in again")
+            caller = self._caller(conn, claims["sub"], tenant_id=claims["tid"])
+        expires = datetime.fromtimestamp(int(claims["exp"]), UTC)
+        return ConsoleSession(cookie, self.csrf_token(session_id), expires, caller)
+
+    def close_console_session(self, cookie: str) -> None:
+        """Sign out: the session's family is revoked (a no-op for an unreadable cookie)."""
+        try:
+            claims = jwt.decode(
+                cookie, self._key, algorithms=["HS256"], options={"verify_exp": False}
+            )
+        except jwt.InvalidTokenError:
+            return
+        if claims.get("typ") == "console" and isinstance(claims.get("sid"), str):
+            with self._db.transaction() as conn:
+                credentials.revoke_refresh_family(conn, claims["sid"])
+
+    def csrf_token(self, session_id: str) -> str:
+        """The CSRF token bound to a session: an HMAC of its id under the signing key."""
+        return hmac.new(self._key, f"csrf:{session_id}".encode(), hashlib.sha256).hexdigest()
+
     # --- per-request authentication -------------------------------------------------------
 
     def authenticate_access_token(self, token: str) -> Caller:
         """Check a JWT access token and resolve its caller."""
-        try:
-            claims = jwt.decode(
-                token,
-                self._key,
-                algorithms=["HS256"],
-                issuer=_ISSUER,
-                options={"require": ["exp", "iat", "sub", "tid", "typ"]},
-            )
-        except jwt.ExpiredSignatureError as exc:
-            raise AuthenticationFailed("access token has expired") from exc
-        except jwt.InvalidTokenError as exc:
-            raise AuthenticationFailed("access token is invalid") from exc
-        if claims.get("typ") != "access":
-            raise AuthenticationFailed("access token is invalid")
+        claims = self._decode(token, "access", ("iat",), "access token")
         key_id = claims.get("kid")
         with self._db.read() as conn:
             if key_id is not None:
@@ -225,6 +288,32 @@ class AuthService:
             self._basic_cache.clear()
 
     # --- internals ------------------------------------------------------------------------
+
+    def _decode(
+        self,
+        token: str,
+        kind: str,
+        required: tuple[str, ...],
+        what: str,
+        advice: str = "",
+    ) -> dict[str, Any]:
+        """The claims of one of our JWTs of type ``kind``, or :class:`AuthenticationFailed`
+        ("<what> has expired" / "<what> is invalid", then ``advice``)."""
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self._key,
+                algorithms=["HS256"],
+                issuer=_ISSUER,
+                options={"require": ["exp", "sub", "tid", "typ", *required]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise AuthenticationFailed(f"{what} has expired{advice}") from exc
+        except jwt.InvalidTokenError as exc:
+            raise AuthenticationFailed(f"{what} is invalid{advice}") from exc
+        if claims.get("typ") != kind:
+            raise AuthenticationFailed(f"{what} is invalid{advice}")
+        return claims
 
     def _check_password(
         self, username: str, password: str, tenant: str | None, client_address: str

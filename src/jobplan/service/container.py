@@ -13,6 +13,7 @@ from jobplan.service.bootstrap import BootstrapResult, bootstrap_admin
 from jobplan.service.bundles import BundleService
 from jobplan.service.folders import FolderService
 from jobplan.service.notifications import NotificationService
+from jobplan.service.overview import OverviewService
 from jobplan.service.plans import PlanService
 from jobplan.service.registry import ServiceRegistry
 from jobplan.service.runs import RunService
@@ -57,6 +58,7 @@ class Services:
         self.tenants.on_deleted.append(self.transfers.remove_tenant_files)
         self.registry = ServiceRegistry(database)
         self.notifications = NotificationService(database, self.plans)
+        self.overview = OverviewService(database, self.plans)
         self.voltmx = VoltMxJobService(database, self.plans, self.runs)
         self.bootstrap: BootstrapResult | None = None
 

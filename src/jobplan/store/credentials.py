@@ -18,6 +18,7 @@ __all__ = [
     "list_api_keys",
     "mark_refresh_token_used",
     "purge_refresh_tokens",
+    "refresh_family_active",
     "revoke_api_key",
     "revoke_refresh_family",
     "revoke_user_credentials_in",
@@ -162,3 +163,17 @@ def revoke_refresh_family(conn: Connection, family_id: str) -> None:
         .where(refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
+
+
+def refresh_family_active(conn: Connection, family_id: str, now: datetime) -> bool:
+    """Whether a family has an unrevoked, unexpired token (a console session is alive)."""
+    row = conn.execute(
+        select(refresh_tokens.c.id)
+        .where(
+            refresh_tokens.c.family_id == family_id,
+            refresh_tokens.c.revoked_at.is_(None),
+            refresh_tokens.c.expires_at > now,
+        )
+        .limit(1)
+    ).first()
+    return row is not None

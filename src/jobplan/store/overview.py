@@ -1,0 +1,76 @@
+"""Read models for overview pages: a few rows about many plans or runs in one round trip.
+
+Each query is bounded by its arguments (a page of plans, a handful of runs) and walks an
+index, so an overview costs the same with a thousand runs per plan as with a million.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, select, union_all
+
+from jobplan.store._util import mapped
+from jobplan.store.records import JobRunRecord, PlanStatsRecord
+from jobplan.store.tables import job_runs, plan_runs, plan_stats
+
+__all__ = ["job_runs_of_runs", "recent_run_statuses", "stats_of_plans"]
+
+
+def recent_run_statuses(
+    conn: Connection, tenant_id: str, plan_ids: Sequence[str], per_plan: int
+) -> dict[str, list[tuple[str, str, datetime]]]:
+    """The newest ``per_plan`` runs of each plan as ``(run id, status, created_at)``, newest
+    first. One statement: a ``LIMIT`` per plan over the (tenant, plan, created_at) index."""
+    result: dict[str, list[tuple[str, str, datetime]]] = {plan_id: [] for plan_id in plan_ids}
+    if not plan_ids or per_plan <= 0:
+        return result
+    parts = [
+        select(plan_runs.c.plan_id, plan_runs.c.id, plan_runs.c.status, plan_runs.c.created_at)
+        .where(plan_runs.c.tenant_id == tenant_id, plan_runs.c.plan_id == plan_id)
+        .order_by(plan_runs.c.created_at.desc(), plan_runs.c.id.desc())
+        .limit(per_plan)
+        .subquery()
+        .select()
+        for plan_id in dict.fromkeys(plan_ids)
+    ]
+    statement = parts[0] if len(parts) == 1 else union_all(*parts)
+    for row in conn.execute(statement):
+        result[row.plan_id].append((row.id, row.status, row.created_at))
+    for runs in result.values():
+        runs.sort(key=lambda run: (run[2], run[0]), reverse=True)
+    return result
+
+
+def stats_of_plans(
+    conn: Connection, tenant_id: str, plan_ids: Sequence[str]
+) -> dict[str, PlanStatsRecord]:
+    """The run statistics of each plan that has any."""
+    if not plan_ids:
+        return {}
+    rows = conn.execute(
+        select(plan_stats).where(
+            plan_stats.c.tenant_id == tenant_id, plan_stats.c.plan_id.in_(list(plan_ids))
+        )
+    )
+    records = (mapped(PlanStatsRecord, row) for row in rows)
+    return {record.plan_id: record for record in records if record is not None}
+
+
+def job_runs_of_runs(
+    conn: Connection, tenant_id: str, run_ids: Sequence[str]
+) -> dict[str, list[JobRunRecord]]:
+    """The job runs of several plan runs, by run id."""
+    result: dict[str, list[JobRunRecord]] = {run_id: [] for run_id in run_ids}
+    if not run_ids:
+        return result
+    rows = conn.execute(
+        select(job_runs)
+        .where(job_runs.c.tenant_id == tenant_id, job_runs.c.plan_run_id.in_(list(run_ids)))
+        .order_by(job_runs.c.plan_run_id, job_runs.c.job_name)
+    )
+    for row in rows:
+        record = JobRunRecord(**row._mapping)
+        result[record.plan_run_id].append(record)
+    return result

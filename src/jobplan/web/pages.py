@@ -1,0 +1,449 @@
+"""The console's pages and actions: each parses, calls one service operation, and renders."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
+from fastapi.routing import APIRoute
+
+from jobplan.errors import InvalidInput, JobplanError, RateLimited
+from jobplan.model import diff_plans
+from jobplan.service.caller import Permission
+from jobplan.service.cron_preview import preview_cron
+from jobplan.service.overview import JobRunRecord, job_actions, job_names_of
+from jobplan.web.graph import layout_plan
+from jobplan.web.render import error_page, page
+from jobplan.web.session import (
+    COOKIE,
+    CsrfRefused,
+    SessionDep,
+    SignInRequired,
+    WebSession,
+    check_csrf,
+    clear_cookie,
+    safe_next,
+    set_cookie,
+)
+
+__all__ = ["router"]
+
+_PAGE_SIZE = 50
+_GRID_RUNS = 25
+_ACTION_LABELS = {
+    "hold": "Hold",
+    "release": "Release",
+    "skip": "Skip",
+    "unskip": "Unskip",
+    "reset": "Reset",
+    "acknowledge": "Acknowledge",
+    "kill": "Kill",
+}
+
+
+class ConsoleRoute(APIRoute):
+    """Renders errors as pages: a missing session goes to sign-in, a refused CSRF token or
+    a domain error becomes a page (or an htmx message) with the service's own words."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except SignInRequired as exc:
+                if request.headers.get("HX-Request") == "true":
+                    return Response(status_code=401, headers={"HX-Redirect": "/signin"})
+                return exc.redirect()
+            except CsrfRefused as exc:
+                return PlainTextResponse(str(exc), status_code=403)
+            except JobplanError as exc:
+                return error_page(request, getattr(request.state, "web_session", None), exc)
+            except RequestValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in error['loc'][1:])}: {error['msg']}"
+                    for error in exc.errors()
+                )
+                invalid = InvalidInput(problems or "the request is not valid")
+                return error_page(request, getattr(request.state, "web_session", None), invalid)
+
+        return handle
+
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+
+
+async def _acting(request: Request, session: WebSession) -> WebSession:
+    """A state-changing request: remember the session for error pages and check CSRF."""
+    request.state.web_session = session
+    await check_csrf(request, session)
+    return session
+
+
+def _viewing(request: Request, session: WebSession) -> WebSession:
+    request.state.web_session = session
+    return session
+
+
+# --- sign-in ------------------------------------------------------------------------------
+
+
+@router.get("/signin")
+def signin_form(request: Request, next: str | None = None) -> HTMLResponse:
+    return page(request, "signin.html", None, next=safe_next(next), message=None)
+
+
+@router.post("/signin")
+def signin(
+    request: Request,
+    username: Annotated[str, Form(max_length=200)],
+    password: Annotated[str, Form(max_length=1000)],
+    tenant: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/plans",
+) -> Response:
+    services = request.app.state.services
+    address = request.client.host if request.client else "unknown"
+    try:
+        session = services.auth.open_console_session(
+            username, password, tenant.strip() or None, address
+        )
+    except JobplanError as exc:
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        return page(
+            request,
+            "signin.html",
+            None,
+            status_code=429 if isinstance(exc, RateLimited) else 401,
+            headers=headers,
+            next=safe_next(next),
+            message=exc.message,
+            username=username,
+            tenant=tenant,
+        )
+    response = RedirectResponse(safe_next(next), status_code=303)
+    set_cookie(request, response, session)
+    return response
+
+
+@router.post("/signout")
+async def signout(request: Request, session: SessionDep) -> Response:
+    await _acting(request, session)
+    cookie = request.cookies.get(COOKIE, "")
+    await _blocking(session.services.auth.close_console_session, cookie)
+    response = RedirectResponse("/signin", status_code=303)
+    clear_cookie(response)
+    return response
+
+
+async def _blocking(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(fn, *args, **kwargs)
+
+
+# --- plans --------------------------------------------------------------------------------
+
+
+@router.get("/")
+def home() -> Response:
+    return RedirectResponse("/plans", status_code=303)
+
+
+@router.get("/plans")
+def plans_page(
+    request: Request,
+    session: SessionDep,
+    q: Annotated[str, Query(max_length=200)] = "",
+    folder: Annotated[str, Query(max_length=500)] = "",
+    state: Annotated[str, Query(pattern="^(|enabled|disabled)$")] = "",
+    page_number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+) -> HTMLResponse:
+    _viewing(request, session)
+    services = session.services
+    enabled = {"enabled": True, "disabled": False}.get(state)
+    result = services.overview.plans_page(
+        session.caller,
+        folder=folder or None,
+        name_contains=q or None,
+        enabled=enabled,
+        limit=_PAGE_SIZE,
+        offset=(page_number - 1) * _PAGE_SIZE,
+    )
+    folders = services.folders.list(session.caller, limit=200).items
+    return page(
+        request,
+        "plans.html",
+        session,
+        title="Plans",
+        plans=result.items,
+        total=result.total,
+        page_number=page_number,
+        pages=max(1, math.ceil(result.total / _PAGE_SIZE)),
+        q=q,
+        folder=folder,
+        state=state,
+        folders=folders,
+        can_run=session.caller.can(Permission.RUNS_WRITE),
+        can_edit=session.caller.can(Permission.PLANS_WRITE),
+    )
+
+
+@router.post("/plans/bulk")
+async def plans_bulk(
+    request: Request,
+    session: SessionDep,
+) -> Response:
+    await _acting(request, session)
+    form = await request.form()
+    action = form.get("action")
+    plan_ids = [value for value in form.getlist("plan") if isinstance(value, str)]
+    if action not in ("enable", "disable"):
+        raise InvalidInput("must be enable or disable", field="action")
+    if not plan_ids:
+        raise InvalidInput("choose at least one plan", field="plan")
+    if len(plan_ids) > _PAGE_SIZE:
+        raise InvalidInput(f"at most {_PAGE_SIZE} plans at once", field="plan")
+    for plan_id in plan_ids:
+        await _blocking(
+            session.services.plans.set_enabled, session.caller, plan_id, action == "enable"
+        )
+    return RedirectResponse(request.headers.get("referer") or "/plans", status_code=303)
+
+
+@router.get("/plans/{plan_id}")
+def plan_page(
+    request: Request,
+    session: SessionDep,
+    plan_id: str,
+    run: Annotated[str | None, Query(max_length=64)] = None,
+    version: Annotated[str | None, Query(max_length=64)] = None,
+    compare: Annotated[str | None, Query(max_length=64)] = None,
+) -> HTMLResponse:
+    _viewing(request, session)
+    services, caller = session.services, session.caller
+    view = services.plans.get(caller, plan_id, version)
+    versions = services.plans.versions(caller, plan_id)
+    changes = None
+    if compare:
+        other = services.plans.get(caller, plan_id, compare)
+        changes = [str(change) for change in diff_plans(other.document, view.document)]
+    fires = services.overview.fires(caller, plan_id, 10)
+    window = view.document.window
+    description = window.schedule().describe() if window else None
+    states: dict[str, str] = {}
+    chosen = None
+    if caller.can(Permission.RUNS_READ):
+        chosen = services.runs.get(caller, run) if run else None
+        if chosen is None:
+            latest = services.runs.latest_run(caller, plan_id)
+            chosen = services.runs.get(caller, latest.id) if latest else None
+        if chosen is not None:
+            states = {job.job_name: job.status for job in chosen.jobs}
+    stats = services.runs.stats(caller, plan_id) if caller.can(Permission.RUNS_READ) else None
+    return page(
+        request,
+        "plan.html",
+        session,
+        title=view.plan.path,
+        view=view,
+        versions=versions,
+        changes=changes,
+        compare=compare,
+        fires=fires,
+        description=description,
+        graph=layout_plan(view.document),
+        states=states,
+        chosen=chosen,
+        stats=stats,
+        can_run=caller.can(Permission.RUNS_WRITE),
+    )
+
+
+@router.get("/plans/{plan_id}/grid")
+def plan_grid(
+    request: Request,
+    session: SessionDep,
+    plan_id: str,
+    runs: Annotated[int, Query(ge=1, le=100)] = _GRID_RUNS,
+) -> HTMLResponse:
+    _viewing(request, session)
+    grid = session.services.overview.run_grid(session.caller, plan_id, runs)
+    return page(request, "grid.html", session, title=f"{grid.plan.path}: grid", grid=grid)
+
+
+@router.post("/plans/{plan_id}/run")
+async def run_plan(request: Request, session: SessionDep, plan_id: str) -> Response:
+    await _acting(request, session)
+    form = await request.form()
+    force = form.get("force") == "on"
+    view = await _blocking(session.services.plans.get, session.caller, plan_id)
+    parameters: dict[str, str] = {}
+    for parameter in view.document.parameters:
+        value = form.get(f"param.{parameter.name}")
+        if isinstance(value, str) and value != parameter.default:
+            parameters[parameter.name] = value
+    outcome = await _blocking(
+        session.services.runs.start, session.caller, plan_id, parameters or None, force=force
+    )
+    if outcome.run is None:
+        return page(
+            request,
+            "_message.html",
+            session,
+            status_code=409,
+            kind="error",
+            message=(
+                "Not started: a run of this plan is active and its overlap policy "
+                f"({view.document.policies.overlap}) does not allow another now. "
+                "Tick \u201cforce\u201d to start one anyway."
+            ),
+            headers={"HX-Retarget": "#messages", "HX-Reswap": "innerHTML"},
+        )
+    target = f"/runs/{outcome.run.id}"
+    if request.headers.get("HX-Request") == "true":
+        return Response(status_code=204, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
+# --- runs ---------------------------------------------------------------------------------
+
+
+def run_context(session: WebSession, run_id: str) -> dict[str, Any]:
+    """What the run page and its live fragment show."""
+    services, caller = session.services, session.caller
+    view = services.runs.get(caller, run_id)
+    plan_view = services.plans.get(caller, view.run.plan_id, view.run.plan_version_id)
+    order = {name: i for i, name in enumerate(job_names_of(plan_view.document))}
+    jobs = sorted(view.jobs, key=lambda job: order.get(job.job_name, len(order)))
+    ended = view.run.ended_at is not None
+    can_act = caller.can(Permission.RUNS_WRITE)
+    actions = {job.id: job_actions(caller, job, ended) for job in jobs}
+    return {
+        "run": view.run,
+        "jobs": jobs,
+        "actions": actions,
+        "labels": _ACTION_LABELS,
+        "graph": layout_plan(plan_view.document),
+        "states": {job.job_name: job.status for job in jobs},
+        "bars": _timeline(jobs),
+        "can_act": can_act,
+        "plan_view": plan_view,
+    }
+
+
+def _timeline(jobs: list[JobRunRecord]) -> dict[str, tuple[float, float]]:
+    """Each started job's bar as (left, width) in percent of the run's span so far."""
+    started = [job for job in jobs if job.started_at is not None]
+    if not started:
+        return {}
+    now = datetime.now(UTC)
+    first = min(job.started_at for job in started if job.started_at)
+    last = max((job.ended_at or now) for job in started)
+    span = max((last - first).total_seconds(), 1e-3)
+    bars: dict[str, tuple[float, float]] = {}
+    for job in started:
+        assert job.started_at is not None
+        left = (job.started_at - first).total_seconds() / span * 100
+        width = ((job.ended_at or now) - job.started_at).total_seconds() / span * 100
+        bars[job.id] = (round(left, 2), round(max(width, 0.5), 2))
+    return bars
+
+
+@router.get("/runs/{run_id}")
+def run_page(request: Request, session: SessionDep, run_id: str) -> HTMLResponse:
+    _viewing(request, session)
+    context = run_context(session, run_id)
+    return page(request, "run.html", session, title=f"Run of {context['run'].plan_path}", **context)
+
+
+@router.get("/runs/{run_id}/live")
+def run_live(request: Request, session: SessionDep, run_id: str) -> HTMLResponse:
+    """The changing part of the run page, for htmx swaps."""
+    _viewing(request, session)
+    return page(request, "_run_live.html", session, **run_context(session, run_id))
+
+
+@router.post("/runs/{run_id}/stop")
+async def stop_run(request: Request, session: SessionDep, run_id: str) -> Response:
+    await _acting(request, session)
+    await _blocking(session.services.runs.stop, session.caller, run_id)
+    return _after_action(request, f"/runs/{run_id}")
+
+
+@router.post("/job-runs/{job_run_id}/{action}")
+async def job_action(
+    request: Request, session: SessionDep, job_run_id: str, action: str
+) -> Response:
+    await _acting(request, session)
+    job_run = await _blocking(session.services.runs.act, session.caller, job_run_id, action)
+    return _after_action(request, f"/runs/{job_run.plan_run_id}")
+
+
+def _after_action(request: Request, target: str) -> Response:
+    if request.headers.get("HX-Request") == "true":
+        return Response(status_code=204, headers={"HX-Trigger": "run-changed"})
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/job-runs/{job_run_id}")
+def job_run_page(request: Request, session: SessionDep, job_run_id: str) -> HTMLResponse:
+    _viewing(request, session)
+    services, caller = session.services, session.caller
+    job_run = services.runs.job_run(caller, job_run_id)
+    run = services.runs.get(caller, job_run.plan_run_id).run
+    output = services.runs.output(caller, job_run_id)
+    return page(
+        request,
+        "job_run.html",
+        session,
+        title=f"{job_run.job_name} in {run.plan_path}",
+        job_run=job_run,
+        run=run,
+        output=output,
+    )
+
+
+@router.get("/job-runs/{job_run_id}/output.txt")
+def job_run_output(request: Request, session: SessionDep, job_run_id: str) -> Response:
+    _viewing(request, session)
+    output = session.services.runs.output(session.caller, job_run_id)
+    return PlainTextResponse(
+        output.text,
+        headers={
+            "Content-Disposition": f'attachment; filename="{job_run_id}-{output.attempt}.txt"'
+        },
+    )
+
+
+# --- tools --------------------------------------------------------------------------------
+
+
+@router.get("/cron")
+def cron_page(
+    request: Request,
+    session: SessionDep,
+    expression: Annotated[str, Query(max_length=200)] = "0 0 12 ? * MON-FRI",
+    tz: Annotated[str, Query(max_length=64)] = "UTC",
+) -> HTMLResponse:
+    _viewing(request, session)
+    template = "_cron_result.html" if request.headers.get("HX-Request") == "true" else "cron.html"
+    try:
+        preview = preview_cron(expression, tz, count=10)
+        error = None
+    except InvalidInput as exc:
+        preview, error = None, exc
+    return page(
+        request,
+        template,
+        session,
+        title="Cron expressions",
+        expression=expression,
+        tz=tz,
+        preview=preview,
+        error=error,
+    )

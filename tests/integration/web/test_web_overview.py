@@ -1,0 +1,85 @@
+"""Overview reads behind the console (plans page, run grid, fire times) on both stores."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi.testclient import TestClient
+
+from jobplan.model import Window
+from jobplan.service.container import Services
+from jobplan.service.overview import upcoming_fires
+from support.api import Actor, sample_plan
+
+
+def _start(client: TestClient, root: Actor, plan_id: str) -> str:
+    response = client.post(
+        f"/api/v1/plans/{plan_id}/runs", headers=root.headers, json={"force": True}
+    )
+    assert response.status_code in (200, 201), response.text
+    run_id: str = response.json()["run"]["id"]
+    return run_id
+
+
+def test_plans_page_carries_each_plans_newest_runs_only(
+    client: TestClient, root: Actor, services: Services
+) -> None:
+    ids = []
+    for name in ("a", "b", "c"):
+        body = client.post(
+            "/api/v1/plans/apply", headers=root.headers, json=sample_plan(name=name)
+        ).json()
+        ids.append(body["plan"]["id"])
+    started = [_start(client, root, ids[0]) for _ in range(12)] + [_start(client, root, ids[1])]
+    caller = services.auth.authenticate_access_token(
+        root.headers["Authorization"].removeprefix("Bearer ")
+    )
+    page = services.overview.plans_page(caller, limit=10)
+    by_path = {item.plan.name: item for item in page.items}
+    assert [run.id for run in by_path["a"].recent] == started[:12][::-1][:10]
+    assert [run.id for run in by_path["b"].recent] == [started[12]]
+    assert by_path["c"].recent == []
+    assert page.total == 3
+
+
+def test_run_grid_has_a_row_per_job_and_a_column_per_run_oldest_first(
+    client: TestClient, root: Actor, services: Services, csrf: str
+) -> None:
+    body = client.post("/api/v1/plans/apply", headers=root.headers, json=sample_plan()).json()
+    plan_id = body["plan"]["id"]
+    runs = [_start(client, root, plan_id) for _ in range(4)]
+    caller = services.auth.authenticate_access_token(
+        root.headers["Authorization"].removeprefix("Bearer ")
+    )
+    grid = services.overview.run_grid(caller, plan_id, runs=3)
+    assert [run.id for run in grid.runs] == runs[1:]
+    assert grid.job_names == ["gate", "extract"]
+    assert {key for key in grid.cells} == {(r, j) for r in runs[1:] for j in ("gate", "extract")}
+    page = client.get(f"/plans/{plan_id}/grid?runs=3")
+    assert page.status_code == 200 and page.text.count('href="/job-runs/') == 6
+
+
+def test_grid_size_is_bounded(client: TestClient, root: Actor, csrf: str) -> None:
+    body = client.post("/api/v1/plans/apply", headers=root.headers, json=sample_plan()).json()
+    response = client.get(f"/plans/{body['plan']['id']}/grid?runs=101")
+    assert response.status_code == 400
+    assert "runs: Input should be less than or equal to 100" in response.text
+
+
+def test_upcoming_fires_mark_the_clock_change_and_blackouts() -> None:
+    window = Window.model_validate(
+        {
+            "cron": "0 30 1 * * ?",
+            "timezone": "Europe/London",
+            "blackouts": [{"start": "2026-03-30T00:00:00Z", "end": "2026-03-31T00:00:00Z"}],
+        }
+    )
+    fires = upcoming_fires(window, datetime(2026, 3, 27, 12, tzinfo=UTC), 4)
+    days = [(f.at.day, f.at.hour, f.offset_changed, f.blackout) for f in fires]
+    # 29 March 01:30 does not exist in London (clocks go 01:00 -> 02:00): skipped by default
+    assert days == [
+        (28, 1, False, False),
+        (30, 1, True, True),
+        (31, 1, False, False),
+        (1, 1, False, False),
+    ]
