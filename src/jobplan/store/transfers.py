@@ -1,12 +1,23 @@
-"""Transfer jobs: asynchronous bundle exports and imports, claimed by whichever node is free."""
+"""Transfer jobs: asynchronous bundle exports and imports, claimed by whichever node is free.
+
+A job's ``request`` column holds what it was asked to do as a JSON document
+(:class:`ExportRequest` or :class:`ImportRequest`) carrying ``format_version``. Rows written
+before the version was recorded have none and are read as version 1. A field added later
+with a default keeps the version (older servers ignore it); a change an older server must
+not ignore raises :data:`REQUEST_FORMAT_VERSION`, and a server refuses a request stored in a
+version it does not know (:func:`load_request`: the job fails saying so).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Connection, and_, delete, func, select, update
 
+from jobplan.errors import Conflict, StoreError
+from jobplan.model import Role
 from jobplan.store._util import mapped, utcnow
 from jobplan.store.records import TransferJobRecord
 from jobplan.store.tables import tenants, transfer_jobs
@@ -14,6 +25,12 @@ from jobplan.store.tables import tenants, transfer_jobs
 __all__ = [
     "ACTIVE",
     "FINISHED",
+    "REQUEST_FORMAT_VERSION",
+    "CallerSnapshot",
+    "ExportRequest",
+    "ExportRequestOptions",
+    "ImportRequest",
+    "ImportRequestOptions",
     "claim_next",
     "count_active",
     "expired_files",
@@ -24,6 +41,7 @@ __all__ = [
     "insert",
     "is_cancelled",
     "list_jobs",
+    "load_request",
     "lock_tenant",
     "mark_cancelled",
     "overdue",
@@ -39,6 +57,97 @@ ACTIVE = ("created", "in_progress")
 FINISHED = ("completed", "failed", "cancelled", "closed_by_timeout")
 
 _t = transfer_jobs.c
+
+REQUEST_FORMAT_VERSION = 1
+"""The format of the request documents this server writes and reads."""
+
+
+class _Document(BaseModel):
+    # fields unknown to this server were added by a newer one without changing the format
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class CallerSnapshot(_Document):
+    """Who created a job, as they were then: the job runs with their rights."""
+
+    user_id: str
+    username: str
+    tenant_name: str
+    role: Role
+    is_system_admin: bool = False
+    scopes: list[str] | None = None
+    api_key_id: str | None = None
+
+
+class ExportRequestOptions(_Document):
+    """An export's options as asked (shown back to callers as the job's ``options``)."""
+
+    folders: list[str] = Field(default_factory=list)
+    plans: list[str] = Field(default_factory=list)
+    plan_ids: list[str] = Field(default_factory=list)
+    version_ids: list[str] = Field(default_factory=list)
+    version_filter: Literal["all", "latest"] = "all"
+    file_filter: Literal["migrate", "runtime"] = "migrate"
+    with_tokens: bool = False
+    context_name: Literal["keep", "token", "env_suffix"] = "keep"
+    include_history: bool = False
+    source_system: str | None = None
+    correlation_id: str | None = None
+    file_name: str | None = None
+
+
+class ExportRequest(_Document):
+    """A queued export: its options and the plan versions they selected when it was created."""
+
+    format_version: int = REQUEST_FORMAT_VERSION
+    caller: CallerSnapshot
+    options: ExportRequestOptions
+    version_ids: list[str]
+    timeout_seconds: float = 0.0
+
+
+class ImportRequestOptions(_Document):
+    """An import's options as asked (shown back to callers as the job's ``options``)."""
+
+    tokens: dict[str, str] | list[str] = Field(default_factory=dict)
+    """Token values; only their names once the job ended (:func:`redact_tokens`)."""
+    on_conflict: Literal["abort", "replace", "add_version"] = "abort"
+    dry_run: bool = False
+    folder: str = ""
+    file_name: str | None = None
+    size: int | None = None
+
+
+class ImportRequest(_Document):
+    """A queued import of the bundle uploaded with it."""
+
+    format_version: int = REQUEST_FORMAT_VERSION
+    caller: CallerSnapshot
+    options: ImportRequestOptions
+    timeout_seconds: float = 0.0
+
+
+def load_request(kind: str, request: dict[str, Any]) -> ExportRequest | ImportRequest:
+    """A stored request, validated: :class:`~jobplan.errors.Conflict` when it was stored in a
+    format this server does not read, :class:`~jobplan.errors.StoreError` when it is not a
+    valid document of its format."""
+    version = request.get("format_version", 1) if isinstance(request, dict) else None
+    if version != REQUEST_FORMAT_VERSION:
+        raise Conflict(
+            f"the {kind} request was stored in format {repr(version)[:40]}; this server reads "
+            f"format {REQUEST_FORMAT_VERSION} (was it written by a newer server?)"
+        )
+    shape: type[ExportRequest | ImportRequest] = (
+        ExportRequest if kind == "export" else ImportRequest
+    )
+    try:
+        return shape.model_validate(request)
+    except ValidationError as exc:  # stored data, not the caller's input
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors()[:3]
+        )
+        raise StoreError(f"the stored {kind} request cannot be read: {problems}") from exc
 
 
 def lock_tenant(conn: Connection, tenant_id: str) -> None:

@@ -9,14 +9,13 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import structlog
 from sqlalchemy import Connection
 
 from jobplan.bundle import paused_gc
 from jobplan.errors import Conflict, InvalidInput, LimitExceeded, NotFound
-from jobplan.model import Role
 from jobplan.service.caller import Caller, Permission
 from jobplan.service.folders import normalise_folder
 from jobplan.service.pagination import Page, check_page
@@ -64,31 +63,30 @@ def expiry(settings: Settings) -> datetime:
     return utcnow() + timedelta(seconds=settings.transfer_retention_seconds)
 
 
-def _caller_snapshot(caller: Caller) -> dict[str, Any]:
-    return {
-        "user_id": caller.user_id,
-        "username": caller.username,
-        "tenant_name": caller.tenant_name,
-        "role": str(caller.role),
-        "is_system_admin": caller.is_system_admin,
-        "scopes": sorted(caller.scopes) if caller.scopes is not None else None,
-        "api_key_id": caller.api_key_id,
-    }
+def _caller_snapshot(caller: Caller) -> transfers.CallerSnapshot:
+    return transfers.CallerSnapshot(
+        user_id=caller.user_id,
+        username=caller.username,
+        tenant_name=caller.tenant_name,
+        role=caller.role,
+        is_system_admin=caller.is_system_admin,
+        scopes=sorted(caller.scopes) if caller.scopes is not None else None,
+        api_key_id=caller.api_key_id,
+    )
 
 
-def caller_of(job: TransferJobRecord) -> Caller:
-    """Who created ``job``, as they were then (the job runs with their rights)."""
-    saved = job.request["caller"]
-    scopes = saved["scopes"]
+def caller_of(tenant_id: str, saved: transfers.CallerSnapshot) -> Caller:
+    """Who created a job of ``tenant_id``, as they were then (the job runs with their
+    rights)."""
     return Caller(
-        user_id=saved["user_id"],
-        username=saved["username"],
-        tenant_id=job.tenant_id,
-        tenant_name=saved["tenant_name"],
-        role=Role(saved["role"]),
-        is_system_admin=saved["is_system_admin"],
-        scopes=frozenset(scopes) if scopes is not None else None,
-        api_key_id=saved["api_key_id"],
+        user_id=saved.user_id,
+        username=saved.username,
+        tenant_id=tenant_id,
+        tenant_name=saved.tenant_name,
+        role=saved.role,
+        is_system_admin=saved.is_system_admin,
+        scopes=frozenset(saved.scopes) if saved.scopes is not None else None,
+        api_key_id=saved.api_key_id,
     )
 
 
@@ -153,11 +151,13 @@ class TransferJobs:
         _check_tag(options.correlation_id, "correlation_id")
         with paused_gc(), self._db.read() as conn:  # reads the selected plans' documents
             selected = select_versions(conn, self._plans, caller, options)
-        request = {
-            "caller": _caller_snapshot(caller),
-            "options": {**asdict(options), "file_name": file_name},
-            "version_ids": [version.id for version in selected],
-        }
+        request = transfers.ExportRequest(
+            caller=_caller_snapshot(caller),
+            options=transfers.ExportRequestOptions.model_validate(
+                {**asdict(options), "file_name": file_name}
+            ),
+            version_ids=[version.id for version in selected],
+        )
         return self._create(caller, TransferKind.EXPORT, request, options, file_name)
 
     def create_import(
@@ -188,17 +188,17 @@ class TransferJobs:
         try:
             if size == 0:
                 raise InvalidInput("is empty; send a zip bundle", field="file")
-            request = {
-                "caller": _caller_snapshot(caller),
-                "options": {
-                    "tokens": options.tokens,
-                    "on_conflict": str(options.on_conflict),
-                    "dry_run": options.dry_run,
-                    "folder": folder,
-                    "file_name": file_name,
-                    "size": size,
-                },
-            }
+            request = transfers.ImportRequest(
+                caller=_caller_snapshot(caller),
+                options=transfers.ImportRequestOptions(
+                    tokens=options.tokens,
+                    on_conflict=options.on_conflict.value,
+                    dry_run=options.dry_run,
+                    folder=folder,
+                    file_name=file_name,
+                    size=size,
+                ),
+            )
             return self._create(
                 caller, TransferKind.IMPORT, request, options, file_name, job_id=job_id
             )
@@ -210,7 +210,7 @@ class TransferJobs:
         self,
         caller: Caller,
         kind: TransferKind,
-        request: dict[str, Any],
+        request: transfers.ExportRequest | transfers.ImportRequest,
         options: ExportOptions | ImportOptions,
         file_name: str,
         *,
@@ -232,7 +232,9 @@ class TransferJobs:
                 kind=str(kind),
                 status=TransferStatus.CREATED,
                 progress=0,
-                request={**request, "timeout_seconds": limits.timeout_seconds},
+                request=request.model_copy(
+                    update={"timeout_seconds": limits.timeout_seconds}
+                ).model_dump(mode="json"),
                 result=None,
                 reason=None,
                 created_by=caller.user_id,

@@ -81,21 +81,21 @@ class TransferRunner:
             transfers.set_deadline(conn, job.id, deadline)
             job = replace(job, deadline_at=deadline)
         log.info("transfer_started", kind=job.kind, job=job.id)
-        if job.kind == TransferKind.EXPORT:
-            self._run(job, self._export)
-        else:
-            self._run(job, self._import)
+        self._run(job)
         return True
 
-    def _run(
-        self, job: TransferJobRecord, work: Callable[[TransferJobRecord, Watch], None]
-    ) -> None:
+    def _run(self, job: TransferJobRecord) -> None:
         watch = Watch(self._db, job, 0, 90, self._cancelling.__contains__)
         watch.hook = self._hook()
         reason: str | None
         try:
+            # a request this server cannot read fails its job (saying why), never the worker
+            request = transfers.load_request(job.kind, job.request)
             watch.check()
-            work(job, watch)
+            if isinstance(request, transfers.ExportRequest):
+                self._export(job, request, watch)
+            else:
+                self._import(job, request, watch)
             self._forget_tokens(job)
             return
         except Cancelled:
@@ -139,11 +139,13 @@ class TransferRunner:
 
     # --- exports --------------------------------------------------------------------------
 
-    def _export(self, job: TransferJobRecord, watch: Watch) -> None:
-        caller = caller_of(job)
-        options = job.request["options"]
+    def _export(
+        self, job: TransferJobRecord, request: transfers.ExportRequest, watch: Watch
+    ) -> None:
+        caller = caller_of(job.tenant_id, request.caller)
+        options = request.options
         with paused_gc(), self._db.read() as conn:  # documents are large JSON trees
-            versions = plans.get_versions_by_ids(conn, job.tenant_id, job.request["version_ids"])
+            versions = plans.get_versions_by_ids(conn, job.tenant_id, request.version_ids)
             paths = {
                 plan.id: plan
                 for plan in (plans.get_plan(conn, job.tenant_id, v.plan_id) for v in versions)
@@ -153,7 +155,7 @@ class TransferRunner:
                 conn, self._settings, job.tenant_id, TransferKind.EXPORT
             ).max_package_bytes
         if len(paths) != len({v.plan_id for v in versions}) or len(versions) != len(
-            job.request["version_ids"]
+            request.version_ids
         ):
             raise Conflict("plans selected for export were deleted before it ran")
         # read lazily: write_bundle validates the stored documents while the collector is
@@ -162,7 +164,7 @@ class TransferRunner:
             BundlePlan(self.documents.load(v), version=v.version, version_id=v.id) for v in versions
         )
         history: Iterable[tuple[str, Iterable[bytes]]] = ()
-        if options["include_history"] and options["file_filter"] == "migrate":
+        if options.include_history and options.file_filter == "migrate":
             history = self._history(caller, sorted({p.path for p in paths.values()}), watch)
         part = self._files.prepare(job.tenant_id, job.id, ".zip.part")
         started = time.monotonic()
@@ -172,16 +174,14 @@ class TransferRunner:
                 bundle_plans,
                 out,  # type: ignore[arg-type]
                 source_tenant=caller.tenant_name,
-                with_tokens=options["with_tokens"],
-                tokens=(
-                    TokenSpec(context_name=options.get("context_name", "keep"))
-                    if options["with_tokens"]
-                    else None
-                ),
+                with_tokens=options.with_tokens,
+                tokens=TokenSpec(context_name=options.context_name)
+                if options.with_tokens
+                else None,
                 source_system=job.source_system,
                 correlation_id=job.correlation_id,
                 progress=watch,
-                layout_folders=options["file_filter"] == "migrate",
+                layout_folders=options.file_filter == "migrate",
                 history=history,
             )
             out.flush()
@@ -267,9 +267,13 @@ class TransferRunner:
 
     # --- imports --------------------------------------------------------------------------
 
-    def _import(self, job: TransferJobRecord, watch: Watch) -> None:
-        caller = caller_of(job)
-        options = job.request["options"]
+    def _import(
+        self, job: TransferJobRecord, request: transfers.ImportRequest, watch: Watch
+    ) -> None:
+        caller = caller_of(job.tenant_id, request.caller)
+        options = request.options
+        if not isinstance(options.tokens, dict):  # only an ended job's are redacted
+            raise Conflict(f"import job {job.id} has ended: its token values were removed")
         with self._db.read() as conn:
             cap = tenant_limits(
                 conn, self._settings, job.tenant_id, TransferKind.IMPORT
@@ -280,13 +284,13 @@ class TransferRunner:
         )
         contents = read_bundle(
             self._files.path(job.tenant_id, job.id, ".upload"),
-            tokens=options["tokens"],
+            tokens=options.tokens,
             limits=limits,
-            folder=options["folder"],
+            folder=options.folder,
             progress=watch,
         )
         watch.check()
-        dry_run = options["dry_run"]
+        dry_run = options.dry_run
         warnings = [str(w) for w in contents.warnings]
 
         def complete(conn: Connection, outcome: list[ImportedPlan]) -> None:
@@ -302,7 +306,7 @@ class TransferRunner:
         outcome = self._plans.import_documents(
             caller,
             [(plan.document, plan.effective_version) for plan in contents.plans],
-            OnConflict(options["on_conflict"]),
+            OnConflict(options.on_conflict),
             dry_run=dry_run,
             comment=f"imported by job {job.id}",
             check=watch.between_plans,
@@ -366,7 +370,10 @@ class TransferRunner:
 
 
 def _timeout_of(job: TransferJobRecord) -> float:
-    return float(job.request.get("timeout_seconds", 0))
+    """The job's timeout, read from its request whatever the request's format (the sweep
+    closes jobs this server cannot run)."""
+    value = job.request.get("timeout_seconds", 0) if isinstance(job.request, dict) else 0
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
 
 
 def _jsonable(record: Any) -> dict[str, Any]:
