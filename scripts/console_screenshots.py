@@ -88,6 +88,7 @@ def main() -> None:
                     "grid": f"/plans/{plan['id']}/grid",
                     "output": f"/job-runs/{work['id']}",
                     "cron": "/cron?expression=0+15+10+%3F+*+6%233&tz=Europe%2FLondon",
+                    "upcoming": "/upcoming?hours=24",
                 }
                 for name, url in pages.items():
                     page.goto(url)

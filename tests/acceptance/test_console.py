@@ -310,7 +310,7 @@ def test_every_page_has_one_h1_and_labelled_controls(page: Page) -> None:
     sign_in(page, ADMIN)
     open_plan(page)
     plan_url = page.url
-    for url in ("/plans", plan_url, f"{plan_url}/grid", "/cron"):
+    for url in ("/plans", plan_url, f"{plan_url}/grid", "/cron", "/upcoming?hours=168"):
         page.goto(url)
         assert page.locator("h1").count() == 1, url
         unlabelled = page.evaluate(

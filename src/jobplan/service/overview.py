@@ -4,7 +4,7 @@ fire times a window will produce. Read-only, tenant-scoped, bounded by their arg
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from jobplan.engine.blackouts import in_blackout
@@ -12,7 +12,8 @@ from jobplan.engine.state import actions_allowed
 from jobplan.errors import InvalidInput
 from jobplan.model import PlanDocument, Window
 from jobplan.service.caller import Caller, Permission
-from jobplan.service.pagination import Page
+from jobplan.service.folders import normalise_folder
+from jobplan.service.pagination import Page, check_page
 from jobplan.service.plans import PlanService, load_document
 from jobplan.store import Database, overview
 from jobplan.store import plans as plan_store
@@ -20,11 +21,13 @@ from jobplan.store import runs as run_store
 from jobplan.store.records import JobRunRecord, PlanRecord, PlanRunRecord, PlanStatsRecord
 
 __all__ = [
+    "MAX_FIRES_PER_PLAN",
     "MAX_GRID_RUNS",
     "MAX_UPCOMING",
     "Fire",
     "JobRunRecord",
     "OverviewService",
+    "PlanFires",
     "PlanOverview",
     "RecentRun",
     "RunGrid",
@@ -37,6 +40,8 @@ __all__ = [
 MAX_GRID_RUNS = 100
 #: At most this many fire times in one preview.
 MAX_UPCOMING = 500
+#: At most this many fires of one plan in the upcoming view (a per-second cron has 86,400 a day).
+MAX_FIRES_PER_PLAN = 200
 _RECENT_RUNS = 10
 
 
@@ -86,6 +91,19 @@ class Fire:
     """The zone's UTC offset differs from the previous fire's (a DST change lies between)."""
 
 
+@dataclass(frozen=True, slots=True)
+class PlanFires:
+    """A plan's fires over a horizon, for the upcoming view."""
+
+    plan: PlanRecord
+    window: Window
+    fires: list[Fire]
+    truncated: bool
+    """More fires fall in the horizon than :data:`MAX_FIRES_PER_PLAN`."""
+    blackouts: list[tuple[datetime, datetime]]
+    """Date-range blackouts that overlap the horizon, clipped to it."""
+
+
 def job_names_of(document: PlanDocument) -> list[str]:
     """Every job of a plan, stages' jobs included, in document order."""
     names: list[str] = [job.name for job in document.jobs]
@@ -105,8 +123,11 @@ def job_actions(caller: Caller, job_run: JobRunRecord, run_ended: bool) -> tuple
     return actions_allowed(job_run.status, run_ended)
 
 
-def upcoming_fires(window: Window, after: datetime, count: int) -> list[Fire]:
-    """The next ``count`` fire times of ``window`` after ``after``, blackouts marked."""
+def upcoming_fires(
+    window: Window, after: datetime, count: int, before: datetime | None = None
+) -> list[Fire]:
+    """The next ``count`` fire times of ``window`` after ``after`` (and before ``before``),
+    blackouts marked."""
     if not 1 <= count <= MAX_UPCOMING:
         raise InvalidInput(f"must be between 1 and {MAX_UPCOMING}", field="count")
     cron = window.schedule()
@@ -116,7 +137,7 @@ def upcoming_fires(window: Window, after: datetime, count: int) -> list[Fire]:
     moment = after
     for _ in range(count):
         fire = cron.next_after(moment)
-        if fire is None:
+        if fire is None or (before is not None and fire >= before):
             break
         local = fire.astimezone(zone)
         offset = local.utcoffset()
@@ -207,3 +228,59 @@ class OverviewService:
         if view.document.window is None:
             return []
         return upcoming_fires(view.document.window, datetime.now(UTC), count)
+
+    def upcoming(
+        self,
+        caller: Caller,
+        *,
+        hours: int = 24,
+        folder: str | None = None,
+        name_contains: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> Page[PlanFires]:
+        """Enabled plans that fire within ``hours``, soonest first, with their fires in that
+        horizon (at most :data:`MAX_FIRES_PER_PLAN` each) and the blackouts over it."""
+        caller.require(Permission.PLANS_READ)
+        if not 1 <= hours <= 24 * 31:
+            raise InvalidInput(f"must be between 1 and {24 * 31}", field="hours")
+        check_page(limit, offset)
+        now = datetime.now(UTC)
+        end = now + timedelta(hours=hours)
+        with self._db.read() as conn:
+            found, total = overview.plans_firing_before(
+                conn,
+                caller.tenant_id,
+                end,
+                folder=normalise_folder(folder, "folder") if folder else None,
+                name_contains=name_contains,
+                limit=limit,
+                offset=offset,
+            )
+            wanted = [plan.current_version_id for plan in found if plan.current_version_id]
+            versions = {
+                version.id: version
+                for version in plan_store.get_versions_by_ids(conn, caller.tenant_id, wanted)
+            }
+        items: list[PlanFires] = []
+        for plan in found:
+            record = versions.get(plan.current_version_id or "")
+            window = load_document(record).window if record is not None else None
+            if window is None:
+                continue
+            fires = upcoming_fires(window, now, MAX_FIRES_PER_PLAN + 1, end)
+            ranges = [
+                (max(b.start, now), min(b.end, end))
+                for b in window.blackouts
+                if b.start is not None and b.end is not None and b.start < end and b.end > now
+            ]
+            items.append(
+                PlanFires(
+                    plan,
+                    window,
+                    fires[:MAX_FIRES_PER_PLAN],
+                    len(fires) > MAX_FIRES_PER_PLAN,
+                    ranges,
+                )
+            )
+        return Page(items, total, limit, offset)

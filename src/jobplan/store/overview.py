@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, select, union_all
+from sqlalchemy import Connection, func, select, union_all
 
 from jobplan.store._util import mapped
-from jobplan.store.records import JobRunRecord, PlanStatsRecord
-from jobplan.store.tables import job_runs, plan_runs, plan_stats
+from jobplan.store.plans import in_folder_tree
+from jobplan.store.records import JobRunRecord, PlanRecord, PlanStatsRecord
+from jobplan.store.tables import job_runs, plan_runs, plan_stats, plans
 
-__all__ = ["job_runs_of_runs", "recent_run_statuses", "stats_of_plans"]
+__all__ = ["job_runs_of_runs", "plans_firing_before", "recent_run_statuses", "stats_of_plans"]
 
 
 def recent_run_statuses(
@@ -74,3 +75,36 @@ def job_runs_of_runs(
         record = JobRunRecord(**row._mapping)
         result[record.plan_run_id].append(record)
     return result
+
+
+def plans_firing_before(
+    conn: Connection,
+    tenant_id: str,
+    before: datetime,
+    *,
+    folder: str | None = None,
+    name_contains: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[PlanRecord], int]:
+    """Enabled plans whose window fires next before ``before``, soonest first, and how
+    many there are."""
+    condition = (
+        (plans.c.tenant_id == tenant_id)
+        & plans.c.enabled
+        & plans.c.next_fire_time.is_not(None)
+        & (plans.c.next_fire_time < before)
+    )
+    if folder:
+        condition = condition & in_folder_tree(plans.c.folder, folder)
+    if name_contains:
+        condition = condition & plans.c.name.icontains(name_contains, autoescape=True)
+    rows = conn.execute(
+        select(plans)
+        .where(condition)
+        .order_by(plans.c.next_fire_time, plans.c.folder, plans.c.name)
+        .limit(limit)
+        .offset(offset)
+    )
+    total = conn.execute(select(func.count()).select_from(plans).where(condition)).scalar_one()
+    return [PlanRecord(**row._mapping) for row in rows], int(total)

@@ -24,6 +24,7 @@ __all__ = [
     "get_plan_by_name",
     "get_version",
     "get_versions_by_ids",
+    "in_folder_tree",
     "insert_folder",
     "insert_plan",
     "insert_version",
@@ -140,6 +141,11 @@ def get_plan_by_name(
         plans.c.tenant_id == tenant_id, plans.c.folder == folder, plans.c.name == name
     )
     return mapped(PlanRecord, conn.execute(_maybe_locked(conn, query, lock)).first())
+
+
+def in_folder_tree(column: Any, path: str) -> Any:
+    """``column`` is folder ``path`` or a folder below it."""
+    return (column == path) | _below(column, path)
 
 
 def _below(column: Any, path: str) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, Response
@@ -308,6 +308,65 @@ async def run_plan(request: Request, session: SessionDep, plan_id: str) -> Respo
     if request.headers.get("HX-Request") == "true":
         return Response(status_code=204, headers={"HX-Redirect": target})
     return RedirectResponse(target, status_code=303)
+
+
+@router.get("/upcoming")
+def upcoming_page(
+    request: Request,
+    session: SessionDep,
+    hours: Annotated[int, Query(ge=1, le=744)] = 24,
+    q: Annotated[str, Query(max_length=200)] = "",
+    folder: Annotated[str, Query(max_length=500)] = "",
+    page_number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+) -> HTMLResponse:
+    """Fires of every plan over the next ``hours``, soonest plan first."""
+    _viewing(request, session)
+    result = session.services.overview.upcoming(
+        session.caller,
+        hours=hours,
+        folder=folder or None,
+        name_contains=q or None,
+        limit=_PAGE_SIZE,
+        offset=(page_number - 1) * _PAGE_SIZE,
+    )
+    start = datetime.now(UTC)
+    span = timedelta(hours=hours).total_seconds()
+
+    def at(moment: datetime) -> float:
+        return round(max(0.0, min(1.0, (moment - start).total_seconds() / span)) * 100, 3)
+
+    step = timedelta(hours=3) if hours <= 24 else timedelta(days=1)
+    first_mark = start.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    if hours > 24:
+        first_mark = start.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    marks = []
+    mark = first_mark
+    while mark < start + timedelta(hours=hours):
+        marks.append((at(mark), mark))
+        mark += step
+    rows = [
+        {
+            "item": item,
+            "ticks": [(at(fire.at), fire) for fire in item.fires],
+            "shaded": [(at(a), at(b) - at(a), a, b) for a, b in item.blackouts],
+        }
+        for item in result.items
+    ]
+    return page(
+        request,
+        "upcoming.html",
+        session,
+        title="Upcoming",
+        rows=rows,
+        marks=marks,
+        hours=hours,
+        q=q,
+        folder=folder,
+        total=result.total,
+        page_number=page_number,
+        pages=max(1, math.ceil(result.total / _PAGE_SIZE)),
+        start=start,
+    )
 
 
 # --- runs ---------------------------------------------------------------------------------

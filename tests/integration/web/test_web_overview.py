@@ -83,3 +83,39 @@ def test_upcoming_fires_mark_the_clock_change_and_blackouts() -> None:
         (31, 1, False, False),
         (1, 1, False, False),
     ]
+
+
+def test_upcoming_lists_plans_soonest_first_with_their_fires_in_the_horizon(
+    client: TestClient, root: Actor, services: Services, csrf: str
+) -> None:
+    hourly = sample_plan(name="hourly", window={"cron": "0 0 * * * ?"})
+    daily = sample_plan(name="daily", window={"cron": "0 0 12 * * ?", "timezone": "Asia/Tokyo"})
+    yearly = sample_plan(name="yearly", window={"cron": "0 0 0 1 1 ? 2099"})
+    for plan in (hourly, daily, yearly, sample_plan(name="manual")):
+        response = client.post("/api/v1/plans/apply", headers=root.headers, json=plan)
+        assert response.status_code == 200, response.text
+    caller = services.auth.authenticate_access_token(
+        root.headers["Authorization"].removeprefix("Bearer ")
+    )
+    day = services.overview.upcoming(caller, hours=24)
+    assert [item.plan.name for item in day.items] == ["hourly", "daily"]
+    assert day.total == 2
+    assert len(day.items[0].fires) == 24 and len(day.items[1].fires) == 1
+    week = services.overview.upcoming(caller, hours=168)
+    assert len(week.items[1].fires) == 7
+    assert str(week.items[1].fires[0].at.tzinfo) == "Asia/Tokyo"
+    page = client.get("/upcoming?hours=24")
+    assert page.status_code == 200
+    assert page.text.count('class="up-tick') == 25
+    assert "finance/eod/yearly" not in page.text
+    assert client.get("/upcoming?hours=0").status_code == 400
+
+
+def test_upcoming_caps_fires_per_plan(client: TestClient, root: Actor, services: Services) -> None:
+    plan = sample_plan(name="busy", window={"cron": "* * * * * ?"})
+    client.post("/api/v1/plans/apply", headers=root.headers, json=plan)
+    caller = services.auth.authenticate_access_token(
+        root.headers["Authorization"].removeprefix("Bearer ")
+    )
+    (item,) = services.overview.upcoming(caller, hours=1).items
+    assert len(item.fires) == 200 and item.truncated
