@@ -310,7 +310,9 @@ def test_every_page_has_one_h1_and_labelled_controls(page: Page) -> None:
     sign_in(page, ADMIN)
     open_plan(page)
     plan_url = page.url
-    for url in ("/plans", plan_url, f"{plan_url}/grid", "/cron", "/upcoming?hours=168"):
+    pages = ("/plans", plan_url, f"{plan_url}/grid", "/cron", "/upcoming?hours=168")
+    admin = ("/admin/keys", "/admin/users", "/admin/services", "/admin/notifications")
+    for url in pages + admin:
         page.goto(url)
         assert page.locator("h1").count() == 1, url
         unlabelled = page.evaluate(
@@ -332,3 +334,19 @@ def test_docs_images_exist_for_the_readme() -> None:
     assert {"console-plans-light.png", "console-run-dark.png"} <= {
         p.name for p in images.glob("*.png")
     }
+
+
+def test_admin_creates_a_key_shown_once_and_revokes_it(page: Page, server: ServerProcess) -> None:
+    sign_in(page, ADMIN, "/admin/keys")
+    page.get_by_label("Name").fill("browser-key")
+    page.get_by_label("plans:read").check()
+    page.get_by_role("button", name="Create key").click()
+    key = page.locator("#new-key code").inner_text()
+    assert key.startswith("jp_")
+    assert httpx.get(f"{server.url}/api/v1/plans", headers={"X-API-Key": key}).status_code == 200
+    page.goto("/admin/keys")
+    expect(page.locator("#new-key")).to_have_count(0)  # shown once
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Revoke key browser-key").click()
+    expect(page.get_by_role("row").filter(has_text="browser-key")).to_contain_text("revoked")
+    assert httpx.get(f"{server.url}/api/v1/plans", headers={"X-API-Key": key}).status_code == 401

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
+from fastapi import Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
-from fastapi.routing import APIRoute
 
 from jobplan.errors import InvalidInput, JobplanError, RateLimited
 from jobplan.model import diff_plans
@@ -18,14 +15,15 @@ from jobplan.service.caller import Permission
 from jobplan.service.cron_preview import preview_cron
 from jobplan.service.overview import JobRunRecord, job_actions, job_names_of
 from jobplan.web.graph import layout_plan
-from jobplan.web.render import error_page, page
+from jobplan.web.render import page
+from jobplan.web.routing import acting as _acting
+from jobplan.web.routing import blocking as _blocking
+from jobplan.web.routing import console_router
+from jobplan.web.routing import viewing as _viewing
 from jobplan.web.session import (
     COOKIE,
-    CsrfRefused,
     SessionDep,
-    SignInRequired,
     WebSession,
-    check_csrf,
     clear_cookie,
     safe_next,
     set_cookie,
@@ -46,48 +44,7 @@ _ACTION_LABELS = {
 }
 
 
-class ConsoleRoute(APIRoute):
-    """Renders errors as pages: a missing session goes to sign-in, a refused CSRF token or
-    a domain error becomes a page (or an htmx message) with the service's own words."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def handle(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except SignInRequired as exc:
-                if request.headers.get("HX-Request") == "true":
-                    return Response(status_code=401, headers={"HX-Redirect": "/signin"})
-                return exc.redirect()
-            except CsrfRefused as exc:
-                return PlainTextResponse(str(exc), status_code=403)
-            except JobplanError as exc:
-                return error_page(request, getattr(request.state, "web_session", None), exc)
-            except RequestValidationError as exc:
-                problems = "; ".join(
-                    f"{'.'.join(str(p) for p in error['loc'][1:])}: {error['msg']}"
-                    for error in exc.errors()
-                )
-                invalid = InvalidInput(problems or "the request is not valid")
-                return error_page(request, getattr(request.state, "web_session", None), invalid)
-
-        return handle
-
-
-router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
-
-
-async def _acting(request: Request, session: WebSession) -> WebSession:
-    """A state-changing request: remember the session for error pages and check CSRF."""
-    request.state.web_session = session
-    await check_csrf(request, session)
-    return session
-
-
-def _viewing(request: Request, session: WebSession) -> WebSession:
-    request.state.web_session = session
-    return session
+router = console_router()
 
 
 # --- sign-in ------------------------------------------------------------------------------
@@ -138,12 +95,6 @@ async def signout(request: Request, session: SessionDep) -> Response:
     response = RedirectResponse("/signin", status_code=303)
     clear_cookie(response)
     return response
-
-
-async def _blocking(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(fn, *args, **kwargs)
 
 
 # --- plans --------------------------------------------------------------------------------

@@ -45,6 +45,12 @@
     var helpButton = document.getElementById("help-toggle");
     if (helpButton && help) { helpButton.addEventListener("click", function () { help.showModal(); }); }
   });
+  // Plain forms that destroy something ask first (no inline script: the CSP forbids it).
+  document.addEventListener("submit", function (event) {
+    var message = event.target.getAttribute && event.target.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) { event.preventDefault(); }
+  });
+
   // A refusal (4xx) carries the service's message, retargeted at #messages: show it.
   document.addEventListener("htmx:beforeSwap", function (event) {
     var status = event.detail.xhr.status;
