@@ -19,10 +19,10 @@ async def hosted_engine(services: Services) -> AsyncIterator[Engine]:
     settings = services.settings
     async with AsyncExitStack() as stack:
         http = await stack.enter_async_context(HttpExecutor(resolver=services.registry))
-        executors: dict[str, Executor] = {
-            "command": CommandExecutor(kill_grace_seconds=settings.kill_grace_seconds),
-            "http": http,
-        }
+        command = await stack.enter_async_context(
+            CommandExecutor(kill_grace_seconds=settings.kill_grace_seconds)
+        )
+        executors: dict[str, Executor] = {"command": command, "http": http}
         engine = await stack.enter_async_context(
             Engine(settings, services.database, executors, state=services.state)
         )

@@ -22,6 +22,9 @@ How it ends:
   without ``wait``) get the same SIGTERM-then-SIGKILL treatment, so nothing outlives its job.
 * Output is read until the pipe closes, or for at most ``drain_seconds`` after the group is
   gone (a process that escaped the group with ``setsid`` may hold the pipe open forever).
+* When the node dies, even by SIGKILL, its jobs die with it: the executor's reaper process
+  (see :mod:`._reaper`) SIGKILLs every job's process group, so a job retried elsewhere never
+  overlaps an orphan of the dead node. :meth:`CommandExecutor.close` ends the reaper.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import subprocess
 from collections.abc import Mapping
 
 from jobplan.engine.executors._output import OutputCapture
+from jobplan.engine.executors._reaper import GroupReaper
 from jobplan.engine.executors.base import (
     ExecutionRequest,
     ExecutionResult,
@@ -62,6 +66,9 @@ class CommandExecutor:
     :data:`INHERITED_VARIABLES` from the server's environment (read once, here).
     ``working_directory``: where commands without a ``working_directory`` run, and what relative
     ones are relative to; None: the server's current directory.
+
+    Use as ``async with CommandExecutor(...)`` or call :meth:`close` when done: it keeps a small
+    reaper process that kills the running jobs if this process dies.
     """
 
     def __init__(
@@ -86,6 +93,17 @@ class CommandExecutor:
             None if working_directory is None else os.fspath(working_directory)
         )
         self._shell = shell
+        self._reaper = GroupReaper()
+
+    async def __aenter__(self) -> CommandExecutor:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the reaper process (jobs still running are killed with it). Idempotent."""
+        self._reaper.close()
 
     async def execute(self, request: ExecutionRequest, sink: OutputSink) -> ExecutionResult:
         """Run the command; see the module docstring for what it gets and how it is stopped."""
@@ -104,12 +122,17 @@ class CommandExecutor:
             timeout = float(job.timeout_seconds)
         capture = OutputCapture(request.output_limit_bytes, sink, keep_tail=True)
         attempt = _Attempt(self, request.job_run_id, capture)
-        started = await attempt.start([self._shell, "-c", job.command], environment, cwd)
-        if isinstance(started, str):
-            return ExecutionResult(succeeded=False, reason=started)
-        if attempt.pid is not None:
-            notify_process_started(sink, attempt.pid)
-        timed_out, returncode = await attempt.supervise(limit_seconds=timeout)
+        token = self._reaper.announce(request.job_run_id)
+        try:
+            started = await attempt.start([self._shell, "-c", job.command], environment, cwd)
+            if isinstance(started, str):
+                return ExecutionResult(succeeded=False, reason=started)
+            if attempt.pid is not None:
+                self._reaper.register(token, attempt.pid)
+                notify_process_started(sink, attempt.pid)
+            timed_out, returncode = await attempt.supervise(limit_seconds=timeout)
+        finally:
+            self._reaper.forget(token)  # the group is gone (supervise waits for it)
         return _result(job, returncode, timed_out, timeout, capture)
 
     def _environment(self, request: ExecutionRequest, job: CommandJob) -> dict[str, str] | str:
