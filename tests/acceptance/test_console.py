@@ -310,7 +310,7 @@ def test_every_page_has_one_h1_and_labelled_controls(page: Page) -> None:
     sign_in(page, ADMIN)
     open_plan(page)
     plan_url = page.url
-    pages = ("/plans", plan_url, f"{plan_url}/grid", "/cron", "/upcoming?hours=168")
+    pages = ("/plans", plan_url, f"{plan_url}/grid", "/cron", "/upcoming?hours=168", "/transfers")
     admin = ("/admin/keys", "/admin/users", "/admin/services", "/admin/notifications")
     for url in pages + admin:
         page.goto(url)
@@ -350,3 +350,32 @@ def test_admin_creates_a_key_shown_once_and_revokes_it(page: Page, server: Serve
     page.get_by_role("button", name="Revoke key browser-key").click()
     expect(page.get_by_role("row").filter(has_text="browser-key")).to_contain_text("revoked")
     assert httpx.get(f"{server.url}/api/v1/plans", headers={"X-API-Key": key}).status_code == 401
+
+
+def test_import_with_a_conflict_dry_run_then_replace(
+    page: Page, server: ServerProcess, tmp_path: Path
+) -> None:
+    with httpx.Client(base_url=server.url, auth=ADMIN, timeout=30) as api:
+        export = api.post("/api/v1/exports", json={"plans": ["demo/console-demo"]}).json()
+        for _ in range(300):
+            if api.get(export["status_url"]).json()["status"] == "completed":
+                break
+            page.wait_for_timeout(100)
+        bundle = tmp_path / "console-demo.zip"
+        bundle.write_bytes(api.get(f"/api/v1/exports/{export['id']}/file").content)
+        changed = dict(PLAN, description="changed after the export")
+        assert api.post("/api/v1/plans/apply", json=changed).status_code == 200
+    sign_in(page, ADMIN, "/transfers")
+    page.get_by_label("Bundle (.zip)").set_input_files(str(bundle))
+    page.get_by_role("button", name="Dry run: show what would change").click()
+    result = page.locator("#import-job")
+    expect(result).to_contain_text("nothing was changed")
+    expect(result.get_by_role("row").filter(has_text="demo/console-demo")).to_contain_text(
+        "conflict"
+    )
+    page.get_by_label("When a plan exists and differs").select_option("replace")
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(result).to_contain_text("What the import did")
+    expect(result.get_by_role("row").filter(has_text="demo/console-demo")).to_contain_text(
+        "changed"
+    )

@@ -35,7 +35,9 @@ from jobplan.settings import Settings
 __all__ = ["UPLOAD_PATHS", "create_app"]
 
 #: Paths that take bundle uploads: their bodies may be as large as a bundle may be.
-UPLOAD_PATHS = re.compile(r"^(/api/v1/imports|/[^/]+/api/v4/import|/rest/import/.*)/?$")
+UPLOAD_PATHS = re.compile(
+    r"^(/api/v1/imports|/[^/]+/api/v4/import|/rest/import/.*|/transfers/imports)/?$"
+)
 _MULTIPART_OVERHEAD = 1024 * 1024
 
 
