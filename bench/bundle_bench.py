@@ -342,6 +342,7 @@ def _write(documents: list[PlanDocument], path: Path) -> int:
             out,
             source_tenant="bench",
             created_at=STAMP,
+            pause_collector=True,  # as the export job writes
         )
     return path.stat().st_size
 

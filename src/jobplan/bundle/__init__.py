@@ -5,7 +5,9 @@ streams plans into a zip, :func:`read_bundle` checks a zip — jobplan's own or 
 export — and returns valid :class:`~jobplan.model.PlanDocument` objects or raises a
 :class:`~jobplan.bundle.errors.BundleError` naming the entry and field. The format is
 described in ``docs/bundles.md``. :func:`paused_gc` holds the cyclic garbage collector while
-the writer builds entries; callers use it too while they read the plans for an export.
+the writer builds entries (``write_bundle(..., pause_collector=True)``); worker threads use it
+too while they read the plans for an export. The pause is process-wide: never on a thread
+that answers requests.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import IO
 
@@ -76,6 +77,10 @@ class _ZipWriter:
         self.zip.close()
 
 
+def _paused(pause: bool) -> AbstractContextManager[None]:
+    return paused_gc() if pause else nullcontext()
+
+
 def write_bundle(
     plans: Iterable[BundlePlan],
     out: IO[bytes],
@@ -90,6 +95,7 @@ def write_bundle(
     progress: Callable[[int, int], None] | None = None,
     layout_folders: bool = True,
     history: Iterable[tuple[str, Iterable[bytes]]] = (),
+    pause_collector: bool = False,
 ) -> Manifest:
     """Write ``plans`` as a bundle to ``out`` (any writable binary file; it need not be
     seekable) and return the manifest written last into it.
@@ -102,7 +108,10 @@ def write_bundle(
     importer needs that). ``progress(done, total)`` is called after each entry; raising from it
     aborts the export, leaving ``out`` incomplete. ``layout_folders=False`` leaves out the
     folder entries (a runtime-only bundle). ``history`` holds (name, chunks) pairs streamed
-    into ``history/<name>.jsonl`` after the plans.
+    into ``history/<name>.jsonl`` after the plans. ``pause_collector`` pauses the cyclic
+    garbage collector while the plans are read and their entries built (see
+    :func:`~jobplan.bundle.paused_gc`): the pause is process-wide, so only a worker thread
+    asks for it, never a thread answering requests.
 
     Raises :class:`~jobplan.bundle.errors.BundleError` if two plans (versions) collide or a
     plan's Ikasan form is ambiguous (two job identifiers ``agent-job`` alike).
@@ -113,7 +122,7 @@ def write_bundle(
     stamp = created_at or datetime.now(UTC)
     if stamp.tzinfo is None:
         raise ValueError("created_at must carry a time zone")
-    with paused_gc():  # see _gc: validated plans may be read from `plans` here
+    with _paused(pause_collector):  # see _gc: validated plans may be read from `plans` here
         selected = sorted(plans, key=_sort_key)
         seen: set[tuple[str, str, str | None]] = set()
         for plan in selected:
@@ -155,7 +164,7 @@ def write_bundle(
             advance()
         manifest_plans = []
         shapes = JobShapes()
-        with paused_gc():
+        with _paused(pause_collector):
             for plan, key in zip(selected, keys, strict=True):
                 for entry in render_plan(plan.document, key, options, shapes):
                     writer.file(

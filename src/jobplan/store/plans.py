@@ -9,7 +9,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from jobplan.model import plan_path
 from jobplan.store._util import as_values, mapped, new_id, unique_violation_as, utcnow
-from jobplan.store.records import FolderRecord, PlanRecord, PlanVersionRecord
+from jobplan.store.records import FolderRecord, PlanRecord, PlanVersionRecord, PlanVersionRef
 from jobplan.store.tables import folders, plan_versions, plans
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "get_plan",
     "get_plan_by_name",
     "get_version",
+    "get_version_refs_by_ids",
     "get_versions_by_ids",
     "in_folder_tree",
     "insert_folder",
@@ -31,12 +32,14 @@ __all__ = [
     "latest_version",
     "list_folders",
     "list_plans",
+    "list_version_refs",
     "list_versions",
     "set_disabled_jobs",
     "set_plan_enabled",
 ]
 
 _VERSION_COLUMNS = [c for c in plan_versions.c if c.name not in ("major", "minor", "patch")]
+_REF_COLUMNS = [plan_versions.c.id, plan_versions.c.plan_id, plan_versions.c.version]
 
 
 def insert_folder(conn: Connection, tenant_id: str, path: str, description: str) -> FolderRecord:
@@ -272,6 +275,18 @@ def list_versions(conn: Connection, tenant_id: str, plan_id: str) -> list[PlanVe
     return [PlanVersionRecord(**r._mapping) for r in rows]
 
 
+def list_version_refs(conn: Connection, tenant_id: str, plan_id: str) -> list[PlanVersionRef]:
+    """Every version of a plan without its document, highest semantic version first."""
+    rows = conn.execute(
+        select(*_REF_COLUMNS)
+        .where(plan_versions.c.tenant_id == tenant_id, plan_versions.c.plan_id == plan_id)
+        .order_by(
+            plan_versions.c.major.desc(), plan_versions.c.minor.desc(), plan_versions.c.patch.desc()
+        )
+    )
+    return [PlanVersionRef(**r._mapping) for r in rows]
+
+
 def get_version(
     conn: Connection, tenant_id: str, plan_id: str, version_or_id: str
 ) -> PlanVersionRecord | None:
@@ -284,6 +299,23 @@ def get_version(
         )
     ).first()
     return mapped(PlanVersionRecord, row)
+
+
+def get_version_refs_by_ids(
+    conn: Connection, tenant_id: str, version_ids: list[str]
+) -> list[PlanVersionRef]:
+    """The tenant's versions among ``version_ids``, without their documents (unknown ids are
+    left out)."""
+    found: list[PlanVersionRef] = []
+    for start in range(0, len(version_ids), 500):
+        rows = conn.execute(
+            select(*_REF_COLUMNS).where(
+                plan_versions.c.tenant_id == tenant_id,
+                plan_versions.c.id.in_(version_ids[start : start + 500]),
+            )
+        )
+        found.extend(PlanVersionRef(**r._mapping) for r in rows)
+    return found
 
 
 def get_versions_by_ids(

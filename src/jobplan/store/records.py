@@ -124,6 +124,15 @@ class PlanVersionRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class PlanVersionRef:
+    """A stored version without its document (for choosing versions)."""
+
+    id: str
+    plan_id: str
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
 class PlanRunRecord:
     id: str
     tenant_id: str

@@ -14,7 +14,6 @@ from typing import IO
 import structlog
 from sqlalchemy import Connection
 
-from jobplan.bundle import paused_gc
 from jobplan.errors import Conflict, InvalidInput, LimitExceeded, NotFound
 from jobplan.service.caller import Caller, Permission
 from jobplan.service.folders import normalise_folder
@@ -149,7 +148,8 @@ class TransferJobs:
         file_name = _check_file_name(options.file_name, "package.zip")
         _check_tag(options.source_system, "source_system")
         _check_tag(options.correlation_id, "correlation_id")
-        with paused_gc(), self._db.read() as conn:  # reads the selected plans' documents
+        # no collector pause here: it is process-wide, and this is a request's thread
+        with self._db.read() as conn:
             selected = select_versions(conn, self._plans, caller, options)
         request = transfers.ExportRequest(
             caller=_caller_snapshot(caller),

@@ -183,6 +183,7 @@ class TransferRunner:
                 progress=watch,
                 layout_folders=options.file_filter == "migrate",
                 history=history,
+                pause_collector=True,  # a worker thread: see jobplan.bundle.paused_gc
             )
             out.flush()
             os.fsync(raw.fileno())

@@ -14,7 +14,7 @@ from jobplan.service.folders import normalise_folder
 from jobplan.service.plans import PlanService
 from jobplan.service.transfers.options import ExportOptions
 from jobplan.store import plans
-from jobplan.store.records import PlanVersionRecord
+from jobplan.store.records import PlanVersionRef
 
 __all__ = ["UUID", "select_versions"]
 
@@ -24,9 +24,10 @@ _PINNED = re.compile(r"^(?P<plan>.+)\[(?P<version>[^\[\]]*)\]$")
 
 def select_versions(
     conn: Connection, plan_service: PlanService, caller: Caller, options: ExportOptions
-) -> list[PlanVersionRecord]:
+) -> list[PlanVersionRef]:
     """The versions ``options`` select, by id; :class:`InvalidInput` or :class:`NotFound`
-    naming the field at fault."""
+    naming the field at fault. Documents are not read: this runs on the request's thread,
+    and the export job reads them (see :func:`jobplan.bundle.paused_gc`)."""
     pinned = bool(options.version_ids) or any(_PINNED.match(p) for p in options.plans)
     if options.version_filter not in ("all", "latest"):
         raise InvalidInput("must be 'all' or 'latest'", field="version_filter")
@@ -43,10 +44,10 @@ def select_versions(
             field="version_filter",
         )
     latest_only = options.version_filter == "latest"
-    chosen: dict[str, PlanVersionRecord] = {}
+    chosen: dict[str, PlanVersionRef] = {}
 
     def take_plan(plan_id: str) -> None:
-        versions = plans.list_versions(conn, caller.tenant_id, plan_id)
+        versions = plans.list_version_refs(conn, caller.tenant_id, plan_id)
         for version in versions[:1] if latest_only else versions:
             chosen[version.id] = version
 
@@ -73,7 +74,7 @@ def select_versions(
         if match is None:
             take_plan(plan.id)
             continue
-        versions = plans.list_versions(conn, caller.tenant_id, plan.id)
+        versions = plans.list_version_refs(conn, caller.tenant_id, plan.id)
         try:
             best = latest_matching([v.version for v in versions], match["version"])
         except ValueError as exc:
@@ -85,7 +86,7 @@ def select_versions(
     for index, version_id in enumerate(options.version_ids):
         if not isinstance(version_id, str) or not UUID.match(version_id):
             raise InvalidInput("must be a version id", field=f"version_ids[{index}]")
-    for version in plans.get_versions_by_ids(conn, caller.tenant_id, [*options.version_ids]):
+    for version in plans.get_version_refs_by_ids(conn, caller.tenant_id, [*options.version_ids]):
         chosen[version.id] = version
     missing = set(options.version_ids) - set(chosen)
     if missing:
