@@ -27,16 +27,28 @@ def _settings(home: str | None) -> Settings:
     return Settings(home=home) if home else Settings()
 
 
+def _used(settings: Settings) -> str:
+    """Which data the command worked on: the data folder, and the database when it is not
+    the folder's SQLite file (credentials hidden)."""
+    if settings.database_url is None:
+        return f"data folder {settings.home}"
+    from sqlalchemy.engine import make_url
+
+    database = make_url(settings.database_url).render_as_string(hide_password=True)
+    return f"data folder {settings.home}, database {database}"
+
+
 @db_app.command("upgrade")
 def db_upgrade(home: HomeOption = None) -> None:
     """Apply database migrations (the server also does this at start)."""
     from jobplan.service.local_admin import upgrade_database
 
+    settings = _settings(home)
     try:
-        revision = upgrade_database(_settings(home))
+        revision = upgrade_database(settings)
     except JobplanError as exc:
         raise fail(str(exc), 1) from exc
-    out.print(f"database at revision {revision}")
+    out.print(f"database at revision {revision} ({_used(settings)})", highlight=False)
 
 
 def _read_password(password_stdin: bool) -> str:
@@ -62,15 +74,20 @@ def users_create(
     """Create a user directly in the data folder (e.g. the first admin)."""
     from jobplan.service.local_admin import create_user_locally
 
+    settings = _settings(home)
     password = _read_password(password_stdin)
     try:
         created = create_user_locally(
-            _settings(home), tenant, username, password, role, system_admin=system_admin
+            settings, tenant, username, password, role, system_admin=system_admin
         )
     except JobplanError as exc:
         raise fail(str(exc)) from exc
     verb = "created" if created else "added to tenant"
-    out.print(f"user '{username}' {verb} '{tenant}' as {role.value}")
+    out.print(
+        f"user '{username}' {verb} '{tenant}' as {role.value} ({_used(settings)})",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @users_app.command("reset-password")
@@ -84,9 +101,14 @@ def users_reset_password(
     """Set a new password for a user directly in the data folder."""
     from jobplan.service.local_admin import reset_password_locally
 
+    settings = _settings(home)
     password = _read_password(password_stdin)
     try:
-        reset_password_locally(_settings(home), username, password)
+        reset_password_locally(settings, username, password)
     except JobplanError as exc:
         raise fail(str(exc)) from exc
-    err.print(f"password of '{username}' changed")
+    # works while a server runs on the folder (it takes no server lock); a running server
+    # checks the new password on the next login
+    err.print(
+        f"password of '{username}' changed ({_used(settings)})", highlight=False, soft_wrap=True
+    )

@@ -15,8 +15,6 @@ import httpx
 
 __all__ = ["ApiClient", "ApiError", "Connection", "load_connection"]
 
-DEFAULT_URL = "http://127.0.0.1:8080"
-
 
 class ApiError(Exception):
     """The server refused a request; ``message`` is ready to print."""
@@ -45,6 +43,19 @@ def _config_file() -> Path:
     return base / "jobplan" / "cli.toml"
 
 
+def _local_server_url() -> str:
+    """Where ``jobplan serve`` listens when run in this environment: ``JOBPLAN_HOST`` and
+    ``JOBPLAN_PORT`` (a wildcard bind address is reached through loopback)."""
+    host = os.environ.get("JOBPLAN_HOST", "").strip() or "127.0.0.1"
+    port = os.environ.get("JOBPLAN_PORT", "").strip() or "8080"
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"JOBPLAN_PORT must be a port number (1-65535), got {port!r}")
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104 - not a bind
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # IPv6 literal
+    return f"http://{host}:{int(port)}"
+
+
 def load_connection(
     url: str | None,
     api_key: str | None,
@@ -54,14 +65,17 @@ def load_connection(
     tenant: str | None,
     profile: str = "default",
 ) -> Connection:
-    """Flags (which already include ``JOBPLAN_*`` variables) win over the config file."""
+    """Flags (which already include ``JOBPLAN_*`` variables) win over the config file; with
+    no URL from either, the server is the one ``jobplan serve`` would start here
+    (``JOBPLAN_HOST``/``JOBPLAN_PORT``, default http://127.0.0.1:8080). Raises
+    :class:`ValueError` for an unusable ``JOBPLAN_PORT``."""
     stored: dict[str, Any] = {}
     path = _config_file()
     if path.exists():
         with path.open("rb") as handle:
             stored = tomllib.load(handle).get(profile, {})
     return Connection(
-        url=(url or stored.get("url") or DEFAULT_URL).rstrip("/"),
+        url=(url or stored.get("url") or _local_server_url()).rstrip("/"),
         api_key=api_key or stored.get("api_key"),
         token=token or stored.get("token"),
         username=username or stored.get("username"),

@@ -12,7 +12,7 @@ from jobplan import __version__
 from jobplan.cli.admin import db_app, users_app
 from jobplan.cli.client import ApiClient, load_connection
 from jobplan.cli.notifications import notifications_app
-from jobplan.cli.output import err, fail, out
+from jobplan.cli.output import bold, err, fail, line, out
 from jobplan.cli.remote import apply, keys_app, plans_app
 from jobplan.cli.runs import runs_app
 from jobplan.cli.services import services_app
@@ -44,7 +44,12 @@ app.command("import")(import_bundle)
 def connection_options(
     ctx: typer.Context,
     server: Annotated[
-        str | None, typer.Option(envvar="JOBPLAN_URL", help="Server URL (http://127.0.0.1:8080).")
+        str | None,
+        typer.Option(
+            envvar="JOBPLAN_URL",
+            help="Server URL (default: the config file's, else http://JOBPLAN_HOST:JOBPLAN_PORT,"
+            " i.e. http://127.0.0.1:8080).",
+        ),
     ] = None,
     api_key: Annotated[str | None, typer.Option(envvar="JOBPLAN_API_KEY", help="API key.")] = None,
     token: Annotated[str | None, typer.Option(envvar="JOBPLAN_TOKEN", help="Access token.")] = None,
@@ -61,7 +66,11 @@ def connection_options(
     ~/.config/jobplan/cli.toml ($JOBPLAN_CONFIG)."""
 
     def make_client() -> ApiClient:
-        return ApiClient(load_connection(server, api_key, token, user, password, tenant, profile))
+        try:
+            connection = load_connection(server, api_key, token, user, password, tenant, profile)
+        except ValueError as exc:
+            raise fail(str(exc)) from exc
+        return ApiClient(connection)
 
     ctx.obj = {"client": make_client}
 
@@ -86,6 +95,7 @@ def serve(
     from jobplan.api import create_app
     from jobplan.logging import configure_logging
     from jobplan.service.container import Services
+    from jobplan.service.server_lock import ServerLock
 
     overrides: dict[str, object] = {}
     if host is not None:
@@ -97,18 +107,28 @@ def serve(
     settings = Settings(**overrides)  # type: ignore[arg-type]
     configure_logging(settings.log_level, settings.log_format)
     try:
+        # before anything is opened: a second server must not touch the first one's jobs
+        lock = ServerLock.acquire(settings)
+    except JobplanError as exc:
+        raise fail(str(exc), 1) from exc
+    try:
         services = Services.open(settings)
     except JobplanError as exc:
+        if lock is not None:
+            lock.release()
         raise fail(str(exc), 1) from exc
     created = services.bootstrap
     if created is not None and created.password is not None:
         # Printed once, on the console only (never logged); stored only as an argon2 hash.
         err.print(
-            f"\n[bold]First start: created administrator[/]\n"
-            f"  tenant:   {created.tenant}\n  user:     {created.username}\n"
-            f"  password: {created.password}\n"
-            "Keep it safe; it is not shown again "
-            "(reset with: jobplan users reset-password admin).\n",
+            line(
+                "\n",
+                bold("First start: created administrator"),
+                f"\n  tenant:   {created.tenant}\n  user:     {created.username}\n"
+                f"  password: {created.password}\n"
+                "Keep it safe; it is not shown again "
+                "(reset with: jobplan users reset-password admin).\n",
+            ),
             highlight=False,
         )
     url = f"http://{settings.host}:{settings.port}"
@@ -124,6 +144,8 @@ def serve(
         )
     finally:
         services.close()
+        if lock is not None:
+            lock.release()
 
 
 @app.command()
@@ -154,7 +176,7 @@ def cron(
         result = preview_cron(expression, tz, count, after, gap)
     except JobplanError as exc:
         raise fail(str(exc)) from exc
-    out.print(f"[bold]{result.expression}[/]  ({result.timezone})", highlight=False)
+    out.print(line(bold(result.expression), f"  ({result.timezone})"), highlight=False)
     out.print(result.description, highlight=False)
     table = Table(show_header=True, header_style="bold")
     table.add_column("#", justify="right")

@@ -7,16 +7,30 @@ from datetime import datetime
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-__all__ = ["err", "fail", "out", "table", "when"]
+__all__ = ["bold", "err", "fail", "line", "out", "table", "when"]
 
-out = Console()
-err = Console(stderr=True)
+# Markup is off: server messages, plan and entry names, help and user input are printed as
+# they are (``[[agent.name]]`` or ``profiles/[/x].json`` are text, not Rich tags). Styling is
+# given explicitly with :func:`line` and :func:`bold`.
+out = Console(markup=False)
+err = Console(stderr=True, markup=False)
+
+
+def bold(text: object) -> tuple[str, str]:
+    """A part of :func:`line` printed in bold."""
+    return str(text), "bold"
+
+
+def line(*parts: str | tuple[str, str]) -> Text:
+    """Literal text from plain parts and ``(text, style)`` parts; nothing is parsed."""
+    return Text.assemble(*parts)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print ``message`` on stderr and return the exit to raise (2: bad input, 1: refused)."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    err.print(line(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 

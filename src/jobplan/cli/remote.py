@@ -11,7 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from jobplan.cli.client import ApiClient, ApiError
-from jobplan.cli.output import fail, out, table, when
+from jobplan.cli.output import bold, fail, line, out, table, when
 from jobplan.model import PlanDocument
 
 __all__ = ["apply", "call", "client_of", "keys_app", "plans_app", "resolve_plan_id"]
@@ -79,13 +79,15 @@ def apply(
     )
     plan = result["plan"]
     if result["created"]:
-        out.print(f"created plan [bold]{plan['path']}[/] version {plan['version']} ({plan['id']})")
+        out.print(
+            line("created plan ", bold(plan["path"]), f" version {plan['version']} ({plan['id']})")
+        )
     elif result["changed"]:
-        out.print(f"updated plan [bold]{plan['path']}[/] to version {plan['version']}")
+        out.print(line("updated plan ", bold(plan["path"]), f" to version {plan['version']}"))
         for change in result["changes"]:
             out.print(f"  {change}", highlight=False)
     else:
-        out.print(f"plan [bold]{plan['path']}[/] unchanged (version {plan['version']})")
+        out.print(line("plan ", bold(plan["path"]), f" unchanged (version {plan['version']})"))
 
 
 @plans_app.command("list")
@@ -237,7 +239,7 @@ def keys_create(
             expires_at = expires_at.replace(tzinfo=UTC)
         body["expires_at"] = expires_at.isoformat()
     created = call(client_of(ctx).post, "/api/v1/api-keys", json=body)
-    out.print(f"API key [bold]{created['id']}[/] created. Its secret (shown only now):")
+    out.print(line("API key ", bold(created["id"]), " created. Its secret (shown only now):"))
     print(created["key"])
 
 

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from jobplan.cli.output import fail, out, table, when
+from jobplan.cli.client import ApiClient
+from jobplan.cli.output import bold, err, fail, line, out, table, when
 from jobplan.cli.remote import call, client_of, resolve_plan_id
 
 __all__ = ["runs_app"]
@@ -15,6 +16,8 @@ __all__ = ["runs_app"]
 runs_app = typer.Typer(help="Plan runs and job runs on the server.", no_args_is_help=True)
 
 ACTIONS = ("hold", "release", "skip", "unskip", "reset", "acknowledge", "kill")
+NOT_STARTED = ("WAITING", "LOCK_QUEUED", "ON_HOLD")  # states a job run can still start from
+KILL_WAIT_SECONDS = 60.0
 
 
 def _parameters(values: list[str] | None) -> dict[str, str]:
@@ -42,8 +45,11 @@ def runs_start(
     started = call(client.post, f"/api/v1/plans/{resolve_plan_id(client, plan)}/runs", json=body)
     run = started["run"]
     out.print(
-        f"{started['outcome']} run [bold]{run['id']}[/] of {run['plan_path']} "
-        f"version {run['version']}"
+        line(
+            f"{started['outcome']} run ",
+            bold(run["id"]),
+            f" of {run['plan_path']} version {run['version']}",
+        )
     )
 
 
@@ -82,9 +88,15 @@ def runs_status(
         return
     run = call(client.get, f"/api/v1/runs/{run_id}")
     out.print(
-        f"run [bold]{run['id']}[/] of {run['plan_path']} {run['version']}: "
-        f"[bold]{run['status']}[/] {run['reason'] or ''}",
+        line(
+            "run ",
+            bold(run["id"]),
+            f" of {run['plan_path']} {run['version']}: ",
+            bold(run["status"]),
+            f" {run['reason'] or ''}",
+        ),
         highlight=False,
+        soft_wrap=True,
     )
     grid = table("job", "kind", "status", "try", "exit", "job run")
     for job in run["jobs"]:
@@ -114,20 +126,32 @@ def runs_logs(
     tail: Annotated[int | None, typer.Option(help="Only the last N characters.")] = None,
     attempt: Annotated[int | None, typer.Option(help="A given attempt (default: latest).")] = None,
 ) -> None:
-    """Print a job run's output; --follow streams it while the job runs."""
+    """Print a job run's output; --follow streams it while the job runs (and waits for a job
+    that has not started yet)."""
     client = client_of(ctx)
+    job = _wait_until_started(client, job_run_id) if follow else _job_run(client, job_run_id)
+    if job["attempt"] == 0:
+        err.print(
+            f"job run {job['id']} ({job['job_name']}) has not run (it is {job['status']}): "
+            "there is no output",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
     params: dict[str, Any] = {}
     if attempt is not None:
         params["attempt"] = attempt
     if tail is not None and not follow:
         params["tail"] = tail
     after = -1
+    printed = False
     while True:
         chunk = call(
             client.get, f"/api/v1/job-runs/{job_run_id}/output", params={**params, "after": after}
         )
         if chunk["text"]:
-            out.print(chunk["text"], end="", markup=False, highlight=False, soft_wrap=True)
+            out.print(chunk["text"], end="", highlight=False, soft_wrap=True)
+            printed = True
         after = chunk["next_seq"]
         if not follow or chunk["complete"]:
             if follow:  # the last chunks may land with the completion
@@ -136,10 +160,44 @@ def runs_logs(
                     f"/api/v1/job-runs/{job_run_id}/output",
                     params={**params, "after": after},
                 )
-                out.print(final["text"], end="", markup=False, highlight=False, soft_wrap=True)
+                out.print(final["text"], end="", highlight=False, soft_wrap=True)
+                printed = printed or bool(final["text"])
+            if not printed:
+                err.print(
+                    f"attempt {chunk['attempt']} of job run {job['id']} ({job['job_name']}) "
+                    "printed nothing",
+                    highlight=False,
+                    soft_wrap=True,
+                )
             return
         params.setdefault("attempt", chunk["attempt"])
         time.sleep(0.5)
+
+
+def _job_run(client: ApiClient, job_run_id: str) -> dict[str, Any]:
+    job: dict[str, Any] = call(client.get, f"/api/v1/job-runs/{job_run_id}")
+    return job
+
+
+def _wait_until_started(client: ApiClient, job_run_id: str) -> dict[str, Any]:
+    """The job run once it has started, or as it is when it can no longer start."""
+    job = _job_run(client, job_run_id)
+    told = False
+    while job["attempt"] == 0 and job["status"] in NOT_STARTED:
+        run = call(client.get, f"/api/v1/runs/{job['plan_run_id']}")
+        if run["ended_at"] is not None:
+            break
+        if not told:
+            err.print(
+                f"waiting for job run {job['id']} ({job['job_name']}) to start "
+                f"(it is {job['status']})...",
+                highlight=False,
+                soft_wrap=True,
+            )
+            told = True
+        time.sleep(0.5)
+        job = _job_run(client, job_run_id)
+    return job
 
 
 @runs_app.command("job")
@@ -148,8 +206,27 @@ def runs_job(
     action: Annotated[str, typer.Argument(help=f"One of: {', '.join(ACTIONS)}.")],
     job_run_id: Annotated[str, typer.Argument(help="Job run id.")],
 ) -> None:
-    """Act on a job run: hold, release, skip, unskip, reset, acknowledge or kill."""
+    """Act on a job run: hold, release, skip, unskip, reset, acknowledge or kill. A kill waits
+    (up to a minute) for the job to end and says how it ended."""
     if action not in ACTIONS:
         raise fail(f"action must be one of {', '.join(ACTIONS)}, got {action!r}")
-    job = call(client_of(ctx).post, f"/api/v1/job-runs/{job_run_id}/{action}")
-    out.print(f"job run {job['id']} ({job['job_name']}) is now {job['status']}")
+    client = client_of(ctx)
+    job = call(client.post, f"/api/v1/job-runs/{job_run_id}/{action}")
+    asked = f"{action} job run {job['id']} ({job['job_name']})"
+    if action != "kill":
+        out.print(f"{asked}: done; it is now {job['status']}", highlight=False, soft_wrap=True)
+        return
+    # a kill is a request: the node running the job stops its processes, then records the end
+    deadline = time.monotonic() + KILL_WAIT_SECONDS
+    while job["status"] == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.3)
+        job = _job_run(client, job_run_id)
+    if job["status"] == "RUNNING":
+        out.print(
+            f"{asked}: requested; it is still RUNNING after {KILL_WAIT_SECONDS:.0f} s "
+            f"(its processes are being stopped; see `jobplan runs status {job['plan_run_id']}`)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    else:
+        out.print(f"{asked}: done; it ended {job['status']}", highlight=False, soft_wrap=True)

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import typer
 
-from jobplan.cli.output import out, table, when
+from jobplan.cli.output import bold, line, out, table, when
 from jobplan.cli.remote import call, client_of
 
 __all__ = ["services_app"]
@@ -35,7 +35,7 @@ def services_register(
     """Register a service, or point it at a new base URL."""
     body = {"base_url": url, "description": description}
     saved = call(client_of(ctx).put, _path(name), json=body)
-    out.print(f"service [bold]{saved['name']}[/] -> {saved['base_url']}", highlight=False)
+    out.print(line("service ", bold(saved["name"]), f" -> {saved['base_url']}"), highlight=False)
 
 
 @services_app.command("list")

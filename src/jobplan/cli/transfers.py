@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from jobplan.cli.client import ApiClient, ApiError
-from jobplan.cli.output import err, fail, out, table
+from jobplan.cli.output import bold, err, fail, line, out, table
 from jobplan.cli.remote import call, client_of
 
 __all__ = ["export_bundle", "import_bundle"]
@@ -25,7 +26,7 @@ _POLL = 0.3  # seconds between status requests
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         TaskProgressColumn(),
         TimeElapsedColumn(),
@@ -64,7 +65,7 @@ def export_bundle(
     ctx: typer.Context,
     plans: Annotated[
         list[str] | None,
-        typer.Argument(help="Plans: id, folder/name or folder/name[version-prefix]."),
+        typer.Argument(help=escape("Plans: id, folder/name or folder/name[version-prefix].")),
     ] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the zip.")] = Path(
         "plans.zip"
@@ -79,12 +80,13 @@ def export_bundle(
         bool, typer.Option("--latest", help="Only each plan's latest version (default: all).")
     ] = False,
     tokens: Annotated[
-        bool, typer.Option("--tokens", help="Write environment values as [[name]] tokens.")
+        bool, typer.Option("--tokens", help=escape("Write environment values as [[name]] tokens."))
     ] = False,
     env_suffix: Annotated[
         bool,
         typer.Option(
-            "--env-suffix", help="With --tokens: plan names eod_PROD become eod_[[env.name]]."
+            "--env-suffix",
+            help=escape("With --tokens: plan names eod_PROD become eod_[[env.name]]."),
         ),
     ] = False,
     history: Annotated[bool, typer.Option("--history", help="Include run history.")] = False,
@@ -130,8 +132,11 @@ def export_bundle(
         Path(temporary).unlink(missing_ok=True)
     versions = job.get("versions") or []
     out.print(
-        f"exported {len(job.get('plans') or [])} plan(s), {len(versions)} version(s) to "
-        f"[bold]{output}[/] ({file['size']} bytes, sha256 {file['sha256']})",
+        line(
+            f"exported {len(job.get('plans') or [])} plan(s), {len(versions)} version(s) to ",
+            bold(output),
+            f" ({file['size']} bytes, sha256 {file['sha256']})",
+        ),
         highlight=False,
     )
 

@@ -1,0 +1,49 @@
+"""Help texts print as written: a bracket in a help text is text, not Rich markup."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import typer
+from rich.text import Text
+from typer.testing import CliRunner
+
+from jobplan.cli.main import app
+
+
+def _commands(command: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = [path]
+    for name, sub in getattr(command, "commands", {}).items():
+        found += _commands(sub, (*path, name))
+    return found
+
+
+def _help_texts(command: Any) -> list[str]:
+    texts = [command.help or ""]
+    texts += [getattr(param, "help", None) or "" for param in command.params]
+    return [text for text in texts if text]
+
+
+def test_every_help_text_survives_rich_markup() -> None:
+    """Typer renders help as Rich markup: ``[name]`` would vanish unless escaped."""
+    root = typer.main.get_command(app)
+    checked = 0
+    for path in _commands(root):
+        command: Any = root
+        for name in path:
+            command = command.commands[name]
+        for text in _help_texts(command):
+            rendered = Text.from_markup(text).plain
+            assert rendered == text.replace("\\[", "["), (path, text, rendered)
+            checked += 1
+    assert checked > 50
+
+
+def test_export_help_shows_tokens_and_version_prefix() -> None:
+    result = CliRunner().invoke(app, ["export", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    text = re.sub(r"[\s│]+", " ", result.output)
+    assert "folder/name[version-prefix]" in text
+    assert "Write environment values as [[name]] tokens." in text
+    assert "eod_[[env.name]]" in text
