@@ -160,6 +160,54 @@ def test_client_credentials_grant_exchanges_a_key_for_a_scoped_token(
     assert client.get("/api/v1/plans", headers=headers).status_code == 401
 
 
+def test_client_credentials_accepts_http_basic_client_authentication(
+    client: TestClient, root: Actor
+) -> None:
+    """RFC 6749 section 2.3.1: the id and secret, each form-urlencoded, as HTTP Basic."""
+    created = client.post(
+        "/api/v1/api-keys", headers=root.headers, json={"name": "ro", "scopes": ["plans:read"]}
+    ).json()
+    key_id, secret = created["id"], created["key"].split("_", 2)[2]
+
+    def basic(user: str, password: str) -> dict[str, str]:
+        raw = base64.b64encode(f"{user}:{password}".encode()).decode()
+        return {"Authorization": f"Basic {raw}"}
+
+    def grant(headers: dict[str, str], **form: str) -> tuple[int, dict[str, str]]:
+        response = client.post(
+            "/oauth/token", headers=headers, data={"grant_type": "client_credentials", **form}
+        )
+        assert response.headers.get("cache-control") == "no-store"
+        return response.status_code, response.json()
+
+    status, body = grant(basic(key_id, secret))
+    assert status == 200, body
+    assert body["scope"] == "plans:read"
+    headers = {"Authorization": f"Bearer {body['access_token']}"}
+    assert client.get("/api/v1/plans", headers=headers).status_code == 200
+    # the whole key as the secret works too, and form-urlencoding is undone
+    encoded_secret = created["key"].replace("_", "%5F")
+    status, body = grant(basic(key_id, encoded_secret))
+    assert status == 200, body
+    # the same id repeated in the body is no second method
+    assert grant(basic(key_id, secret), client_id=key_id)[0] == 200
+
+    status, body = grant(basic(key_id, "wrong"))
+    assert status == 401 and body["error"] == "invalid_client"
+    # two authentication methods at once are refused (RFC 6749 section 2.3)
+    status, body = grant(basic(key_id, secret), client_id=key_id, client_secret=secret)
+    assert status == 400 and body["error"] == "invalid_request"
+    assert "both in the Authorization header and in the body" in body["error_description"]
+    status, body = grant(basic(key_id, secret), client_id="other")
+    assert status == 400 and body["error"] == "invalid_request"
+    status, body = grant({"Authorization": "Basic !!!"})
+    assert status == 400 and "base64" in body["error_description"]
+    status, body = grant({"Authorization": "Basic " + base64.b64encode(b"no-colon").decode()})
+    assert status == 400 and "client_id:client_secret" in body["error_description"]
+    status, body = grant({"Authorization": "Bearer x"})
+    assert status == 400 and "HTTP Basic" in body["error_description"]
+
+
 def test_revoked_and_expired_keys_are_refused(
     client: TestClient, root: Actor, services: Services
 ) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Annotated
+from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse
@@ -50,6 +53,60 @@ def _missing(grant: str, *names: tuple[str, str | None]) -> JSONResponse | None:
     return None
 
 
+class _BadClientAuth(Exception):
+    """The Authorization header of a token request is not usable HTTP Basic."""
+
+
+def _basic_client(request: Request) -> tuple[str, str] | None:
+    """Client id and secret from ``Authorization: Basic`` (RFC 6749 section 2.3.1: each is
+    form-urlencoded before the two are joined with ':' and base64-encoded); ``None`` without
+    the header."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        raise _BadClientAuth("client authentication must use HTTP Basic")
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise _BadClientAuth("the Basic credentials are not base64 of UTF-8 text") from exc
+    client_id, sep, client_secret = decoded.partition(":")
+    if not sep:
+        raise _BadClientAuth("the Basic credentials must be client_id:client_secret")
+    return unquote_plus(client_id), unquote_plus(client_secret)
+
+
+def _client_credentials(
+    request: Request, client_id: str | None, client_secret: str | None
+) -> tuple[str, str] | JSONResponse:
+    """The client's id and secret from HTTP Basic or from the body, never both at once."""
+    try:
+        basic = _basic_client(request)
+    except _BadClientAuth as exc:
+        return _oauth_error(400, "invalid_request", str(exc))
+    if basic is None:
+        if problem := _missing(
+            "client_credentials", ("client_id", client_id), ("client_secret", client_secret)
+        ):
+            return problem
+        assert client_id is not None and client_secret is not None
+        return client_id, client_secret
+    # RFC 6749 section 2.3: a client must not use more than one authentication method
+    if client_secret is not None or (client_id is not None and client_id != basic[0]):
+        return _oauth_error(
+            400,
+            "invalid_request",
+            "client credentials were given both in the Authorization header and in the body; "
+            "use one of them",
+        )
+    if not basic[0] or not basic[1]:
+        return _oauth_error(
+            400, "invalid_request", "HTTP Basic client authentication needs an id and a secret"
+        )
+    return basic
+
+
 @router.post(
     "/oauth/token",
     operation_id="oauth_token",
@@ -79,7 +136,9 @@ def token(
     client_id: Annotated[str | None, Form(max_length=64)] = None,
     client_secret: Annotated[str | None, Form(max_length=200)] = None,
 ) -> JSONResponse:
-    """Issue an access token (short-lived JWT) and, for user grants, a rotating refresh token."""
+    """Issue an access token (short-lived JWT) and, for user grants, a rotating refresh token.
+    `client_credentials` takes the API key's id and secret as HTTP Basic (RFC 6749 section
+    2.3.1) or as `client_id`/`client_secret` in the body, not both."""
     pair: TokenPair
     if not grant_type:
         return _oauth_error(400, "invalid_request", "grant_type is required")
@@ -95,12 +154,10 @@ def token(
             assert refresh_token is not None
             pair = services.auth.refresh_grant(refresh_token)
         elif grant_type == "client_credentials":
-            if problem := _missing(
-                grant_type, ("client_id", client_id), ("client_secret", client_secret)
-            ):
-                return problem
-            assert client_id is not None and client_secret is not None
-            pair = services.auth.client_credentials_grant(client_id, client_secret)
+            client = _client_credentials(request, client_id, client_secret)
+            if isinstance(client, JSONResponse):
+                return client
+            pair = services.auth.client_credentials_grant(*client)
         else:
             return _oauth_error(
                 400,
