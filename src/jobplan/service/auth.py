@@ -85,7 +85,9 @@ class AuthService:
         self._passwords = passwords
         self._settings = settings
         self._key = signing_key
-        self.throttle = LoginThrottle(settings.login_max_failures, settings.login_window_seconds)
+        self.throttle = LoginThrottle(
+            database, settings.login_max_failures, settings.login_window_seconds
+        )
         # credentials digest -> (user id, tenant id, password hash it was checked against, expiry)
         self._basic_cache: dict[str, tuple[str, str, str, float]] = {}
         self._basic_lock = threading.Lock()

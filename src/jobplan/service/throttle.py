@@ -1,15 +1,16 @@
-"""Failed-login throttling per user name and per client address (in-process)."""
+"""Failed-login throttling per user name and per client address, kept in the database."""
 
 from __future__ import annotations
 
 import math
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from jobplan.errors import RateLimited
+from jobplan.store import Database
+from jobplan.store import throttle as store
 
 __all__ = ["Attempt", "LoginThrottle"]
 
@@ -21,63 +22,68 @@ class Attempt:
 
 
 class LoginThrottle:
-    """Allows ``max_failures`` failed attempts per key within ``window`` seconds.
+    """Allows ``max_failures`` failed attempts per key in a window of ``window`` seconds that
+    starts at the key's first failure; once they are used up, the key is refused (429 with
+    ``Retry-After``) until its window ends.
 
     Keys are ``user:<name>`` and ``addr:<ip>``, so both guessing one account from many places
-    and many accounts from one place are slowed. State is per process: in a cluster each node
-    counts on its own, which still bounds guessing to ``nodes * max_failures`` per window.
+    and many accounts from one place are slowed. The counters live in the database (table
+    ``login_failures``): a restart does not reset them, and every node of a cluster counts
+    against the same limit. Times are wall-clock seconds, comparable across processes.
     """
 
     def __init__(
-        self, max_failures: int, window: float, clock: Callable[[], float] = time.monotonic
+        self,
+        database: Database,
+        max_failures: int,
+        window: float,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.max_failures = max_failures
         self.window = window
+        self._db = database
         self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
-        self.max_keys = 100_000  # beyond this, stale keys are swept on the next attempt
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        entries = self._failures.get(key)
-        if entries is None:
-            return deque()
-        while entries and entries[0] <= now - self.window:
-            entries.popleft()
-        if not entries:
-            del self._failures[key]
-        return entries
+        self._last_sweep = -math.inf
+        self._sweep_lock = threading.Lock()
 
     def attempt(self, *keys: str) -> Attempt:
-        """Check and count an attempt in one step: raise :class:`RateLimited` if any key has
-        used up its attempts, else record the attempt as a failure until
-        :meth:`succeeded` withdraws it."""
+        """Check and count an attempt in one transaction: raise :class:`RateLimited` if any
+        key has used up its attempts (counting nothing), else record the attempt as a failure
+        of every key until :meth:`succeeded` withdraws it. The keys' rows are locked while
+        this runs, so concurrent guesses on any node cannot overrun the limit."""
         now = self._clock()
-        with self._lock:
+        with self._db.transaction() as conn:
+            counters = store.lock_counters(conn, keys, now)
+            current: dict[str, tuple[int, float]] = {}
             for key in keys:
-                entries = self._recent(key, now)
-                if len(entries) >= self.max_failures:
-                    retry_after = max(1, math.ceil(entries[0] + self.window - now))
+                failures, started = counters[key]
+                if started + self.window <= now:  # the window is over: start a new one
+                    failures, started = 0, now
+                if failures >= self.max_failures:
                     raise RateLimited(
                         "too many failed login attempts; try again later",
-                        retry_after=retry_after,
+                        retry_after=max(1, math.ceil(started + self.window - now)),
                     )
-            if len(self._failures) > self.max_keys:
-                self._sweep(now)
-            for key in keys:
-                self._failures.setdefault(key, deque()).append(now)
+                current[key] = (failures, started)
+            for key, (failures, started) in current.items():
+                store.save_counter(conn, key, failures + 1, started)
+        self._maybe_sweep(now)
         return Attempt(keys, now)
 
     def succeeded(self, attempt: Attempt) -> None:
         """The attempt was right: clear the user's failures, withdraw it from the others."""
-        with self._lock:
-            user_key, *others = attempt.keys
-            self._failures.pop(user_key, None)
+        user_key, *others = attempt.keys
+        with self._db.transaction() as conn:
+            store.clear(conn, user_key)
             for key in others:
-                entries = self._failures.get(key)
-                if entries is not None and attempt.at in entries:
-                    entries.remove(attempt.at)
+                store.withdraw(conn, key, attempt.at)
 
-    def _sweep(self, now: float) -> None:
-        for key in list(self._failures):
-            self._recent(key, now)
+    def _maybe_sweep(self, now: float) -> None:
+        # ended windows count nothing; drop them at most once per window per process, in a
+        # transaction of their own (it must not hold other rows' locks while it waits)
+        with self._sweep_lock:
+            if now - self._last_sweep < self.window:
+                return
+            self._last_sweep = now
+        with self._db.transaction() as conn:
+            store.sweep(conn, now - self.window)

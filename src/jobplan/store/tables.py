@@ -32,6 +32,7 @@ __all__ = [
     "job_run_output",
     "job_runs",
     "lock_holders",
+    "login_failures",
     "memberships",
     "metadata",
     "nodes",
@@ -419,4 +420,15 @@ voltmx_jobs = Table(
         unique=True,
     ),
     _created(),
+)
+
+# failed logins counted per key ("user:<name>", "addr:<client address>") in a fixed window
+# that starts with the first failure; kept here, not in a process, so a restart or another node
+# sees the same count. Times are seconds since the epoch (wall clock, comparable across nodes).
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("window_started", Float, nullable=False, index=True),
 )

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from jobplan.errors import RateLimited
 from jobplan.service.throttle import LoginThrottle
+from jobplan.store import Database
 from support.api import ROOT_PASSWORD, ROOT_USER, Actor, login, make_tenant, make_user, sample_plan
 
 
@@ -81,12 +82,18 @@ def test_password_change_revokes_refresh_tokens_and_cached_basic(
     assert client.get("/api/v1/users/me", headers=basic).status_code == 401
 
 
-def test_throttle_counts_concurrent_guesses() -> None:
-    throttle = LoginThrottle(max_failures=5, window=300)
+def test_throttle_counts_concurrent_guesses(database: Database, database_url: str) -> None:
+    """Guesses racing through two nodes (two connection pools on one database) together get
+    exactly the allowed number of attempts."""
+    other_node = Database(database_url)
+    throttles = [
+        LoginThrottle(database, max_failures=5, window=300),
+        LoginThrottle(other_node, max_failures=5, window=300),
+    ]
     admitted = []
     lock = threading.Lock()
 
-    def guess() -> None:
+    def guess(throttle: LoginThrottle) -> None:
         try:
             throttle.attempt("user:x", "addr:y")
         except RateLimited:
@@ -94,11 +101,12 @@ def test_throttle_counts_concurrent_guesses() -> None:
         with lock:
             admitted.append(1)
 
-    threads = [threading.Thread(target=guess) for _ in range(40)]
+    threads = [threading.Thread(target=guess, args=(throttles[i % 2],)) for i in range(40)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    other_node.dispose()
     assert len(admitted) == 5
 
 
