@@ -165,6 +165,7 @@ class OverviewService:
         folder: str | None = None,
         name_contains: str | None = None,
         enabled: bool | None = None,
+        order: str = "path",
         limit: int = 50,
         offset: int = 0,
     ) -> Page[PlanOverview]:
@@ -178,6 +179,7 @@ class OverviewService:
             enabled=enabled,
             limit=limit,
             offset=offset,
+            order=order,
         )
         ids = [plan.id for plan in page.items]
         with self._db.read() as conn:

@@ -305,9 +305,13 @@ class PlanService:
         enabled: bool | None = None,
         limit: int = 50,
         offset: int = 0,
+        order: str = "path",
     ) -> Page[PlanRecord]:
+        """A page of the caller's plans, ordered by ``path`` or ``next_fire``."""
         caller.require(Permission.PLANS_READ)
         check_page(limit, offset)
+        if order not in ("path", "next_fire"):
+            raise InvalidInput("must be path or next_fire", field="order")
         if folder is not None:
             folder = normalise_folder(folder, "folder")
         with self._db.read() as conn:
@@ -321,6 +325,7 @@ class PlanService:
                 enabled=enabled,
                 limit=limit,
                 offset=offset,
+                order=order,
             )
         return Page(items, total, limit, offset)
 

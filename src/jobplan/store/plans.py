@@ -169,7 +169,10 @@ def list_plans(
     enabled: bool | None = None,
     limit: int = 50,
     offset: int = 0,
+    order: str = "path",
 ) -> tuple[list[PlanRecord], int]:
+    """A page of a tenant's plans, by path (``order="path"``) or soonest next fire first
+    (``"next_fire"``; plans that never fire last), and how many match."""
     condition = plans.c.tenant_id == tenant_id
     if folder is not None:
         in_folder = plans.c.folder == folder
@@ -184,12 +187,11 @@ def list_plans(
         condition = condition & (plans.c.name == exact_name)
     if enabled is not None:
         condition = condition & (plans.c.enabled == enabled)
+    ordering: list[Any] = [plans.c.folder, plans.c.name]
+    if order == "next_fire":
+        ordering = [plans.c.next_fire_time.is_(None), plans.c.next_fire_time, *ordering]
     rows = conn.execute(
-        select(plans)
-        .where(condition)
-        .order_by(plans.c.folder, plans.c.name)
-        .limit(limit)
-        .offset(offset)
+        select(plans).where(condition).order_by(*ordering).limit(limit).offset(offset)
     )
     total = conn.execute(select(func.count()).select_from(plans).where(condition)).scalar_one()
     return [PlanRecord(**r._mapping) for r in rows], total

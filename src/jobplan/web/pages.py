@@ -33,6 +33,7 @@ __all__ = ["router"]
 
 _PAGE_SIZE = 50
 _GRID_RUNS = 25
+_RECENT_RUNS = 20
 _ACTION_LABELS = {
     "hold": "Hold",
     "release": "Release",
@@ -112,6 +113,7 @@ def plans_page(
     q: Annotated[str, Query(max_length=200)] = "",
     folder: Annotated[str, Query(max_length=500)] = "",
     state: Annotated[str, Query(pattern="^(|enabled|disabled)$")] = "",
+    sort: Annotated[str, Query(pattern="^(path|next_fire)$")] = "path",
     page_number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
     _viewing(request, session)
@@ -122,6 +124,7 @@ def plans_page(
         folder=folder or None,
         name_contains=q or None,
         enabled=enabled,
+        order=sort,
         limit=_PAGE_SIZE,
         offset=(page_number - 1) * _PAGE_SIZE,
     )
@@ -138,6 +141,7 @@ def plans_page(
         q=q,
         folder=folder,
         state=state,
+        sort=sort,
         folders=folders,
         can_run=session.caller.can(Permission.RUNS_WRITE),
         can_edit=session.caller.can(Permission.PLANS_WRITE),
@@ -196,6 +200,11 @@ def plan_page(
         if chosen is not None:
             states = {job.job_name: job.status for job in chosen.jobs}
     stats = services.runs.stats(caller, plan_id) if caller.can(Permission.RUNS_READ) else None
+    recent = (
+        services.runs.list_runs(caller, plan_ref=plan_id, limit=_RECENT_RUNS).items
+        if caller.can(Permission.RUNS_READ)
+        else []
+    )
     return page(
         request,
         "plan.html",
@@ -211,8 +220,43 @@ def plan_page(
         states=states,
         chosen=chosen,
         stats=stats,
+        recent=recent,
         can_run=caller.can(Permission.RUNS_WRITE),
+        can_edit=caller.can(Permission.PLANS_WRITE),
     )
+
+
+@router.get("/plans/{plan_id}/graph")
+def plan_graph(
+    request: Request,
+    session: SessionDep,
+    plan_id: str,
+    run: Annotated[str, Query(max_length=64)],
+) -> HTMLResponse:
+    """The graph coloured with a run's states, for live swaps on the plan page."""
+    _viewing(request, session)
+    services, caller = session.services, session.caller
+    chosen = services.runs.get(caller, run)
+    view = services.plans.get(caller, plan_id, chosen.run.plan_version_id)
+    return page(
+        request,
+        "_graph.html",
+        session,
+        graph=layout_plan(view.document),
+        states={job.job_name: job.status for job in chosen.jobs},
+    )
+
+
+@router.post("/plans/{plan_id}/enabled")
+async def set_plan_enabled(request: Request, session: SessionDep, plan_id: str) -> Response:
+    """Enable or disable one plan's window (``enabled=true|false``)."""
+    await _acting(request, session)
+    form = await request.form()
+    value = form.get("enabled")
+    if value not in ("true", "false"):
+        raise InvalidInput("must be true or false", field="enabled")
+    await _blocking(session.services.plans.set_enabled, session.caller, plan_id, value == "true")
+    return RedirectResponse(f"/plans/{plan_id}", status_code=303)
 
 
 @router.get("/plans/{plan_id}/grid")

@@ -119,3 +119,34 @@ def test_upcoming_caps_fires_per_plan(client: TestClient, root: Actor, services:
     )
     (item,) = services.overview.upcoming(caller, hours=1).items
     assert len(item.fires) == 200 and item.truncated
+
+
+def test_plans_page_sorts_by_next_fire(client: TestClient, root: Actor, csrf: str) -> None:
+    for name, cron in (("a-late", "0 0 0 1 1 ? 2098"), ("b-soon", "0 0 0 1 1 ? 2090")):
+        plan = sample_plan(name=name, window={"cron": cron})
+        assert client.post("/api/v1/plans/apply", headers=root.headers, json=plan).is_success
+    client.post("/api/v1/plans/apply", headers=root.headers, json=sample_plan(name="c-never"))
+    by_path = client.get("/plans?sort=path").text
+    by_fire = client.get("/plans?sort=next_fire").text
+    order = ["a-late", "b-soon", "c-never"]
+    assert sorted(order, key=by_path.index) == order
+    assert sorted(order, key=by_fire.index) == ["b-soon", "a-late", "c-never"]
+    assert client.get("/plans?sort=size").status_code == 400
+
+
+def test_plan_page_lists_recent_runs_and_toggles_the_schedule(
+    client: TestClient, root: Actor, csrf: str
+) -> None:
+    body = client.post("/api/v1/plans/apply", headers=root.headers, json=sample_plan()).json()
+    plan_id = body["plan"]["id"]
+    run_id = _start(client, root, plan_id)
+    page = client.get(f"/plans/{plan_id}")
+    assert f'href="/runs/{run_id}"' in page.text and "Disable schedule" in page.text
+    client.post(f"/plans/{plan_id}/enabled", data={"csrf_token": csrf, "enabled": "false"})
+    plan = client.get(f"/api/v1/plans/{plan_id}", headers=root.headers).json()
+    assert plan["enabled"] is False
+    assert "Enable schedule" in client.get(f"/plans/{plan_id}").text
+    graph = client.get(f"/plans/{plan_id}/graph?run={run_id}")
+    assert graph.status_code == 200 and graph.text.count('class="node') == 2
+    bad = client.post(f"/plans/{plan_id}/enabled", data={"csrf_token": csrf, "enabled": "maybe"})
+    assert bad.status_code == 400

@@ -81,6 +81,8 @@ def test_import_dry_run_shows_the_conflict_then_replace_imports(
 
     dry = upload("true", "abort")
     assert "nothing was changed" in dry and "conflict" in dry
+    assert "<strong>Dry run</strong>" in dry
+    assert "import (dry run)" in client.get("/transfers").text
     versions = client.get(f"/api/v1/plans/{plan_id}/versions", headers=root.headers).json()
     assert len(versions) == 2  # the dry run stored nothing
     done = upload("false", "replace")
