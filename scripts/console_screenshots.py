@@ -89,6 +89,8 @@ def main() -> None:
                     "output": f"/job-runs/{work['id']}",
                     "cron": "/cron?expression=0+15+10+%3F+*+6%233&tz=Europe%2FLondon",
                     "upcoming": "/upcoming?hours=24",
+                    "transfers": "/transfers",
+                    "admin": "/admin/keys",
                 }
                 for name, url in pages.items():
                     page.goto(url)
