@@ -1,21 +1,46 @@
-"""A small cache of parsed plan versions: versions are immutable, so parse each once."""
+"""Loading stored plan versions: the one loader (format-version check, store errors) and a
+small cache of parsed versions (versions are immutable, so each is parsed once)."""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
 
-from sqlalchemy import Connection, select
+from pydantic import ValidationError
+from sqlalchemy import Connection
 
 from jobplan.engine.graph import RunGraph
+from jobplan.errors import Conflict, StoreError
 from jobplan.model import PlanDocument
-from jobplan.store.tables import plan_versions
+from jobplan.store import plans as plan_store
+from jobplan.store.records import PlanVersionRecord
 
-__all__ = ["VersionCache"]
+__all__ = ["PLAN_FORMAT_VERSION", "VersionCache", "load_document"]
+
+#: Version of the stored plan document layout; checked when a version is loaded.
+PLAN_FORMAT_VERSION = 1
+
+
+def load_document(record: PlanVersionRecord) -> PlanDocument:
+    """The stored document of a version, checked against the format we can read.
+
+    Raises :class:`~jobplan.errors.Conflict` for a format this server does not read (a newer
+    server stored it), :class:`~jobplan.errors.StoreError` for a document that no longer
+    validates (stored data, not the caller's input)."""
+    if record.format_version != PLAN_FORMAT_VERSION:
+        raise Conflict(
+            f"plan version {record.version} was stored in format {record.format_version}; "
+            f"this server reads format {PLAN_FORMAT_VERSION}"
+        )
+    try:
+        return PlanDocument.model_validate(record.document)
+    except ValidationError as exc:
+        raise StoreError(f"plan version {record.version} cannot be read: {exc}") from exc
 
 
 class VersionCache:
-    """Plan documents and their dependency graphs by version id (LRU, thread-safe).
+    """Plan documents and their dependency graphs by version id (LRU, thread-safe), loaded
+    with :func:`load_document`.
 
     Sized for every plan a node schedules (a small plan's graph takes a few kilobytes): the
     scheduler visits the current version of each plan at each fire, and an LRU smaller than
@@ -28,17 +53,18 @@ class VersionCache:
         self._lock = threading.Lock()
 
     def graph(self, conn: Connection, version_id: str) -> RunGraph:
+        """The graph of a stored version. Raises :class:`~jobplan.errors.StoreError` if the
+        version is missing or unreadable, :class:`~jobplan.errors.Conflict` if it was stored
+        in a format this server does not read."""
         with self._lock:
             graph = self._items.get(version_id)
             if graph is not None:
                 self._items.move_to_end(version_id)
                 return graph
-        row = conn.execute(
-            select(plan_versions.c.document).where(plan_versions.c.id == version_id)
-        ).first()
-        if row is None:
-            raise LookupError(f"plan version {version_id} not found")
-        graph = RunGraph(PlanDocument.model_validate(row.document))
+        record = plan_store.get_version_by_id(conn, version_id)
+        if record is None:
+            raise StoreError(f"plan version {version_id} not found")
+        graph = RunGraph(load_document(record))
         self.put(version_id, graph)
         return graph
 

@@ -32,12 +32,14 @@ from jobplan.model import (
     FileJob,
     HistoryStrategy,
     Job,
+    JobAction,
     JobRunStatus,
     Notifications,
     OnError,
     OverlapPolicy,
     PlanDocument,
     PlanRunStatus,
+    StartOutcome,
     TimeJob,
 )
 from jobplan.store import notifications as outbox
@@ -46,7 +48,6 @@ from jobplan.store.records import JobRunRecord, PlanRecord, PlanRunRecord
 
 __all__ = [
     "ACTIONS",
-    "QUEUED",
     "Claim",
     "OpenOutcome",
     "OpenRequest",
@@ -55,8 +56,6 @@ __all__ = [
     "actions_allowed",
 ]
 
-#: Extra plan-run status: a start buffered by the overlap policy until the running one ends.
-QUEUED = "QUEUED"
 _OPEN = (PlanRunStatus.RUNNING.value, PlanRunStatus.ERROR.value)
 _SEC = timedelta(seconds=1)
 
@@ -99,7 +98,7 @@ class OpenOutcome:
     """What asking for a new plan run did, under the plan's overlap policy."""
 
     run: PlanRunRecord | None
-    outcome: str  # started | queued | skipped
+    outcome: StartOutcome
     cancelled: list[str] = field(default_factory=list)
 
 
@@ -148,7 +147,7 @@ class RunState:
             }
         )
         running = store.count_open_runs_by_plan(conn, plan_ids) if plan_ids else {}
-        queued = store.count_runs_by_plan(conn, plan_ids, QUEUED) if plan_ids else {}
+        queued = store.count_runs_by_plan(conn, plan_ids, PlanRunStatus.QUEUED) if plan_ids else {}
         ids = iter(store.new_run_ids(sum(1 + len(graph.jobs) for graph in graphs)))
         outcomes: list[OpenOutcome] = []
         new_runs: list[PlanRunRecord] = []
@@ -166,10 +165,10 @@ class RunState:
                 if policy == OverlapPolicy.SKIP or (
                     policy == OverlapPolicy.BUFFER_ONE and queued.get(plan.id)
                 ):
-                    outcomes.append(OpenOutcome(None, "skipped"))
+                    outcomes.append(OpenOutcome(None, StartOutcome.SKIPPED))
                     continue
                 if policy in (OverlapPolicy.BUFFER_ONE, OverlapPolicy.BUFFER_ALL):
-                    status = QUEUED
+                    status = PlanRunStatus.QUEUED.value
                 elif policy == OverlapPolicy.CANCEL_OTHER:
                     self._flush(conn, new_runs, new_jobs, ended, now)
                     for other in store.open_plan_runs_of_plan(conn, plan.id):
@@ -188,14 +187,14 @@ class RunState:
             }
             ended_at: datetime | None = None
             purge_after: datetime | None = None
-            if status == QUEUED:
+            if status == PlanRunStatus.QUEUED:
                 queued[plan.id] = queued.get(plan.id, 0) + 1
-                outcome = "queued"
+                outcome = StartOutcome.QUEUED
             else:
                 opened_for = request.scheduled_for or now
                 settled, _ = self._settle(graph, drafts, now, request.not_before or now, opened_for)
                 status = settled.value
-                outcome = "started"
+                outcome = StartOutcome.STARTED
                 if settled == PlanRunStatus.COMPLETE:
                     ended_at = now
                     purge_after = now + timedelta(days=policies.retention_days)
@@ -213,11 +212,11 @@ class RunState:
                 trigger=request.trigger,
                 scheduled_for=request.scheduled_for,
                 created_at=now,
-                started_at=now if status != QUEUED else None,
+                started_at=now if status != PlanRunStatus.QUEUED else None,
                 ended_at=ended_at,
                 deadline_at=(
                     now + timedelta(seconds=window.ttl_seconds)
-                    if window and window.ttl_seconds and status != QUEUED
+                    if window and window.ttl_seconds and status != PlanRunStatus.QUEUED
                     else None
                 ),
                 purge_after=purge_after,
@@ -287,7 +286,7 @@ class RunState:
     ) -> None:
         """Arm the jobs whose conditions now hold, complete time gates that are due, and
         settle the plan run's status."""
-        if run.ended_at is not None or run.status == QUEUED:
+        if run.ended_at is not None or run.status == PlanRunStatus.QUEUED:
             return
         graph = self.versions.graph(conn, run.plan_version_id)
         records = {jr.job_name: jr for jr in store.job_runs_of(conn, run.id)}
@@ -454,7 +453,7 @@ class RunState:
                 store.update_job_run(conn, jr.id, owner_node=None, lease_until=None)
                 continue
             run = runs[jr.plan_run_id]
-            if run is None or run.ended_at is not None or run.status == QUEUED:
+            if run is None or run.ended_at is not None or run.status == PlanRunStatus.QUEUED:
                 store.update_job_run(conn, jr.id, owner_node=None, lease_until=None, wake_at=None)
                 continue
             graph = self.versions.graph(conn, run.plan_version_id)
@@ -774,7 +773,7 @@ class RunState:
     def _start_buffered(self, conn: Connection, plan_id: str, now: datetime) -> None:
         if store.open_plan_runs_of_plan(conn, plan_id):
             return
-        queued = store.plan_runs_of_plan(conn, plan_id, [QUEUED])
+        queued = store.plan_runs_of_plan(conn, plan_id, [PlanRunStatus.QUEUED.value])
         if not queued:
             return
         nxt = queued[0]
@@ -861,13 +860,13 @@ class RunState:
     def stop_plan_run(self, conn: Connection, run: PlanRunRecord, by: str, now: datetime) -> None:
         if run.ended_at is not None:
             raise Conflict(f"plan run {run.id} has already ended ({run.status})")
-        if run.status == QUEUED:
+        if run.status == PlanRunStatus.QUEUED:
             store.delete_plan_run(conn, run.id)
             return
         self.end_plan_run(conn, run, PlanRunStatus.ENDED, now, reason=f"stopped by {by}")
 
     def job_action(
-        self, conn: Connection, jr: JobRunRecord, action: str, by: str, now: datetime
+        self, conn: Connection, jr: JobRunRecord, action: JobAction, by: str, now: datetime
     ) -> None:
         """hold | release | skip | unskip | reset | acknowledge | kill on one job run.
         Raises :class:`Conflict` naming the job's state when the action does not apply."""
@@ -881,17 +880,17 @@ class RunState:
                 f"cannot {action} job run '{jr.job_name}': it is {jr.status} "
                 f"({action} applies to {states})"
             )
-        if run.ended_at is not None and action != "acknowledge":
+        if run.ended_at is not None and action != JobAction.ACKNOWLEDGE:
             raise Conflict(
                 f"cannot {action} job run '{jr.job_name}': its plan run has ended ({run.status})"
             )
-        if action == "acknowledge":
+        if action == JobAction.ACKNOWLEDGE:
             store.update_job_run(conn, jr.id, acknowledged=True)
             return
-        if action == "kill":
+        if action == JobAction.KILL:
             store.update_job_run(conn, jr.id, stop_requested=True)
             return
-        if action == "hold":
+        if action == JobAction.HOLD:
             store.update_job_run(
                 conn,
                 jr.id,
@@ -902,11 +901,11 @@ class RunState:
                 lease_until=None,
                 reason=f"held by {by}",
             )
-        elif action == "release":
+        elif action == JobAction.RELEASE:
             store.update_job_run(
                 conn, jr.id, status=JobRunStatus.WAITING.value, reason=f"released by {by}"
             )
-        elif action == "skip":
+        elif action == JobAction.SKIP:
             store.update_job_run(
                 conn,
                 jr.id,
@@ -916,7 +915,7 @@ class RunState:
                 ended_at=now,
                 reason=f"skipped by {by}",
             )
-        elif action in ("unskip", "reset"):
+        elif action in (JobAction.UNSKIP, JobAction.RESET):
             store.update_job_run(
                 conn,
                 jr.id,
@@ -927,11 +926,11 @@ class RunState:
                 stop_requested=False,
                 acknowledged=False,
                 retries=0,
-                reason=f"{'unskipped' if action == 'unskip' else 'reset'} by {by}",
+                reason=f"{'unskipped' if action == JobAction.UNSKIP else 'reset'} by {by}",
             )
         store.release_locks(conn, jr.id)
         self._wake_lock_queue(conn, run.tenant_id, now)
-        if run.status == PlanRunStatus.ERROR and action in ("skip", "reset", "release", "unskip"):
+        if run.status == PlanRunStatus.ERROR and action in _RESUMING:
             run = replace(run, status=PlanRunStatus.RUNNING.value)
             store.update_plan_run(conn, run.id, status=run.status)
         self.evaluate(conn, run, now)
@@ -987,10 +986,10 @@ class RunState:
         return len(job_runs)
 
 
-_ACTIONS: dict[str, frozenset[str]] = {
-    "hold": frozenset({JobRunStatus.WAITING, JobRunStatus.LOCK_QUEUED}),
-    "release": frozenset({JobRunStatus.ON_HOLD}),
-    "skip": frozenset(
+_ACTIONS: dict[JobAction, frozenset[str]] = {
+    JobAction.HOLD: frozenset({JobRunStatus.WAITING, JobRunStatus.LOCK_QUEUED}),
+    JobAction.RELEASE: frozenset({JobRunStatus.ON_HOLD}),
+    JobAction.SKIP: frozenset(
         {
             JobRunStatus.WAITING,
             JobRunStatus.LOCK_QUEUED,
@@ -999,14 +998,16 @@ _ACTIONS: dict[str, frozenset[str]] = {
             JobRunStatus.KILLED,
         }
     ),
-    "unskip": frozenset({JobRunStatus.SKIPPED}),
-    "reset": frozenset(
+    JobAction.UNSKIP: frozenset({JobRunStatus.SKIPPED}),
+    JobAction.RESET: frozenset(
         {JobRunStatus.COMPLETE, JobRunStatus.ERROR, JobRunStatus.KILLED, JobRunStatus.SKIPPED}
     ),
-    "acknowledge": frozenset({JobRunStatus.ERROR, JobRunStatus.KILLED}),
-    "kill": frozenset({JobRunStatus.RUNNING}),
+    JobAction.ACKNOWLEDGE: frozenset({JobRunStatus.ERROR, JobRunStatus.KILLED}),
+    JobAction.KILL: frozenset({JobRunStatus.RUNNING}),
 }
-ACTIONS = tuple(_ACTIONS)
+ACTIONS = tuple(JobAction)
+#: Actions that let a plan run held in ERROR go on.
+_RESUMING = frozenset({JobAction.SKIP, JobAction.RESET, JobAction.RELEASE, JobAction.UNSKIP})
 
 
 def actions_allowed(status: str, run_ended: bool) -> tuple[str, ...]:

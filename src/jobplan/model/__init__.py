@@ -16,6 +16,7 @@ from jobplan.model.enums import (
     DstGap,
     HistoryStrategy,
     HttpMethod,
+    JobAction,
     JobKind,
     JobRunStatus,
     MisfirePolicy,
@@ -23,6 +24,7 @@ from jobplan.model.enums import (
     OverlapPolicy,
     PlanRunStatus,
     Role,
+    StartOutcome,
     StartupControl,
 )
 from jobplan.model.jobs import CommandJob, EventJob, FileJob, HttpJob, Job, StatusSpec, TimeJob
@@ -48,6 +50,7 @@ __all__ = [
     "HttpJob",
     "HttpMethod",
     "Job",
+    "JobAction",
     "JobKind",
     "JobRef",
     "JobRunStatus",
@@ -68,6 +71,7 @@ __all__ = [
     "SemVer",
     "Stage",
     "StageRef",
+    "StartOutcome",
     "StartupControl",
     "StatusSpec",
     "TimeJob",

@@ -12,6 +12,7 @@ __all__ = [
     "DstGap",
     "HistoryStrategy",
     "HttpMethod",
+    "JobAction",
     "JobKind",
     "JobRunStatus",
     "MisfirePolicy",
@@ -19,6 +20,7 @@ __all__ = [
     "OverlapPolicy",
     "PlanRunStatus",
     "Role",
+    "StartOutcome",
     "StartupControl",
 ]
 
@@ -165,7 +167,31 @@ class JobRunStatus(StrEnum):
 class PlanRunStatus(StrEnum):
     """State of a plan run."""
 
+    QUEUED = "QUEUED"
+    """A start buffered by the overlap policy until the plan's open run ends; not started."""
     RUNNING = "RUNNING"
     COMPLETE = "COMPLETE"
     ERROR = "ERROR"
     ENDED = "ENDED"
+
+
+class StartOutcome(StrEnum):
+    """What asking for a new plan run did, under the plan's overlap policy."""
+
+    STARTED = "started"
+    QUEUED = "queued"
+    """Buffered (``buffer_one``, ``buffer_all``): starts when the open run ends."""
+    SKIPPED = "skipped"
+    """Refused (``skip``, or ``buffer_one`` with a start already buffered)."""
+
+
+class JobAction(StrEnum):
+    """An operator's action on one job run (see docs/runs.md for where each applies)."""
+
+    HOLD = "hold"
+    RELEASE = "release"
+    SKIP = "skip"
+    UNSKIP = "unskip"
+    RESET = "reset"
+    ACKNOWLEDGE = "acknowledge"
+    KILL = "kill"

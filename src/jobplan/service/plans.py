@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import Connection
 
+from jobplan.engine.documents import PLAN_FORMAT_VERSION, load_document
 from jobplan.engine.scheduler import next_window_fire
-from jobplan.errors import AlreadyExists, Conflict, InvalidInput, NotFound, StoreError
+from jobplan.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from jobplan.model import PlanDocument, SemVer, plan_path
 from jobplan.service.caller import Caller, Permission
 from jobplan.service.folders import normalise_folder
@@ -29,10 +29,9 @@ __all__ = [
     "OnConflict",
     "PlanService",
     "PlanView",
+    "load_document",
 ]
 
-#: Version of the stored plan document layout; checked when a version is loaded.
-PLAN_FORMAT_VERSION = 1
 FIRST_VERSION = SemVer(1, 0, 0)
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -82,19 +81,6 @@ class ImportedPlan:
 
 def _comparable(document: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in document.items() if k != "version"}
-
-
-def load_document(record: PlanVersionRecord) -> PlanDocument:
-    """The stored document of a version, checked against the format we can read."""
-    if record.format_version != PLAN_FORMAT_VERSION:
-        raise Conflict(
-            f"plan version {record.version} was stored in format {record.format_version}; "
-            f"this server reads format {PLAN_FORMAT_VERSION}"
-        )
-    try:
-        return PlanDocument.model_validate(record.document)
-    except ValidationError as exc:  # stored data, not the caller's input
-        raise StoreError(f"plan version {record.version} cannot be read: {exc}") from exc
 
 
 class PlanService:

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection
 
-from jobplan.engine.state import ACTIONS, OpenOutcome, RunState
+from jobplan.engine.state import OpenOutcome, RunState
 from jobplan.errors import InvalidInput, NotFound
-from jobplan.model import JobRunStatus, PlanDocument, PlanRunStatus
+from jobplan.model import JobAction, JobRunStatus, PlanDocument, PlanRunStatus
 from jobplan.service.caller import Caller, Permission
 from jobplan.service.pagination import Page, check_page
 from jobplan.service.plans import PlanService
@@ -30,8 +30,8 @@ __all__ = [
     "RunView",
 ]
 
-JOB_ACTIONS = ACTIONS
-PLAN_RUN_STATUSES = {s.value for s in PlanRunStatus} | {"QUEUED"}
+JOB_ACTIONS = tuple(action.value for action in JobAction)
+PLAN_RUN_STATUSES = {s.value for s in PlanRunStatus}
 JOB_RUN_STATUSES = {s.value for s in JobRunStatus}
 #: At most this many runs in one answer about a plan's or a tenant's current runs.
 MAX_INSTANCES = 500
@@ -166,7 +166,7 @@ class RunService:
         with self._db.transaction() as conn:
             plan = self._plans.resolve(conn, caller, plan_ref)
             runs = store.open_plan_runs_of_plan(conn, plan.id) + store.plan_runs_of_plan(
-                conn, plan.id, ["QUEUED"]
+                conn, plan.id, [PlanRunStatus.QUEUED.value]
             )
             for run in runs:
                 self._state.stop_plan_run(conn, run, caller.username, now)
@@ -290,16 +290,18 @@ class RunService:
         with self._db.read() as conn:
             return self._job_run(conn, caller, job_run_id)
 
-    def act(self, caller: Caller, job_run_id: str, action: str) -> JobRunRecord:
-        """hold | release | skip | unskip | reset | acknowledge | kill. A wrong state is a
-        :class:`Conflict` naming the state."""
+    def act(self, caller: Caller, job_run_id: str, action: JobAction | str) -> JobRunRecord:
+        """One :class:`JobAction` (or its name). A wrong state is a :class:`Conflict` naming
+        the state."""
         caller.require(Permission.RUNS_WRITE)
-        if action not in JOB_ACTIONS:
-            raise InvalidInput(f"must be one of {', '.join(JOB_ACTIONS)}", field="action")
+        try:
+            wanted = JobAction(action)
+        except ValueError:
+            raise InvalidInput(f"must be one of {', '.join(JOB_ACTIONS)}", field="action") from None
         now = datetime.now(UTC)
         with self._db.transaction() as conn:
             job_run = self._job_run(conn, caller, job_run_id)
-            self._state.job_action(conn, job_run, action, caller.username, now)
+            self._state.job_action(conn, job_run, wanted, caller.username, now)
             updated = store.get_job_run(conn, job_run.id)
         self.notify()
         assert updated is not None

@@ -23,6 +23,7 @@ __all__ = [
     "get_plan",
     "get_plan_by_name",
     "get_version",
+    "get_version_by_id",
     "get_version_refs_by_ids",
     "get_versions_by_ids",
     "in_folder_tree",
@@ -318,6 +319,12 @@ def get_version_refs_by_ids(
         )
         found.extend(PlanVersionRef(**r._mapping) for r in rows)
     return found
+
+
+def get_version_by_id(conn: Connection, version_id: str) -> PlanVersionRecord | None:
+    """A version by its id, whatever its tenant (the engine's view: runs name their version)."""
+    row = conn.execute(select(*_VERSION_COLUMNS).where(plan_versions.c.id == version_id)).first()
+    return mapped(PlanVersionRecord, row)
 
 
 def get_versions_by_ids(

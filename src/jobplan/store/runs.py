@@ -30,6 +30,7 @@ from sqlalchemy import (
     update,
 )
 
+from jobplan.model import PlanRunStatus
 from jobplan.store._util import as_values, mapped, new_id
 from jobplan.store.records import JobRunRecord, PlanRecord, PlanRunRecord, PlanStatsRecord
 from jobplan.store.tables import (
@@ -839,7 +840,7 @@ def open_plan_runs_of_tenant(
     ``include_queued`` also the runs QUEUED behind them. At most ``limit``."""
     is_open = plan_runs.c.status.in_(("RUNNING", "ERROR")) & plan_runs.c.ended_at.is_(None)
     if include_queued:
-        is_open = is_open | (plan_runs.c.status == "QUEUED")
+        is_open = is_open | (plan_runs.c.status == PlanRunStatus.QUEUED.value)
     rows = conn.execute(
         select(plan_runs)
         .where(plan_runs.c.tenant_id == tenant_id, is_open)

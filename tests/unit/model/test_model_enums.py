@@ -50,5 +50,5 @@ def test_wire_values() -> None:
         "ON_HOLD",
         "DISABLED",
     ]
-    assert [v.value for v in PlanRunStatus] == ["RUNNING", "COMPLETE", "ERROR", "ENDED"]
+    assert [v.value for v in PlanRunStatus] == ["QUEUED", "RUNNING", "COMPLETE", "ERROR", "ENDED"]
     assert str(Role.ADMIN) == "admin"

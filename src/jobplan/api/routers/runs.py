@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from jobplan.api.deps import CallerDep, LimitQuery, OffsetQuery, ServicesDep, set_page_headers
 from jobplan.api.openapi import AUTHENTICATED, problem_responses
 from jobplan.errors import Conflict
+from jobplan.model import JobAction, StartOutcome
 from jobplan.service.records import JobRunRecord, PlanRunRecord
 from jobplan.service.runs import OutputView, PlanStats
 
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/api/v1", tags=["runs"], responses=problem_responses(
 RunId = Annotated[str, Path(max_length=64, description="Plan run id.")]
 JobRunId = Annotated[str, Path(max_length=64, description="Job run id.")]
 PlanId = Annotated[str, Path(max_length=64, description="Plan id.")]
-Action = Literal["hold", "release", "skip", "unskip", "reset", "acknowledge", "kill"]
+Action = Annotated[JobAction, Path(description="The operator's action.")]
 
 
 class StartIn(BaseModel):
@@ -111,7 +112,7 @@ class PlanRunDetail(PlanRunOut):
 
 
 class StartOut(BaseModel):
-    outcome: str = Field(description="started | queued (buffered by the overlap policy)")
+    outcome: StartOutcome = Field(description="started | queued (buffered by the overlap policy)")
     run: PlanRunOut
     cancelled: list[str] = Field(description="Runs ended by overlap policy cancel_other.")
 
