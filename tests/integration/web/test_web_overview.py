@@ -150,3 +150,14 @@ def test_plan_page_lists_recent_runs_and_toggles_the_schedule(
     assert graph.status_code == 200 and graph.text.count('class="node') == 2
     bad = client.post(f"/plans/{plan_id}/enabled", data={"csrf_token": csrf, "enabled": "maybe"})
     assert bad.status_code == 400
+
+
+def test_folder_tree_filters_the_plans(client: TestClient, root: Actor, csrf: str) -> None:
+    client.post("/api/v1/plans/apply", headers=root.headers, json=sample_plan(name="one"))
+    other = sample_plan(name="two", folder="hr/payroll")
+    client.post("/api/v1/plans/apply", headers=root.headers, json=other)
+    page = client.get("/plans").text
+    for path in ("finance", "finance/eod", "hr", "hr/payroll"):
+        assert f'title="{path}"' in page, path
+    hr = client.get("/plans?folder=hr").text
+    assert "hr/payroll/two" in hr and "finance/eod/one" not in hr
