@@ -131,3 +131,18 @@ def test_server_found_from_jobplan_host_and_port(server: ServerProcess, tmp_path
     bad = jobplan_cli("plans", "list", env={**env, "JOBPLAN_PORT": "http"})
     assert bad.returncode == 2
     assert "JOBPLAN_PORT must be a port number" in bad.stderr
+
+
+def test_ids_from_the_command_line_stay_one_path_segment(env: dict[str, str]) -> None:
+    """``../plans`` as a run id must not reach /api/v1/plans (whose list the CLI would then
+    read as a run and crash on)."""
+    for args in (
+        ("runs", "status", "../plans"),
+        ("runs", "logs", "x/../../plans"),
+        ("runs", "job", "kill", "../../plans/x"),
+    ):
+        result = jobplan_cli(*args, env=env)
+        assert result.returncode == 1, (args, result.stdout, result.stderr)
+        assert "Traceback" not in result.stderr and "HTTP 404" in result.stderr, result.stderr
+    dots = jobplan_cli("runs", "status", "..", env=env)
+    assert dots.returncode == 2 and "run id must not be empty, '.' or '..'" in dots.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 import yaml
@@ -14,7 +15,7 @@ from jobplan.cli.client import ApiClient, ApiError
 from jobplan.cli.output import bold, fail, line, out, table, when
 from jobplan.model import PlanDocument
 
-__all__ = ["apply", "call", "client_of", "keys_app", "plans_app", "resolve_plan_id"]
+__all__ = ["apply", "call", "client_of", "keys_app", "plans_app", "resolve_plan_id", "segment"]
 
 plans_app = typer.Typer(help="Plans on the server.", no_args_is_help=True)
 keys_app = typer.Typer(help="Your API keys on the server.", no_args_is_help=True)
@@ -23,6 +24,14 @@ keys_app = typer.Typer(help="Your API keys on the server.", no_args_is_help=True
 def client_of(ctx: typer.Context) -> ApiClient:
     client: ApiClient = ctx.obj["client"]()
     return client
+
+
+def segment(value: str, what: str) -> str:
+    """``value`` (an id or version given on the command line) as one URL path segment: a
+    ``/`` or ``..`` in it must not reach another route."""
+    if value in ("", ".", ".."):
+        raise fail(f"{what} must not be empty, '.' or '..'")
+    return quote(value, safe="")
 
 
 def call(fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -54,7 +63,7 @@ def load_plan_file(path: Path) -> PlanDocument:
 def resolve_plan_id(client: ApiClient, ref: str) -> str:
     """A plan id from an id or a ``folder/name`` path."""
     if len(ref) == 36 and ref.count("-") == 4:
-        return ref
+        return segment(ref, "plan id")
     folder, _, name = ref.strip("/").rpartition("/")
     found = call(client.get, "/api/v1/plans", params={"folder": folder, "name": name})
     if not found:
@@ -123,7 +132,9 @@ def plans_show(
     """Print a plan's document as YAML."""
     client = client_of(ctx)
     plan_id = resolve_plan_id(client, plan)
-    path = f"/api/v1/plans/{plan_id}" + (f"/versions/{version}" if version else "")
+    path = f"/api/v1/plans/{plan_id}" + (
+        f"/versions/{segment(version, 'version')}" if version else ""
+    )
     body = call(client.get, path)
     out.print(yaml.safe_dump(body["document"], sort_keys=False), highlight=False, markup=False)
 
@@ -164,7 +175,9 @@ def plans_diff(
     plan_id = resolve_plan_id(client, plan)
 
     def fetch(version: str | None) -> PlanDocument:
-        path = f"/api/v1/plans/{plan_id}" + (f"/versions/{version}" if version else "")
+        path = f"/api/v1/plans/{plan_id}" + (
+            f"/versions/{segment(version, 'version')}" if version else ""
+        )
         return PlanDocument.model_validate(call(client.get, path)["document"])
 
     old = fetch(from_version)
@@ -263,5 +276,5 @@ def keys_list(ctx: typer.Context) -> None:
 @keys_app.command("revoke")
 def keys_revoke(ctx: typer.Context, key_id: Annotated[str, typer.Argument()]) -> None:
     """Revoke an API key."""
-    call(client_of(ctx).delete, f"/api/v1/api-keys/{key_id}")
+    call(client_of(ctx).delete, f"/api/v1/api-keys/{segment(key_id, 'key id')}")
     out.print(f"API key {key_id} revoked")

@@ -9,7 +9,7 @@ import typer
 
 from jobplan.cli.client import ApiClient
 from jobplan.cli.output import bold, err, fail, line, out, table, when
-from jobplan.cli.remote import call, client_of, resolve_plan_id
+from jobplan.cli.remote import call, client_of, resolve_plan_id, segment
 
 __all__ = ["runs_app"]
 
@@ -58,7 +58,7 @@ def runs_stop(
     ctx: typer.Context, run_id: Annotated[str, typer.Argument(help="Plan run id.")]
 ) -> None:
     """Stop a plan run: running jobs are killed, nothing else starts."""
-    run = call(client_of(ctx).post, f"/api/v1/runs/{run_id}/stop")
+    run = call(client_of(ctx).post, f"/api/v1/runs/{segment(run_id, 'run id')}/stop")
     out.print(f"run {run['id']} {run['status']}: {run['reason'] or ''}")
 
 
@@ -86,7 +86,7 @@ def runs_status(
             )
         out.print(grid)
         return
-    run = call(client.get, f"/api/v1/runs/{run_id}")
+    run = call(client.get, f"/api/v1/runs/{segment(run_id, 'run id')}")
     out.print(
         line(
             "run ",
@@ -147,7 +147,9 @@ def runs_logs(
     printed = False
     while True:
         chunk = call(
-            client.get, f"/api/v1/job-runs/{job_run_id}/output", params={**params, "after": after}
+            client.get,
+            f"/api/v1/job-runs/{segment(job_run_id, 'job run id')}/output",
+            params={**params, "after": after},
         )
         if chunk["text"]:
             out.print(chunk["text"], end="", highlight=False, soft_wrap=True)
@@ -157,7 +159,7 @@ def runs_logs(
             if follow:  # the last chunks may land with the completion
                 final = call(
                     client.get,
-                    f"/api/v1/job-runs/{job_run_id}/output",
+                    f"/api/v1/job-runs/{segment(job_run_id, 'job run id')}/output",
                     params={**params, "after": after},
                 )
                 out.print(final["text"], end="", highlight=False, soft_wrap=True)
@@ -175,7 +177,7 @@ def runs_logs(
 
 
 def _job_run(client: ApiClient, job_run_id: str) -> dict[str, Any]:
-    job: dict[str, Any] = call(client.get, f"/api/v1/job-runs/{job_run_id}")
+    job: dict[str, Any] = call(client.get, f"/api/v1/job-runs/{segment(job_run_id, 'job run id')}")
     return job
 
 
@@ -211,7 +213,7 @@ def runs_job(
     if action not in ACTIONS:
         raise fail(f"action must be one of {', '.join(ACTIONS)}, got {action!r}")
     client = client_of(ctx)
-    job = call(client.post, f"/api/v1/job-runs/{job_run_id}/{action}")
+    job = call(client.post, f"/api/v1/job-runs/{segment(job_run_id, 'job run id')}/{action}")
     asked = f"{action} job run {job['id']} ({job['job_name']})"
     if action != "kill":
         out.print(f"{asked}: done; it is now {job['status']}", highlight=False, soft_wrap=True)
