@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Connection, func, select, union_all
+from sqlalchemy import Connection, Executable, bindparam, func, select, union_all
 
 from jobplan.store._util import mapped
 from jobplan.store.plans import in_folder_tree
@@ -27,21 +29,34 @@ def recent_run_statuses(
     result: dict[str, list[tuple[str, str, datetime]]] = {plan_id: [] for plan_id in plan_ids}
     if not plan_ids or per_plan <= 0:
         return result
-    parts = [
-        select(plan_runs.c.plan_id, plan_runs.c.id, plan_runs.c.status, plan_runs.c.created_at)
-        .where(plan_runs.c.tenant_id == tenant_id, plan_runs.c.plan_id == plan_id)
-        .order_by(plan_runs.c.created_at.desc(), plan_runs.c.id.desc())
-        .limit(per_plan)
-        .subquery()
-        .select()
-        for plan_id in dict.fromkeys(plan_ids)
-    ]
-    statement = parts[0] if len(parts) == 1 else union_all(*parts)
-    for row in conn.execute(statement):
+    wanted = list(result)
+    parameters: dict[str, Any] = {"tenant_id": tenant_id, "per_plan": per_plan}
+    parameters.update((f"plan_{index}", plan_id) for index, plan_id in enumerate(wanted))
+    for row in conn.execute(_recent_runs_statement(len(wanted)), parameters):
         result[row.plan_id].append((row.id, row.status, row.created_at))
     for runs in result.values():
         runs.sort(key=lambda run: (run[2], run[0]), reverse=True)
     return result
+
+
+@lru_cache(maxsize=64)
+def _recent_runs_statement(plans_count: int) -> Executable:
+    """The statement of :func:`recent_run_statuses` for ``plans_count`` plans, its values
+    bound at execution. Built once per count: building the union of 50 selects afresh cost
+    more than running it (see the console section of docs/performance.md)."""
+    parts = [
+        select(plan_runs.c.plan_id, plan_runs.c.id, plan_runs.c.status, plan_runs.c.created_at)
+        .where(
+            plan_runs.c.tenant_id == bindparam("tenant_id"),
+            plan_runs.c.plan_id == bindparam(f"plan_{index}"),
+        )
+        .order_by(plan_runs.c.created_at.desc(), plan_runs.c.id.desc())
+        .limit(bindparam("per_plan"))
+        .subquery()
+        .select()
+        for index in range(plans_count)
+    ]
+    return parts[0] if len(parts) == 1 else union_all(*parts)
 
 
 def stats_of_plans(

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from jobplan.model import Window
 from jobplan.service.container import Services
 from jobplan.service.overview import upcoming_fires
+from jobplan.store import accounts, overview
 from support.api import Actor, sample_plan
 
 
@@ -40,6 +41,40 @@ def test_plans_page_carries_each_plans_newest_runs_only(
     assert [run.id for run in by_path["b"].recent] == [started[12]]
     assert by_path["c"].recent == []
     assert page.total == 3
+
+
+def test_recent_runs_bind_each_calls_plans_and_count(
+    client: TestClient, root: Actor, services: Services
+) -> None:
+    """The statement is built once per number of plans and reused: every call must still
+    read its own plans, tenant and count."""
+    ids = []
+    for name in ("a", "b", "c"):
+        body = client.post(
+            "/api/v1/plans/apply", headers=root.headers, json=sample_plan(name=name)
+        ).json()
+        ids.append(body["plan"]["id"])
+    runs = {plan_id: [_start(client, root, plan_id) for _ in range(3)][::-1] for plan_id in ids}
+    tenant = root.tenant
+    with services.database.read() as conn:
+        tenant_id = accounts.get_tenant_by_name(conn, tenant).id  # type: ignore[union-attr]
+        first = overview.recent_run_statuses(conn, tenant_id, [ids[0], ids[1]], 2)
+        second = overview.recent_run_statuses(conn, tenant_id, [ids[2], ids[1]], 1)
+        third = overview.recent_run_statuses(conn, tenant_id, [ids[2], ids[2], ids[0]], 3)
+        other = overview.recent_run_statuses(conn, "no-such-tenant", [ids[0], ids[1]], 2)
+    assert {p: [r[0] for r in v] for p, v in first.items()} == {
+        ids[0]: runs[ids[0]][:2],
+        ids[1]: runs[ids[1]][:2],
+    }
+    assert {p: [r[0] for r in v] for p, v in second.items()} == {
+        ids[2]: runs[ids[2]][:1],
+        ids[1]: runs[ids[1]][:1],
+    }
+    assert {p: [r[0] for r in v] for p, v in third.items()} == {
+        ids[2]: runs[ids[2]],
+        ids[0]: runs[ids[0]],
+    }
+    assert other == {ids[0]: [], ids[1]: []}
 
 
 def test_run_grid_has_a_row_per_job_and_a_column_per_run_oldest_first(
