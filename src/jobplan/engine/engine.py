@@ -523,7 +523,7 @@ class Engine:
 
 
 def _set_pid(job_run_id: str, pid: int, conn: Connection) -> None:
-    store.update_job_run(conn, job_run_id, pid=pid)
+    store.set_pid(conn, job_run_id, pid)
 
 
 def _next_fire_time(conn: Connection) -> datetime | None:

@@ -293,7 +293,7 @@ class RunState:
         drafts = {name: _Draft.of(jr) for name, jr in records.items()}
         status, changed = self._settle(graph, drafts, now, not_before or now)
         for name in changed:
-            store.update_job_run(conn, records[name].id, **drafts[name].changes(records[name]))
+            store.settle_job_run(conn, records[name].id, drafts[name].changes(records[name]))
         ends = status == PlanRunStatus.COMPLETE or (
             status == PlanRunStatus.ERROR and graph.document.policies.on_error == OnError.END
         )
@@ -450,11 +450,11 @@ class RunState:
                 else:
                     runs[jr.plan_run_id] = run
             if jr.plan_run_id in busy:
-                store.update_job_run(conn, jr.id, owner_node=None, lease_until=None)
+                store.release_claim(conn, jr.id)
                 continue
             run = runs[jr.plan_run_id]
             if run is None or run.ended_at is not None or run.status == PlanRunStatus.QUEUED:
-                store.update_job_run(conn, jr.id, owner_node=None, lease_until=None, wake_at=None)
+                store.release_claim(conn, jr.id, disarm=True)
                 continue
             graph = self.versions.graph(conn, run.plan_version_id)
             job = graph.jobs[jr.job_name].job
@@ -466,7 +466,7 @@ class RunState:
             elif job.kind.value == "file":
                 tickets.append(Ticket(jr, run, job, {}, None))
             elif max_executions is not None and executions >= max_executions:
-                store.update_job_run(conn, jr.id, owner_node=None, lease_until=None)
+                store.release_claim(conn, jr.id)
             else:
                 ticket = self._start(conn, jr, run, graph, job, node_id, now)
                 if ticket is not None:
@@ -488,33 +488,13 @@ class RunState:
             # serialise takers of this lock across nodes (PostgreSQL; SQLite has one writer)
             store.serialise_lock(conn, run.tenant_id, lock.name)
             if store.count_lock_holders(conn, run.tenant_id, lock.name) >= lock.count:
-                store.update_job_run(
-                    conn,
-                    jr.id,
-                    status=JobRunStatus.LOCK_QUEUED.value,
-                    wake_at=None,
-                    owner_node=None,
-                    lease_until=None,
-                    queued_at=now,
-                    reason=f"waiting for lock '{lock.name}'",
-                )
+                store.queue_for_lock(conn, jr.id, now, f"waiting for lock '{lock.name}'")
                 return None
         for lock in graph.locks_of(jr.job_name):
             store.add_lock_holder(conn, jr.id, run.tenant_id, lock.name, now)
         attempt = jr.attempt + 1
-        store.update_job_run(
-            conn,
-            jr.id,
-            status=JobRunStatus.RUNNING.value,
-            attempt=attempt,
-            started_at=now,
-            ended_at=None,
-            wake_at=None,
-            owner_node=node_id,
-            lease_until=now + self.lease,
-            exit_code=None,
-            http_status=None,
-            reason=None,
+        store.mark_started(
+            conn, jr.id, attempt=attempt, node_id=node_id, now=now, lease_until=now + self.lease
         )
         if run.status != PlanRunStatus.RUNNING:
             store.update_plan_run(conn, run.id, status=PlanRunStatus.RUNNING.value)
@@ -548,13 +528,6 @@ class RunState:
             return False
         graph = self.versions.graph(conn, run.plan_version_id)
         job = graph.jobs[jr.job_name].job
-        values: dict[str, Any] = {
-            "ended_at": now,
-            "owner_node": None,
-            "lease_until": None,
-            "exit_code": result.exit_code,
-            "http_status": result.http_status,
-        }
         flags = list(jr.flags)
         duration = (now - jr.started_at).total_seconds() if jr.started_at else 0.0
         too_short = job.min_execution_seconds and duration < job.min_execution_seconds
@@ -564,25 +537,38 @@ class RunState:
         if overdue and "overdue" not in flags:
             flags.append("overdue")
             self._tell_job_overdue(conn, jr, now)
-        values["flags"] = flags
         store.release_locks(conn, jr.id)
-        if jr.stop_requested:
-            values.update(status=JobRunStatus.KILLED.value, reason="stopped by an operator")
-        elif result.succeeded:
-            values.update(status=JobRunStatus.COMPLETE.value, reason=None)
-        else:
+        retry_at = None
+        if not jr.stop_requested and not result.succeeded:
             retry_at = self._retry_at(graph, job, jr.retries + 1, now)
-            if retry_at is not None:
-                values.update(
-                    status=JobRunStatus.WAITING.value,
-                    wake_at=retry_at,
-                    ended_at=None,
-                    retries=jr.retries + 1,
-                    reason=f"attempt {jr.attempt} failed: {result.reason}; retrying",
-                )
+        if retry_at is not None:
+            store.schedule_retry(
+                conn,
+                jr.id,
+                wake_at=retry_at,
+                retries=jr.retries + 1,
+                reason=f"attempt {jr.attempt} failed: {result.reason}; retrying",
+                exit_code=result.exit_code,
+                http_status=result.http_status,
+                flags=flags,
+            )
+        else:
+            if jr.stop_requested:
+                status, reason = JobRunStatus.KILLED, "stopped by an operator"
+            elif result.succeeded:
+                status, reason = JobRunStatus.COMPLETE, None
             else:
-                values.update(status=JobRunStatus.ERROR.value, reason=result.reason)
-        store.update_job_run(conn, jr.id, **values)
+                status, reason = JobRunStatus.ERROR, result.reason
+            store.mark_ended(
+                conn,
+                jr.id,
+                status=status.value,
+                now=now,
+                reason=reason,
+                exit_code=result.exit_code,
+                http_status=result.http_status,
+                flags=flags,
+            )
         self._wake_lock_queue(conn, run.tenant_id, now)
         self.evaluate(conn, run, now)
         return True
@@ -627,14 +613,7 @@ class RunState:
         if not isinstance(job, FileJob):
             raise TypeError(f"job {jr.job_name!r} is not a file job")
         poll = self.crons.get(job.poll_cron, job.timezone)
-        store.update_job_run(
-            conn,
-            jr.id,
-            owner_node=None,
-            lease_until=None,
-            wake_at=poll.next_after(now),
-            reason=reason,
-        )
+        store.poll_again(conn, jr.id, poll.next_after(now), reason)
 
     def _complete(
         self,
@@ -646,30 +625,15 @@ class RunState:
         started_at: datetime,
         reason: str | None = None,
     ) -> None:
-        store.update_job_run(
-            conn,
-            jr.id,
-            status=JobRunStatus.COMPLETE.value,
-            started_at=started_at,
-            ended_at=now,
-            wake_at=None,
-            owner_node=None,
-            lease_until=None,
-            attempt=jr.attempt + 1,
-            reason=reason,
+        store.mark_completed(
+            conn, jr.id, attempt=jr.attempt + 1, started_at=started_at, now=now, reason=reason
         )
         self.evaluate(conn, run, now)
 
     def _wake_lock_queue(self, conn: Connection, tenant_id: str, now: datetime) -> None:
         # woken jobs contend again, oldest first (wake_at keeps their queue order)
         for index, jr in enumerate(store.lock_queued(conn, tenant_id)):
-            store.update_job_run(
-                conn,
-                jr.id,
-                status=JobRunStatus.WAITING.value,
-                wake_at=now + timedelta(microseconds=index),
-                reason=None,
-            )
+            store.wake_from_lock_queue(conn, jr.id, now + timedelta(microseconds=index))
 
     def raise_event(
         self, conn: Connection, tenant_id: str, name: str, by: str, now: datetime
@@ -714,9 +678,9 @@ class RunState:
             job_runs = store.job_runs_of(conn, run.id)
         for jr in job_runs:
             if jr.status == JobRunStatus.RUNNING:
-                store.update_job_run(conn, jr.id, stop_requested=True)
+                store.request_stop(conn, jr.id)
             elif jr.status in (JobRunStatus.WAITING, JobRunStatus.LOCK_QUEUED):
-                store.update_job_run(conn, jr.id, wake_at=None, queued_at=None)
+                store.disarm(conn, jr.id)
         if status == PlanRunStatus.ENDED and run.status == PlanRunStatus.ERROR:
             status = PlanRunStatus.ERROR  # it ended while failed: count it as a failure
         graph = self.versions.graph(conn, run.plan_version_id)
@@ -833,7 +797,7 @@ class RunState:
         jr = store.get_job_run(conn, job_run_id)
         if jr is None or "overdue" in jr.flags:
             return
-        store.update_job_run(conn, jr.id, flags=[*jr.flags, "overdue"])
+        store.set_flags(conn, jr.id, [*jr.flags, "overdue"])
         self._tell_job_overdue(conn, jr, now)
 
     def _tell_job_overdue(self, conn: Connection, jr: JobRunRecord, now: datetime) -> None:
@@ -885,48 +849,20 @@ class RunState:
                 f"cannot {action} job run '{jr.job_name}': its plan run has ended ({run.status})"
             )
         if action == JobAction.ACKNOWLEDGE:
-            store.update_job_run(conn, jr.id, acknowledged=True)
+            store.acknowledge(conn, jr.id)
             return
         if action == JobAction.KILL:
-            store.update_job_run(conn, jr.id, stop_requested=True)
+            store.request_stop(conn, jr.id)
             return
         if action == JobAction.HOLD:
-            store.update_job_run(
-                conn,
-                jr.id,
-                status=JobRunStatus.ON_HOLD.value,
-                wake_at=None,
-                queued_at=None,
-                owner_node=None,
-                lease_until=None,
-                reason=f"held by {by}",
-            )
+            store.hold(conn, jr.id, f"held by {by}")
         elif action == JobAction.RELEASE:
-            store.update_job_run(
-                conn, jr.id, status=JobRunStatus.WAITING.value, reason=f"released by {by}"
-            )
+            store.release_hold(conn, jr.id, f"released by {by}")
         elif action == JobAction.SKIP:
-            store.update_job_run(
-                conn,
-                jr.id,
-                status=JobRunStatus.SKIPPED.value,
-                wake_at=None,
-                queued_at=None,
-                ended_at=now,
-                reason=f"skipped by {by}",
-            )
+            store.mark_skipped(conn, jr.id, now, f"skipped by {by}")
         elif action in (JobAction.UNSKIP, JobAction.RESET):
-            store.update_job_run(
-                conn,
-                jr.id,
-                status=JobRunStatus.WAITING.value,
-                wake_at=None,
-                queued_at=None,
-                ended_at=None,
-                stop_requested=False,
-                acknowledged=False,
-                retries=0,
-                reason=f"{'unskipped' if action == JobAction.UNSKIP else 'reset'} by {by}",
+            store.reset(
+                conn, jr.id, f"{'unskipped' if action == JobAction.UNSKIP else 'reset'} by {by}"
             )
         store.release_locks(conn, jr.id)
         self._wake_lock_queue(conn, run.tenant_id, now)
@@ -946,13 +882,11 @@ class RunState:
                 continue
             store.release_locks(conn, jr.id)
             if jr.stop_requested or run.ended_at is not None:
-                store.update_job_run(
+                store.mark_ended(
                     conn,
                     jr.id,
                     status=JobRunStatus.KILLED.value,
-                    ended_at=now,
-                    owner_node=None,
-                    lease_until=None,
+                    now=now,
                     reason="interrupted: the node running it stopped",
                 )
                 continue
@@ -960,25 +894,20 @@ class RunState:
             job = graph.jobs[jr.job_name].job
             retry_at = self._retry_at(graph, job, jr.retries + 1, now)
             if retry_at is not None:
-                store.update_job_run(
+                store.schedule_retry(
                     conn,
                     jr.id,
-                    status=JobRunStatus.WAITING.value,
                     wake_at=now,
-                    owner_node=None,
-                    lease_until=None,
                     retries=jr.retries + 1,
                     reason=f"attempt {jr.attempt} interrupted (the node running it stopped); "
                     "retrying",
                 )
             else:
-                store.update_job_run(
+                store.mark_ended(
                     conn,
                     jr.id,
                     status=JobRunStatus.ERROR.value,
-                    ended_at=now,
-                    owner_node=None,
-                    lease_until=None,
+                    now=now,
                     reason="interrupted: the node running it stopped",
                 )
             self._wake_lock_queue(conn, run.tenant_id, now)

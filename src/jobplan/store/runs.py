@@ -425,8 +425,238 @@ def list_job_runs(
     return [JobRunRecord(**r._mapping) for r in rows], int(total.scalar_one())
 
 
-def update_job_run(conn: Connection, job_run_id: str, **values: Any) -> None:
+# --- job-run transitions ----------------------------------------------------------------------
+# Each names one move of the state machine in jobplan.engine.state and writes exactly the
+# columns that move changes. ``None`` for an optional result field leaves the column as it is.
+
+_RELEASED = {"owner_node": None, "lease_until": None}
+_SETTLED = ("status", "attempt", "queued_at", "wake_at", "started_at", "ended_at", "reason")
+
+
+def _set_job_run(conn: Connection, job_run_id: str, values: dict[str, Any]) -> None:
     conn.execute(update(job_runs).where(job_runs.c.id == job_run_id).values(**values))
+
+
+def settle_job_run(conn: Connection, job_run_id: str, changes: dict[str, Any]) -> None:
+    """Write what evaluating the plan run changed (armed, skipped as unreachable, a due time
+    gate completed): only the evaluated fields (:data:`_SETTLED`)."""
+    unknown = set(changes) - set(_SETTLED)
+    if unknown:
+        raise ValueError(f"not an evaluated field: {sorted(unknown)}")
+    if changes:
+        _set_job_run(conn, job_run_id, changes)
+
+
+def release_claim(conn: Connection, job_run_id: str, *, disarm: bool = False) -> None:
+    """Give a claimed WAITING job run back: no owner, no lease. ``disarm``: it will not wake
+    again (its plan run has ended or is not started)."""
+    values: dict[str, Any] = dict(_RELEASED)
+    if disarm:
+        values["wake_at"] = None
+    _set_job_run(conn, job_run_id, values)
+
+
+def poll_again(
+    conn: Connection, job_run_id: str, wake_at: datetime | None, reason: str | None
+) -> None:
+    """Give a claimed file job back after a poll that found nothing: next look at
+    ``wake_at`` (None: never)."""
+    _set_job_run(conn, job_run_id, {**_RELEASED, "wake_at": wake_at, "reason": reason})
+
+
+def queue_for_lock(conn: Connection, job_run_id: str, now: datetime, reason: str) -> None:
+    """WAITING -> LOCK_QUEUED: a lock it needs is taken; woken by :func:`wake_from_lock_queue`."""
+    _set_job_run(
+        conn,
+        job_run_id,
+        {**_RELEASED, "status": "LOCK_QUEUED", "wake_at": None, "queued_at": now, "reason": reason},
+    )
+
+
+def wake_from_lock_queue(conn: Connection, job_run_id: str, wake_at: datetime) -> None:
+    """LOCK_QUEUED -> WAITING, due at ``wake_at`` (which keeps the queue's order)."""
+    _set_job_run(conn, job_run_id, {"status": "WAITING", "wake_at": wake_at, "reason": None})
+
+
+def mark_started(
+    conn: Connection,
+    job_run_id: str,
+    *,
+    attempt: int,
+    node_id: str,
+    now: datetime,
+    lease_until: datetime,
+) -> None:
+    """WAITING -> RUNNING on ``node_id``: a new attempt, leased, with last attempt's result
+    cleared."""
+    _set_job_run(
+        conn,
+        job_run_id,
+        {
+            "status": "RUNNING",
+            "attempt": attempt,
+            "started_at": now,
+            "ended_at": None,
+            "wake_at": None,
+            "owner_node": node_id,
+            "lease_until": lease_until,
+            "exit_code": None,
+            "http_status": None,
+            "reason": None,
+        },
+    )
+
+
+def set_pid(conn: Connection, job_run_id: str, pid: int) -> None:
+    """Record the process group running the job run (for clean-up after a crash)."""
+    _set_job_run(conn, job_run_id, {"pid": pid})
+
+
+def mark_ended(
+    conn: Connection,
+    job_run_id: str,
+    *,
+    status: str,
+    now: datetime,
+    reason: str | None,
+    exit_code: int | None = None,
+    http_status: int | None = None,
+    flags: list[str] | None = None,
+) -> None:
+    """RUNNING -> COMPLETE | ERROR | KILLED: ended, no owner, no lease."""
+    values: dict[str, Any] = {**_RELEASED, "status": status, "ended_at": now, "reason": reason}
+    values.update(_result(exit_code, http_status, flags))
+    _set_job_run(conn, job_run_id, values)
+
+
+def schedule_retry(
+    conn: Connection,
+    job_run_id: str,
+    *,
+    wake_at: datetime,
+    retries: int,
+    reason: str,
+    exit_code: int | None = None,
+    http_status: int | None = None,
+    flags: list[str] | None = None,
+) -> None:
+    """RUNNING -> WAITING: the attempt failed (or its node died) and a retry is due at
+    ``wake_at``."""
+    values: dict[str, Any] = {
+        **_RELEASED,
+        "status": "WAITING",
+        "wake_at": wake_at,
+        "ended_at": None,
+        "retries": retries,
+        "reason": reason,
+    }
+    values.update(_result(exit_code, http_status, flags))
+    _set_job_run(conn, job_run_id, values)
+
+
+def _result(
+    exit_code: int | None, http_status: int | None, flags: list[str] | None
+) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if exit_code is not None:
+        values["exit_code"] = exit_code
+    if http_status is not None:
+        values["http_status"] = http_status
+    if flags is not None:
+        values["flags"] = flags
+    return values
+
+
+def mark_completed(
+    conn: Connection,
+    job_run_id: str,
+    *,
+    attempt: int,
+    started_at: datetime,
+    now: datetime,
+    reason: str | None,
+) -> None:
+    """WAITING -> COMPLETE without an execution (time gate, event, file found)."""
+    _set_job_run(
+        conn,
+        job_run_id,
+        {
+            **_RELEASED,
+            "status": "COMPLETE",
+            "attempt": attempt,
+            "started_at": started_at,
+            "ended_at": now,
+            "wake_at": None,
+            "reason": reason,
+        },
+    )
+
+
+def set_flags(conn: Connection, job_run_id: str, flags: list[str]) -> None:
+    """Replace the job run's flags (``overdue``, ``too_short``)."""
+    _set_job_run(conn, job_run_id, {"flags": flags})
+
+
+def request_stop(conn: Connection, job_run_id: str) -> None:
+    """Ask the node running it to kill it (its control loop acts on this)."""
+    _set_job_run(conn, job_run_id, {"stop_requested": True})
+
+
+def disarm(conn: Connection, job_run_id: str) -> None:
+    """A waiting job run of an ended plan run: it will not start."""
+    _set_job_run(conn, job_run_id, {"wake_at": None, "queued_at": None})
+
+
+def acknowledge(conn: Connection, job_run_id: str) -> None:
+    """An operator has seen the failure."""
+    _set_job_run(conn, job_run_id, {"acknowledged": True})
+
+
+def hold(conn: Connection, job_run_id: str, reason: str) -> None:
+    """WAITING | LOCK_QUEUED -> ON_HOLD: disarmed and unclaimed until released."""
+    _set_job_run(
+        conn,
+        job_run_id,
+        {**_RELEASED, "status": "ON_HOLD", "wake_at": None, "queued_at": None, "reason": reason},
+    )
+
+
+def release_hold(conn: Connection, job_run_id: str, reason: str) -> None:
+    """ON_HOLD -> WAITING (evaluation arms it again)."""
+    _set_job_run(conn, job_run_id, {"status": "WAITING", "reason": reason})
+
+
+def mark_skipped(conn: Connection, job_run_id: str, now: datetime, reason: str) -> None:
+    """-> SKIPPED by an operator: counts as done for the jobs that depend on it."""
+    _set_job_run(
+        conn,
+        job_run_id,
+        {
+            "status": "SKIPPED",
+            "wake_at": None,
+            "queued_at": None,
+            "ended_at": now,
+            "reason": reason,
+        },
+    )
+
+
+def reset(conn: Connection, job_run_id: str, reason: str) -> None:
+    """-> WAITING afresh (unskip, reset): retries, stop request and acknowledgement cleared."""
+    _set_job_run(
+        conn,
+        job_run_id,
+        {
+            "status": "WAITING",
+            "wake_at": None,
+            "queued_at": None,
+            "ended_at": None,
+            "stop_requested": False,
+            "acknowledged": False,
+            "retries": 0,
+            "reason": reason,
+        },
+    )
 
 
 def update_job_runs(conn: Connection, job_run_ids: Sequence[str], **values: Any) -> None:

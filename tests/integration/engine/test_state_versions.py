@@ -49,3 +49,14 @@ def test_a_buffered_start_is_a_queued_plan_run(database: Database) -> None:
     queued = h.open(plan)
     assert queued.outcome == StartOutcome.QUEUED
     assert queued.run is not None and queued.run.status == PlanRunStatus.QUEUED
+
+
+def test_job_runs_change_only_through_named_transitions(database: Database) -> None:
+    from jobplan.store import runs as store
+
+    assert not hasattr(store, "update_job_run"), "no free-form job-run update"
+    h = Harness(database)
+    run = h.start(h.plan("p"))
+    job_run = h.job(run, "a")
+    with pytest.raises(ValueError, match="not an evaluated field"):
+        h.tx(lambda c: store.settle_job_run(c, job_run.id, {"owner_node": "n9"}))
