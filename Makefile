@@ -29,6 +29,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/cron_bench.py
 	$(BIN)/python bench/scheduler_bench.py
 	$(BIN)/python bench/bundle_bench.py
+	$(BIN)/python bench/import_memory.py
 
 # Retakes the README's console screenshots (docs/images) from a throwaway server.
 screenshots: $(VENV)/.installed-dev system-deps

@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     max_package_bytes: int = Field(
         default=200 * 1024 * 1024, ge=1024, description="Largest bundle exported or imported."
     )
+    import_memory_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=16 * 1024 * 1024,
+        description="Memory one import job may build from its bundle (above what was in use "
+        "before it); a bundle that needs more is refused before it is inflated or parsed.",
+    )
     transfer_timeout_seconds: float = Field(
         default=900.0, ge=1, description="An export or import job not done by then is closed."
     )

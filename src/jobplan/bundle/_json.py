@@ -187,7 +187,7 @@ def _float(text: str) -> float:
     return value
 
 
-def loads_strict(data: bytes, entry: str) -> Any:
+def loads_strict(data: bytes | bytearray, entry: str) -> Any:
     """Parse an entry: UTF-8 (a byte-order mark is tolerated), standard JSON, no duplicate keys,
     no NaN or infinities. Raises :class:`CorruptBundle` naming the entry and the position."""
     try:

@@ -15,7 +15,8 @@ class BundleLimits:
     :class:`~jobplan.bundle.errors.BundleTooLarge` naming the entry (when one is to blame).
 
     Sizes are counted while decompressing, so an archive that lies in its headers is caught
-    too. The defaults admit several 10,000-job plans and refuse zip bombs.
+    too. The size defaults admit several 10,000-job plans and refuse zip bombs; the memory
+    budget, about 25,000 jobs in all.
     """
 
     max_archive_bytes: int = 200 * _MIB
@@ -32,6 +33,16 @@ class BundleLimits:
     """...once that many bytes have been uncompressed (tiny entries compress unevenly)."""
     max_name_chars: int = 1024
     """Length of an entry's path."""
+    max_memory_bytes: int = 256 * _MIB
+    """Memory an import may build from the bundle, above what was live before it (see
+    :mod:`jobplan.bundle._budget`): zipfile's directory, the entries held, their parsed JSON,
+    and what validating and storing the plans takes on top."""
+    max_document_bytes: int = 32 * _MIB
+    """Size of one JSON entry that is parsed (ignored entries are only counted)."""
+    max_document_nodes: int = 1_000_000
+    """JSON values (objects, arrays, strings, numbers...) in one parsed entry."""
+    max_depth: int = 100
+    """Nesting of objects and arrays in one parsed entry."""
 
     def __post_init__(self) -> None:
         for field in fields(self):

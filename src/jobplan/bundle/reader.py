@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from jobplan.bundle._archive import Archive, RawEntry, read_archive
 from jobplan.bundle._assemble import JobFile, assemble_plan
+from jobplan.bundle._budget import MemoryBudget, json_cost
 from jobplan.bundle._json import loads_strict
 from jobplan.bundle._mapping import Issues
 from jobplan.bundle.contents import BundleContents, BundlePlan, BundleWarning
@@ -119,9 +120,9 @@ def _verify(manifest: Manifest, archive: Archive, layout: _Layout) -> None:
         entry = files.get(path)
         if entry is None:
             raise ManifestMismatch("the entry listed in manifest.json is missing", entry=path)
-        if len(entry.data) != listed.size or entry.sha256 != listed.sha256:
+        if entry.size != listed.size or entry.sha256 != listed.sha256:
             raise ManifestMismatch(
-                f"SHA-256 {entry.sha256} ({len(entry.data)} bytes) differs from manifest.json "
+                f"SHA-256 {entry.sha256} ({entry.size} bytes) differs from manifest.json "
                 f"({listed.sha256}, {listed.size} bytes): the entry was changed",
                 entry=path,
             )
@@ -190,28 +191,57 @@ def read_bundle(
             fp = source
             if not fp.seekable():
                 raise ValueError("read_bundle needs a seekable file; spool the upload first")
-        archive = read_archive(fp, limits, progress)
-    return _read(archive, tokens or {}, folder)
+        budget = MemoryBudget(limits.max_memory_bytes)
+        archive = read_archive(fp, limits, progress, keep=_kept, budget=budget)
+    return _read(archive, tokens or {}, folder, _Loader(limits, budget))
+
+
+def _kept(path: str) -> bool:
+    """Whether an entry's bytes are held to be parsed: the manifest, contexts and jobs, not
+    what is skipped (notifications, profiles, job templates, history) or refused anyway."""
+    parts = path.split("/")
+    if parts[0] == JOBS_DIR:
+        return len(parts) > 2 and parts[1] != TEMPLATE_DIR
+    return parts[0] == CONTEXT_DIR or path == MANIFEST
+
+
+class _Loader:
+    """Parses held entries within the memory budget, releasing their bytes as it goes."""
+
+    def __init__(self, limits: BundleLimits, budget: MemoryBudget) -> None:
+        self.limits = limits
+        self.budget = budget
+
+    def __call__(self, entry: RawEntry) -> tuple[Any, bool]:
+        """The entry's JSON, and whether its text may hold placeholders."""
+        data = entry.data
+        assert data is not None, f"{entry.path} was not kept"
+        cost = json_cost(data, entry.path, self.limits.max_document_nodes, self.limits.max_depth)
+        self.budget.charge(cost, "the bundle's JSON", entry.path)
+        value = loads_strict(data, entry.path)
+        tokens = _may_hold_tokens(data)
+        entry.data = None
+        self.budget.refund(entry.size)
+        return value, tokens
 
 
 class _Parsed:
     """The parsed entries of a bundle, placeholders replaced."""
 
-    def __init__(self, layout: _Layout, tokens: Mapping[str, str]) -> None:
+    def __init__(self, layout: _Layout, tokens: Mapping[str, str], load: _Loader) -> None:
         self.substituter = Substituter(tokens)
+        self.load = load
         entries = [*layout.contexts.values(), *layout.subcontexts.values()]
         self.contexts: dict[str, Any] = {entry.path: self._load(entry) for entry in entries}
         self.jobs = [(entry, kind, key, self._load(entry)) for entry, kind, key in layout.jobs]
-        for entry in [*layout.ignored, *layout.templates]:
-            loads_strict(entry.data, entry.path)  # checked, not imported: no token values needed
         if self.substituter.unresolved:
             raise UnresolvedTokens(self.substituter.unresolved)
         subcontexts = {path: self.contexts.pop(path) for path in layout.subcontexts}
         _attach_subcontexts(self.contexts, subcontexts)
 
     def _load(self, entry: RawEntry) -> Any:
-        data = loads_strict(entry.data, entry.path)
-        if _may_hold_tokens(entry.data):
+        data, tokens = self.load(entry)
+        if tokens:
             data = self.substituter.substitute(data, entry.path)
         return data
 
@@ -259,16 +289,18 @@ def _notes(
     return warnings
 
 
-def _read(archive: Archive, tokens: Mapping[str, str], folder: str) -> BundleContents:
+def _read(
+    archive: Archive, tokens: Mapping[str, str], folder: str, load: _Loader
+) -> BundleContents:
     manifest_entry = archive.files.get(MANIFEST)
     layout = _Layout(archive, manifest_entry is not None)
     manifest = None
     if manifest_entry is not None:
-        manifest = parse_manifest(loads_strict(manifest_entry.data, MANIFEST))
+        manifest = parse_manifest(load(manifest_entry)[0])
         _verify(manifest, archive, layout)
     if not layout.contexts:
         raise UnknownEntry("the bundle has no context/<plan>.json entry: there is no plan in it")
-    parsed = _Parsed(layout, tokens)
+    parsed = _Parsed(layout, tokens, load)
     warnings = _notes(layout, archive, tokens, parsed)
     issues = Issues()
     files = parsed.job_files(issues)
@@ -301,7 +333,7 @@ def _read(archive: Archive, tokens: Mapping[str, str], folder: str) -> BundleCon
     )
 
 
-def _may_hold_tokens(data: bytes) -> bool:
+def _may_hold_tokens(data: bytes | bytearray) -> bool:
     """Whether parsed strings could contain ``[[`` (possibly written as ``\\u005b``)."""
     return b"[[" in data or b"\\u005b" in data or b"\\u005B" in data
 

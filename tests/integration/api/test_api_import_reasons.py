@@ -3,6 +3,7 @@ stored and returned by every status call (issue #11, item 5)."""
 
 from __future__ import annotations
 
+import io
 import random
 import string
 from typing import Any
@@ -10,7 +11,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from support.api import Actor, wait_for
+from jobplan.bundle import BundlePlan, write_bundle
+from jobplan.model import PlanDocument
+from support.api import Actor, sample_plan, wait_for
 from support.zips import make_zip
 
 FINISHED = {"completed", "failed", "cancelled", "closed_by_timeout"}
@@ -95,3 +98,31 @@ def test_a_failed_imports_reason_stays_under_2_kib(
     listed = client.get("/api/v1/imports", headers=root.headers).json()
     (mine,) = [item for item in listed if item["id"] == job["id"]]
     assert len(str(mine).encode()) < 4 * MAX_REASON_BYTES
+
+
+def test_a_conflict_naming_many_plans_stays_under_2_kib(client: TestClient, root: Actor) -> None:
+    names = [f"p{index:02d}-{'x' * 95}" for index in range(30)]
+    documents = [
+        PlanDocument.model_validate(sample_plan(name=name, folder="conflicts")) for name in names
+    ]
+    bundle = io.BytesIO()
+    write_bundle([BundlePlan(document) for document in documents], bundle, source_tenant="a")
+    for name in names:
+        body = sample_plan(name=name, folder="conflicts", description="differs")
+        response = client.post("/api/v1/plans", headers=root.headers, json=body)
+        assert response.status_code == 201, response.text
+    response = client.post(
+        "/api/v1/imports",
+        headers=root.headers,
+        files={"file": ("plans.zip", bundle.getvalue(), "application/zip")},
+    )
+    assert response.status_code == 202, response.text
+    url = response.json()["status_url"]
+    job = wait_for(
+        lambda: (
+            (body := client.get(url, headers=root.headers).json())["status"] in FINISHED and body
+        ),
+        what="the import to finish",
+    )
+    assert job["status"] == "failed" and "conflicts/p00-" in job["reason"], job
+    assert len(job["reason"].encode()) < MAX_REASON_BYTES

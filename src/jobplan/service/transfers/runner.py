@@ -23,6 +23,7 @@ from jobplan.bundle import (
     read_bundle,
     write_bundle,
 )
+from jobplan.bundle.errors import clip
 from jobplan.errors import Conflict, JobplanError
 from jobplan.model import SemVer
 from jobplan.service.caller import Caller
@@ -119,6 +120,8 @@ class TransferRunner:
             self._files.discard(job, ".zip.part")
             if job.kind == TransferKind.IMPORT:
                 self._files.discard(job, ".upload")
+        if reason is not None:
+            reason = clip(reason)  # stored and returned by every status call: under 2 KiB
         if status is not TransferStatus.CANCELLED:
             try:
                 with self._db.transaction() as conn:
@@ -282,6 +285,7 @@ class TransferRunner:
         limits = BundleLimits(
             max_archive_bytes=cap,
             max_total_bytes=max(cap, BundleLimits().max_total_bytes),
+            max_memory_bytes=self._settings.import_memory_bytes,
         )
         contents = read_bundle(
             self._files.path(job.tenant_id, job.id, ".upload"),
