@@ -30,8 +30,10 @@ __all__ = [
     "FOLDER_OF_KIND",
     "HISTORY_DIR",
     "IGNORED_DIRS",
+    "IKASAN_DIRS",
     "JOBS_DIR",
     "KIND_OF_FOLDER",
+    "RECORD",
     "TEMPLATE_DIR",
     "context_path",
     "history_path",
@@ -61,6 +63,23 @@ EMPTY_DIRS = (
     *IGNORED_DIRS,
 )
 """Folders every jobplan bundle has (as folder entries), even when empty."""
+IKASAN_DIRS = (
+    CONTEXT_DIR,
+    "notification",
+    "profiles",
+    JOBS_DIR,
+    f"{JOBS_DIR}/file",
+    f"{JOBS_DIR}/internal",
+    f"{JOBS_DIR}/quartz",
+    f"{JOBS_DIR}/global",
+    f"{JOBS_DIR}/http",
+    "notification_details",
+)
+"""The folders of Ikasan's own export, in its order (``jobs/http/``, jobplan's, is written only
+for a plan with HTTP jobs); each folder's entries follow it."""
+RECORD = "bundle"
+"""Key, in the ``jobplan`` extension of an Ikasan-layout export's context, of what the
+manifest would say about the plan (format, source, version, version id)."""
 
 
 def context_path(key: str) -> str:

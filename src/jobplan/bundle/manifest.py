@@ -17,7 +17,10 @@ __all__ = [
     "Manifest",
     "ManifestEntry",
     "ManifestPlan",
+    "PlanRecord",
     "parse_manifest",
+    "parse_record",
+    "plan_record",
 ]
 
 MANIFEST = "manifest.json"
@@ -101,3 +104,34 @@ def parse_manifest(data: Any, entry: str = MANIFEST) -> Manifest:
             for error in exc.errors(include_url=False)
         ]
         raise BundleSchemaError(problems) from None
+
+
+PlanRecord = tuple[str | None, str | None]
+"""A plan's version and the source's id of that version, as a bundle records them."""
+
+
+def plan_record(plan: ManifestPlan) -> PlanRecord:
+    """The version and version id the manifest gives a plan."""
+    return plan.version, plan.version_id
+
+
+def parse_record(data: Any, entry: str, field: str) -> PlanRecord:
+    """The record an Ikasan-layout export keeps in its context (``jobplan.bundle``): the
+    manifest's fields (format first, as for the manifest) and the plan's version and id."""
+    if not isinstance(data, dict):
+        raise BundleSchemaError([Problem(entry, field, "expected an object")])
+    for key, expected in (("format", FORMAT), ("format_version", FORMAT_VERSION)):
+        if data.get(key) != expected:
+            raise UnsupportedFormat(
+                f"bundle {key.replace('_', ' ')} {quoted(data.get(key))} is not supported: "
+                f"this jobplan reads {expected!r}",
+                entry=entry,
+                field=f"{field}.{key}",
+            )
+    found: list[str | None] = []
+    for key in ("version", "version_id"):
+        value = data.get(key)
+        if value is not None and not isinstance(value, str):
+            raise BundleSchemaError([Problem(entry, f"{field}.{key}", "expected text")])
+        found.append(value)
+    return found[0], found[1]

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from jobplan.bundle._archive import Archive, RawEntry, read_archive
 from jobplan.bundle._assemble import JobFile, assemble_plan
 from jobplan.bundle._budget import MemoryBudget, json_cost
+from jobplan.bundle._ext import EXT
 from jobplan.bundle._json import loads_strict
 from jobplan.bundle._mapping import Issues
 from jobplan.bundle.contents import BundleContents, BundlePlan, BundleWarning
@@ -38,10 +39,18 @@ from jobplan.bundle.layout import (
     IGNORED_DIRS,
     JOBS_DIR,
     KIND_OF_FOLDER,
+    RECORD,
     TEMPLATE_DIR,
 )
 from jobplan.bundle.limits import DEFAULT_LIMITS, BundleLimits
-from jobplan.bundle.manifest import MANIFEST, Manifest, parse_manifest
+from jobplan.bundle.manifest import (
+    MANIFEST,
+    Manifest,
+    PlanRecord,
+    parse_manifest,
+    parse_record,
+    plan_record,
+)
 from jobplan.bundle.tokens import Substituter
 from jobplan.model import JobKind, PlanDocument, format_location
 
@@ -301,6 +310,11 @@ def _read(
     if not layout.contexts:
         raise UnknownEntry("the bundle has no context/<plan>.json entry: there is no plan in it")
     parsed = _Parsed(layout, tokens, load)
+    listed: dict[str, PlanRecord] = (
+        {plan.entry: plan_record(plan) for plan in manifest.plans}
+        if manifest
+        else _records(parsed.contexts)
+    )
     warnings = _notes(layout, archive, tokens, parsed)
     issues = Issues()
     files = parsed.job_files(issues)
@@ -324,13 +338,26 @@ def _read(
         raise BundleSchemaError(issues.problems)
     warnings.extend(issues.warnings)
     return BundleContents(
-        plans=_validate(assembled, manifest),
+        plans=_validate(assembled, listed),
         source="jobplan" if manifest else "ikasan",
         manifest=manifest,
         tokens=tuple(sorted(parsed.substituter.found)),
         warnings=warnings,
         root_folder=archive.root,
     )
+
+
+def _records(contexts: dict[str, Any]) -> dict[str, PlanRecord]:
+    """What jobplan's Ikasan-layout exports keep in each context's extension instead of a
+    manifest (taken out of the context, so it is not read as a plan field)."""
+    records: dict[str, PlanRecord] = {}
+    for path, data in contexts.items():
+        ext = data.get(EXT) if isinstance(data, dict) else None
+        if isinstance(ext, dict) and RECORD in ext:
+            records[path] = parse_record(ext.pop(RECORD), path, f"{EXT}.{RECORD}")
+            if not ext:
+                del data[EXT]
+    return records
 
 
 def _may_hold_tokens(data: bytes | bytearray) -> bool:
@@ -371,10 +398,11 @@ def _owner(
     return matches[0]
 
 
-def _validate(assembled: list[tuple[str, Any]], manifest: Manifest | None) -> list[BundlePlan]:
+def _validate(
+    assembled: list[tuple[str, Any]], listed: Mapping[str, PlanRecord]
+) -> list[BundlePlan]:
     problems: list[Problem] = []
     plans: list[BundlePlan] = []
-    listed = {plan.entry: plan for plan in manifest.plans} if manifest else {}
     seen: dict[tuple[str, str, str | None], str] = {}
     for path, plan in assembled:
         if plan is None:
@@ -388,11 +416,11 @@ def _validate(assembled: list[tuple[str, Any]], manifest: Manifest | None) -> li
                     Problem(plan.entry_for(loc), format_location(loc) or None, error["msg"])
                 )
             continue
-        meta = listed.get(path)
+        version, version_id = listed.get(path, (None, None))
         bundle_plan = BundlePlan(
             document,
-            version=meta.version if meta else None,
-            version_id=meta.version_id if meta else None,
+            version=version,
+            version_id=version_id,
         )
         identity = (document.folder, document.name, bundle_plan.effective_version)
         if identity in seen:

@@ -6,17 +6,26 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
-from typing import IO
+from typing import IO, Any
 
 import jobplan
+from jobplan.bundle._ext import EXT
 from jobplan.bundle._gc import paused_gc
 from jobplan.bundle._json import dumps_stable
-from jobplan.bundle._render import RenderOptions, agent_tokens, render_plan
+from jobplan.bundle._render import RenderedEntry, RenderOptions, agent_tokens, render_plan
 from jobplan.bundle._shapes import JobShapes
 from jobplan.bundle._zipout import ZipOut
 from jobplan.bundle.contents import BundlePlan
 from jobplan.bundle.errors import BundleError
-from jobplan.bundle.layout import EMPTY_DIRS, context_path, history_path, plan_keys
+from jobplan.bundle.layout import (
+    EMPTY_DIRS,
+    IKASAN_DIRS,
+    JOBS_DIR,
+    RECORD,
+    context_path,
+    history_path,
+    plan_keys,
+)
 from jobplan.bundle.manifest import MANIFEST, Manifest, ManifestEntry, ManifestPlan
 from jobplan.bundle.tokens import Encoder, TokenSpec
 from jobplan.model import SemVer
@@ -96,6 +105,7 @@ def write_bundle(
     layout_folders: bool = True,
     history: Iterable[tuple[str, Iterable[bytes]]] = (),
     pause_collector: bool = False,
+    ikasan_layout: bool = False,
 ) -> Manifest:
     """Write ``plans`` as a bundle to ``out`` (any writable binary file; it need not be
     seekable) and return the manifest written last into it.
@@ -113,17 +123,27 @@ def write_bundle(
     :func:`~jobplan.bundle.paused_gc`): the pause is process-wide, so only a worker thread
     asks for it, never a thread answering requests.
 
+    ``ikasan_layout`` writes exactly the entries of an Ikasan export, for one plan inside
+    ``root_folder``: Ikasan's folders, ``context/<plan>.json`` and ``jobs/<kind>/<job>.json``,
+    in Ikasan's order, and no ``manifest.json`` — the manifest's facts about the plan go into
+    the context's ``jobplan`` extension (``bundle``), where Ikasan does not look. The manifest
+    is still returned (its ``entries`` empty: there are no checksums to verify).
+
     Raises :class:`~jobplan.bundle.errors.BundleError` if two plans (versions) collide or a
     plan's Ikasan form is ambiguous (two job identifiers ``agent-job`` alike).
     """
     if tokens is not None and not with_tokens:
         raise ValueError("tokens given without with_tokens=True")
+    if ikasan_layout and (not root_folder or history):
+        raise ValueError("an Ikasan layout needs a root_folder and has no history")
     spec = (tokens or TokenSpec()) if with_tokens else None
     stamp = created_at or datetime.now(UTC)
     if stamp.tzinfo is None:
         raise ValueError("created_at must carry a time zone")
     with _paused(pause_collector):  # see _gc: validated plans may be read from `plans` here
         selected = sorted(plans, key=_sort_key)
+        if ikasan_layout and len(selected) != 1:
+            raise BundleError(f"an Ikasan export holds one plan, not {len(selected)}")
         seen: set[tuple[str, str, str | None]] = set()
         for plan in selected:
             identity = (plan.document.folder, plan.document.name, plan.effective_version)
@@ -157,6 +177,19 @@ def write_bundle(
         if progress is not None:
             progress(done, total)
 
+    manifest = Manifest(
+        jobplan_version=jobplan.__version__,
+        source_tenant=source_tenant,
+        source_system=source_system,
+        correlation_id=correlation_id,
+        created_at=stamp.astimezone(UTC),
+        with_tokens=with_tokens,
+    )
+    if ikasan_layout:
+        (plan,) = selected
+        with _paused(pause_collector):
+            rendered = render_plan(plan.document, keys[0], options, JobShapes())
+        return _write_ikasan(plan, rendered, encoder, _ZipWriter(out, stamp, root_folder), manifest)
     writer = _ZipWriter(out, stamp, root_folder)
     try:
         for path in folders:
@@ -183,19 +216,72 @@ def write_bundle(
                 )
         for name, chunks in history:
             writer.stream(history_path(name), chunks)
-        manifest = Manifest(
-            jobplan_version=jobplan.__version__,
-            source_tenant=source_tenant,
-            source_system=source_system,
-            correlation_id=correlation_id,
-            created_at=stamp.astimezone(UTC),
-            with_tokens=with_tokens,
-            tokens=sorted(encoder.used),
-            plans=manifest_plans,
-            entries=dict(sorted(writer.hashes.items())),
+        manifest = manifest.model_copy(
+            update={
+                "tokens": sorted(encoder.used),
+                "plans": manifest_plans,
+                "entries": dict(sorted(writer.hashes.items())),
+            }
         )
         writer.file(MANIFEST, dumps_stable(manifest.to_json()), listed=False)
         advance()
     finally:
         writer.close()
     return manifest
+
+
+def _write_ikasan(
+    plan: BundlePlan,
+    rendered: list[RenderedEntry],
+    encoder: Encoder,
+    writer: _ZipWriter,
+    manifest: Manifest,
+) -> Manifest:
+    """One plan's ``rendered`` entries in exactly the entries of an Ikasan export (see
+    :func:`write_bundle`)."""
+    context, *jobs = rendered
+    listed = ManifestPlan(
+        folder=plan.document.folder,
+        name=plan.document.name,
+        version=plan.effective_version,
+        version_id=plan.version_id,
+        entry=context.path,
+    )
+    by_folder: dict[str, list[tuple[str, bytes]]] = {}
+    for entry in jobs:
+        _, folder, _, name = entry.path.split("/")  # jobs/<kind>/<key>/<job>.json
+        data = dumps_stable(entry.data, encoder.scalar, every_string=encoder.rewrites)
+        by_folder.setdefault(folder, []).append((f"{JOBS_DIR}/{folder}/{name}", data))
+    context.data.setdefault(EXT, {})[RECORD] = _record(manifest, listed)
+    context_data = dumps_stable(context.data, encoder.scalar, every_string=encoder.rewrites)
+    try:
+        for folder in IKASAN_DIRS:
+            if (
+                folder.startswith(f"{JOBS_DIR}/")
+                and folder.split("/")[1] not in by_folder
+                and (folder.split("/")[1] not in _IKASAN_KINDS)
+            ):
+                continue  # jobs/http/ only when the plan has HTTP jobs
+            writer.directory(folder)
+            if folder == "context":
+                writer.file(context.path, context_data, listed=False)
+            elif folder.startswith(f"{JOBS_DIR}/"):
+                for path, data in by_folder.get(folder.split("/")[1], []):
+                    writer.file(path, data, listed=False)
+    finally:
+        writer.close()
+    return manifest.model_copy(update={"tokens": sorted(encoder.used), "plans": [listed]})
+
+
+_IKASAN_KINDS = frozenset({"file", "internal", "quartz", "global"})
+"""The job folders of Ikasan's own exports (written even when empty)."""
+
+
+def _record(manifest: Manifest, plan: ManifestPlan) -> dict[str, Any]:
+    """What ``manifest.json`` would say about the plan, kept in its context's extension."""
+    return {
+        **manifest.model_dump(
+            mode="json", exclude_none=True, exclude={"plans", "entries", "tokens"}
+        ),
+        **plan.model_dump(mode="json", exclude_none=True, exclude={"folder", "name", "entry"}),
+    }

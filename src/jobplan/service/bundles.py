@@ -26,8 +26,9 @@ class BundleService:
     def export_plan(
         self, caller: Caller, plan_ref: str, *, with_tokens: bool = False
     ) -> ExportedBundle:
-        """One plan's current version as a bundle; ``with_tokens`` puts ``[[name]]``
-        placeholders where values differ between environments (Ikasan's CI/CD tokens)."""
+        """One plan's current version as a bundle in Ikasan's own layout; ``with_tokens`` puts
+        ``[[name]]`` placeholders where values differ between environments (Ikasan's CI/CD
+        tokens)."""
         caller.require(Permission.PLANS_READ)
         view = self._plans.get(caller, plan_ref)
         out = io.BytesIO()
@@ -36,7 +37,9 @@ class BundleService:
             out,
             source_tenant=caller.tenant_name,
             with_tokens=with_tokens,
-            # Ikasan's exports hold one root folder named <epoch ms>-<plan>
+            # Ikasan's exports hold one root folder named <epoch ms>-<plan>, its folders,
+            # context/<plan>.json and jobs/<kind>/<job>.json, nothing else
             root_folder=f"{int(time.time() * 1000)}-{view.plan.name}",
+            ikasan_layout=True,
         )
         return ExportedBundle(f"{view.plan.name}.zip", out.getvalue())
