@@ -13,8 +13,7 @@ from fastapi.security import (
     HTTPBearer,
 )
 
-from jobplan.errors import AuthenticationFailed
-from jobplan.service.auth import parse_api_key
+from jobplan.api.adapter import Credentials, authenticate, client_address
 from jobplan.service.caller import Caller
 from jobplan.service.container import Services
 from jobplan.service.pagination import MAX_OFFSET, MAX_PAGE_SIZE, Page
@@ -47,10 +46,6 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 def current_caller(
     request: Request,
     services: ServicesDep,
@@ -62,22 +57,19 @@ def current_caller(
     ] = None,
 ) -> Caller:
     """Resolve the request's credentials: ``X-API-Key``, ``Authorization: Bearer`` (access
-    token or API key) or ``Authorization: Basic``. A sync dependency on purpose: password
-    hashing then runs in the thread pool, off the event loop."""
-    if api_key:
-        return services.auth.authenticate_api_key(api_key)
-    if bearer is not None:
-        token = bearer.credentials
-        if parse_api_key(token) is not None:
-            return services.auth.authenticate_api_key(token)
-        return services.auth.authenticate_access_token(token)
-    if basic is not None:
-        return services.auth.authenticate_basic(
-            basic.username, basic.password, x_tenant, client_address(request)
-        )
-    raise AuthenticationFailed(
-        "credentials required: Authorization: Bearer <token or API key>, HTTP Basic, or X-API-Key"
+    token or API key) or ``Authorization: Basic``, through :func:`~jobplan.api.adapter.
+    authenticate` like every adapter. A sync dependency on purpose: password hashing then
+    runs in the thread pool, off the event loop."""
+    credentials = Credentials(
+        secret=api_key or (bearer.credentials if bearer is not None else None),
+        keys_only=bool(api_key),
+        basic=(basic.username, basic.password) if basic is not None else None,
+        tenant=x_tenant,
+        client=client_address(request),
+        missing="credentials required: Authorization: Bearer <token or API key>, HTTP Basic, "
+        "or X-API-Key",
     )
+    return authenticate(services, credentials)
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]

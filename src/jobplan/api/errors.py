@@ -7,6 +7,7 @@ This module is the one place where domain errors become HTTP statuses; routes ne
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
@@ -19,13 +20,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from jobplan import errors
 from jobplan.logging import get_logger
 
-__all__ = ["PROBLEM_JSON", "install_error_handlers", "problem_response"]
+__all__ = [
+    "ERROR_TABLE",
+    "PROBLEM_JSON",
+    "ErrorAnswer",
+    "error_answer",
+    "install_error_handlers",
+    "problem_response",
+]
 
 PROBLEM_JSON = "application/problem+json"
 log = get_logger(__name__)
 
-# Most specific first: the first matching class decides the status.
-_STATUS_BY_ERROR: list[tuple[type[errors.JobplanError], int]] = [
+#: The one translation of domain errors for every HTTP adapter (the native API, the dialects,
+#: the console): most specific first, the first matching class decides. Each adapter renders
+#: the :class:`ErrorAnswer` in its own shape; none keeps a table of its own.
+ERROR_TABLE: tuple[tuple[type[errors.JobplanError], int], ...] = (
     (errors.RateLimited, 429),
     (errors.LimitExceeded, 429),
     (errors.TooLarge, 413),
@@ -35,7 +45,42 @@ _STATUS_BY_ERROR: list[tuple[type[errors.JobplanError], int]] = [
     (errors.Conflict, 409),
     (errors.InvalidInput, 422),
     (errors.StoreError, 503),
-]
+)
+#: Status words for adapters whose errors carry a code (Spark's ``error.code``).
+_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    422: "UNPROCESSABLE_ENTITY",
+    429: "TOO_MANY_REQUESTS",
+    500: "INTERNAL_ERROR",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorAnswer:
+    """How an adapter answers a domain error: status, code word, message and the headers
+    the status calls for (``Retry-After`` for throttling). Renderers add their own
+    ``WWW-Authenticate`` challenge to 401s."""
+
+    status: int
+    code: str
+    message: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def error_answer(exc: errors.JobplanError, *, invalid_status: int = 422) -> ErrorAnswer:
+    """``exc`` as :data:`ERROR_TABLE` answers it. ``invalid_status`` is the status of
+    invalid input: 422 natively, 400 in the dialects (their products answer 400)."""
+    status = next((s for cls, s in ERROR_TABLE if isinstance(exc, cls)), 500)
+    if status == 422:
+        status = invalid_status
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, errors.RateLimited) else {}
+    return ErrorAnswer(status, _CODES.get(status, "ERROR"), exc.message, headers)
 
 
 def problem_response(
@@ -88,18 +133,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(errors.JobplanError)
     async def _domain_error(request: Request, exc: errors.JobplanError) -> JSONResponse:
-        status = next((s for cls, s in _STATUS_BY_ERROR if isinstance(exc, cls)), 500)
-        headers: dict[str, str] = {}
+        answer = error_answer(exc)
+        headers = dict(answer.headers)
         field_errors = None
-        if isinstance(exc, errors.RateLimited):
-            headers["Retry-After"] = str(exc.retry_after)
-        elif isinstance(exc, errors.AuthenticationFailed):
+        if answer.status == 401:
             headers["WWW-Authenticate"] = 'Bearer realm="jobplan", Basic realm="jobplan"'
         if isinstance(exc, errors.InvalidInput) and exc.field:
             field_errors = [{"field": exc.field, "message": exc.detail}]
-        if status >= 500:
+        if answer.status >= 500:
             log.error("request_failed", path=request.url.path, error=str(exc))
-        return problem_response(status, exc.message, field_errors=field_errors, headers=headers)
+        return problem_response(
+            answer.status, answer.message, field_errors=field_errors, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _request_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -12,30 +12,22 @@ action       message
 other        ``not a valid method`` (400)
 ===========  ==================================================================
 
-The key is a jobplan API key (``jp_...``) or an access token; a missing or wrong one is 401,
-an unknown plan 404, each with a message.
+The key is a jobplan API key (``jp_...``) or an access token, checked before the body is
+read; a missing or wrong one is 401, an unknown plan 404, each with a message. Other errors
+take the status of :data:`jobplan.api.errors.ERROR_TABLE` (invalid input 400).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
+from jobplan.api.adapter import Credentials, read_json_object, resolve_caller, run_blocking
 from jobplan.api.deps import ServicesDep
-from jobplan.api.dialects._body import json_object
-from jobplan.errors import (
-    AuthenticationFailed,
-    InvalidInput,
-    JobplanError,
-    NotFound,
-    PermissionDenied,
-)
-from jobplan.service.auth import parse_api_key
-from jobplan.service.caller import Caller
-from jobplan.service.container import Services
+from jobplan.api.errors import error_answer
+from jobplan.errors import InvalidInput, JobplanError, NotFound
 
 router = APIRouter(tags=["dialect: IBM DIEM"])
 
@@ -51,16 +43,15 @@ NO_RUN_YET = "Pending"
 ACTIONS = ("start", "stop", "status")
 
 
-def _message(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"message": message}, status_code=status)
+def _message(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"message": message}, status_code=status, headers=headers)
 
 
-def _authenticate(services: Services, key: str | None) -> Caller:
-    if not key:
-        raise AuthenticationFailed("missing x-api-key header")
-    if parse_api_key(key) is not None:
-        return services.auth.authenticate_api_key(key)
-    return services.auth.authenticate_access_token(key)
+def _failure(exc: JobplanError) -> JSONResponse:
+    """An error in DIEM's shape, with the status every adapter gives it."""
+    answer = error_answer(exc, invalid_status=400)
+    message = f"job {exc.key!r} not found" if isinstance(exc, NotFound) else answer.message
+    return _message(answer.status, message, answer.headers)
 
 
 @router.post(
@@ -75,8 +66,9 @@ async def apijob(
     action_query: Annotated[str | None, Query(alias="action", max_length=20)] = None,
 ) -> JSONResponse:
     try:
-        body = await json_object(request, 'such as {"id": ..., "action": ...}', empty={})
-        caller = await _run(_authenticate, services, x_api_key)
+        credentials = Credentials(secret=x_api_key, missing="missing x-api-key header")
+        caller = await resolve_caller(services, credentials)
+        body = await read_json_object(request, 'such as {"id": ..., "action": ...}', empty={})
         job = body.get("id")
         action = body.get("action", action_query)
         if action not in ACTIONS:
@@ -84,27 +76,14 @@ async def apijob(
         if not isinstance(job, str) or not job or len(job) > 700:
             raise InvalidInput('give the job as "id": the plan id or name')
         if action == "start":
-            started = await _run(services.runs.start_unless_running, caller, job)
+            started = await run_blocking(services.runs.start_unless_running, caller, job)
             return _message(200, "job started" if started else "job already running")
         if action == "stop":
-            stopped = await _run(services.runs.stop_open_runs, caller, job)
+            stopped = await run_blocking(services.runs.stop_open_runs, caller, job)
             return _message(200, "job stopped" if stopped else "job already stopped")
-        latest = await _run(services.runs.latest_run, caller, job)
+        latest = await run_blocking(services.runs.latest_run, caller, job)
         return _message(
             200, STATUS_WORDS.get(latest.status, latest.status) if latest else NO_RUN_YET
         )
-    except AuthenticationFailed as exc:
-        return _message(401, exc.message)
-    except PermissionDenied as exc:
-        return _message(403, exc.message)
-    except NotFound as exc:
-        return _message(404, f"job {exc.key!r} not found")
-    except InvalidInput as exc:
-        return _message(400, exc.message)
     except JobplanError as exc:
-        return _message(409, exc.message)
-
-
-async def _run(fn: Any, *args: Any) -> Any:
-    """Service calls are blocking (database, password hashing): run them off the loop."""
-    return await run_in_threadpool(fn, *args)
+        return _failure(exc)

@@ -30,30 +30,28 @@ with the job, whose ``GET /rest/import/context/{jobId}`` shows how it went.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
-from typing import IO, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from fastapi.security import HTTPBasic, HTTPBasicCredentials
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, UploadFile
-from starlette.exceptions import HTTPException
+from fastapi.security import HTTPBasic
 
-from jobplan.api.deps import ServicesDep, client_address
+from jobplan.api.adapter import (
+    Credentials,
+    basic_pair,
+    client_address,
+    resolve_caller,
+    run_blocking,
+)
+from jobplan.api.deps import ServicesDep
 from jobplan.api.dialects import ikasan_status as shapes
-from jobplan.api.uploads import parse_tokens, upload_name
+from jobplan.api.errors import error_answer
+from jobplan.api.uploads import parse_tokens, read_upload, upload_name
 from jobplan.errors import (
-    AuthenticationFailed,
-    Conflict,
     InvalidInput,
     JobplanError,
-    LimitExceeded,
     NotFound,
-    PermissionDenied,
-    StoreError,
-    TooLarge,
 )
 from jobplan.model import Job
 from jobplan.service.caller import Caller
@@ -79,8 +77,8 @@ JobName = Annotated[
 Tenant = Annotated[str | None, Header(max_length=200)]
 
 
-class _Answer(Exception):
-    """A plain-text Ikasan error answer."""
+class _Answer(JobplanError):
+    """A plain-text Ikasan error answer (status and message as they are)."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -89,22 +87,30 @@ class _Answer(Exception):
 
 
 async def _authenticate(request: Request, services: Services, tenant: str | None) -> Caller:
-    credentials: HTTPBasicCredentials | None = await _basic(request)
-    if credentials is None:
-        raise AuthenticationFailed("HTTP Basic credentials are required")
-    return await run_in_threadpool(
-        services.auth.authenticate_basic,
-        credentials.username,
-        credentials.password,
-        tenant,
-        client_address(request),
+    """HTTP Basic (``X-Tenant`` picks the tenant), through the login throttle."""
+    authorization = request.headers.get("authorization", "")
+    pair = basic_pair(authorization) if authorization.strip() else None
+    credentials = Credentials(
+        basic=pair,
+        tenant=tenant,
+        client=client_address(request),
+        missing="HTTP Basic credentials are required",
     )
+    return await resolve_caller(services, credentials)
 
 
-def _refused(exc: AuthenticationFailed) -> Response:
-    return PlainTextResponse(
-        exc.message, status_code=401, headers={"WWW-Authenticate": 'Basic realm="ikasan"'}
-    )
+def _failure(exc: JobplanError) -> Response:
+    """An error as Ikasan's plain text, with the status every adapter gives it."""
+    if isinstance(exc, _Answer):
+        return PlainTextResponse(exc.message, status_code=exc.status)
+    answer = error_answer(exc, invalid_status=400)
+    headers = dict(answer.headers)
+    if answer.status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="ikasan"'
+    message = answer.message
+    if isinstance(exc, NotFound) and exc.kind == "plan":
+        message = f"Job plan '{exc.key}' not found"
+    return PlainTextResponse(message, status_code=answer.status, headers=headers)
 
 
 async def _export(
@@ -116,17 +122,11 @@ async def _export(
 ) -> Response:
     try:
         caller = await _authenticate(request, services, tenant)
-        bundle = await run_in_threadpool(
-            lambda: services.bundles.export_plan(caller, name, with_tokens=with_tokens)
+        bundle = await run_blocking(
+            services.bundles.export_plan, caller, name, with_tokens=with_tokens
         )
-    except AuthenticationFailed as exc:
-        return _refused(exc)
-    except PermissionDenied as exc:
-        return PlainTextResponse(exc.message, status_code=403)
-    except NotFound:
-        return PlainTextResponse(f"Job plan '{name}' not found", status_code=404)
     except JobplanError as exc:
-        return PlainTextResponse(exc.message, status_code=400)
+        return _failure(exc)
     return Response(
         bundle.content,
         media_type="application/zip",
@@ -171,17 +171,9 @@ async def _status(
     """Authenticate, then ``answer`` off the event loop; errors as Ikasan's plain text."""
     try:
         caller = await _authenticate(request, services, tenant)
-        return await run_in_threadpool(answer, caller)
-    except AuthenticationFailed as exc:
-        return _refused(exc)
-    except PermissionDenied as exc:
-        return PlainTextResponse(exc.message, status_code=403)
-    except _Answer as exc:
-        return PlainTextResponse(exc.message, status_code=exc.status)
-    except NotFound as exc:
-        return PlainTextResponse(f"Job plan '{exc.key}' not found", status_code=404)
+        return await run_blocking(answer, caller)
     except JobplanError as exc:
-        return PlainTextResponse(exc.message, status_code=400)
+        return _failure(exc)
 
 
 def _plan_ref(plan: str) -> str:
@@ -387,25 +379,7 @@ async def job_status_word(
 
 # --- bundle upload (a jobplan extension: Ikasan provisions JSON, not zips) ----------------
 
-_UPLOAD_STATUS = {
-    AuthenticationFailed: 401,
-    PermissionDenied: 403,
-    NotFound: 404,
-    TooLarge: 413,
-    InvalidInput: 400,
-    LimitExceeded: 429,
-    Conflict: 409,
-    StoreError: 503,
-}
 _RAW_TYPES = ("application/zip", "application/octet-stream", "application/x-zip-compressed")
-_SPOOL_BYTES = 1024 * 1024
-
-
-def _upload_answer(exc: JobplanError) -> Response:
-    if isinstance(exc, AuthenticationFailed):
-        return _refused(exc)
-    status = next((s for kind, s in _UPLOAD_STATUS.items() if isinstance(exc, kind)), 400)
-    return PlainTextResponse(exc.message, status_code=status)
 
 
 def _import_job(job: TransferJobRecord, request: Request) -> dict[str, Any]:
@@ -443,15 +417,6 @@ def _upload_options(fields: dict[str, str | None], file_name: str | None) -> Imp
     )
 
 
-async def _spool(request: Request) -> IO[bytes]:
-    """The raw request body in a temporary file (memory until 1 MiB)."""
-    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 - returned
-    async for chunk in request.stream():
-        await run_in_threadpool(spool.write, chunk)
-    spool.seek(0)
-    return spool
-
-
 @router.post(
     "/rest/import/context",
     status_code=202,
@@ -487,8 +452,6 @@ async def import_bundle(
     URL), ``folder`` (for plans of Ikasan bundles, which
     name none) and ``on_conflict`` (``abort``, ``replace``, ``add_version``). Answers 202
     with the job; ``statusUrl`` (also the ``Location``) shows how it went."""
-    upload: IO[bytes] | None = None
-    form: FormData | None = None
     try:
         caller = await _authenticate(request, services, x_tenant)
         if "tokens" in request.query_params:
@@ -500,36 +463,20 @@ async def import_bundle(
             key: request.query_params.get(key) for key in ("folder", "on_conflict")
         }
         fields["tokens"] = request.headers.get("x-tokens")
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        file_name = request.query_params.get("fileName")
-        if content_type == "multipart/form-data":
-            try:
-                form = await request.form(max_files=1, max_fields=10)
-            except HTTPException as exc:
-                raise InvalidInput(f"the multipart body cannot be read: {exc.detail}") from None
-            part = form.get("file")
-            if not isinstance(part, UploadFile):
-                raise InvalidInput("send the bundle zip as the multipart part 'file'")
-            for key in fields:
-                value = form.get(key)
-                if isinstance(value, str):
-                    fields[key] = value
-            upload, file_name = part.file, part.filename
-        elif content_type in _RAW_TYPES:
-            upload = await _spool(request)
-        else:
-            raise InvalidInput(
-                "send the bundle as multipart/form-data (part 'file') or as an application/zip body"
-            )
-        options = _upload_options(fields, file_name)
-        job = await run_in_threadpool(services.transfers.create_import, caller, upload, options)
+        async with read_upload(
+            request,
+            fields=fields.keys(),
+            missing_file="send the bundle zip as the multipart part 'file'",
+            wrong_type="send the bundle as multipart/form-data (part 'file') or as an "
+            "application/zip body",
+            raw_types=_RAW_TYPES,
+        ) as upload:
+            fields.update(upload.fields)
+            file_name = upload.file_name or request.query_params.get("fileName")
+            options = _upload_options(fields, file_name)
+            job = await run_blocking(services.transfers.create_import, caller, upload.file, options)
     except JobplanError as exc:
-        return _upload_answer(exc)
-    finally:
-        if form is not None:
-            await form.close()
-        elif upload is not None:
-            upload.close()
+        return _failure(exc)
     body = _import_job(job, request)
     return JSONResponse(body, status_code=202, headers={"Location": body["statusUrl"]})
 
@@ -542,9 +489,7 @@ async def import_status(
     the plans added, changed and unchanged), ``failed`` (with the ``reason``) or ``cancelled``."""
     try:
         caller = await _authenticate(request, services, x_tenant)
-        job = await run_in_threadpool(
-            services.transfers.get, caller, TransferKind.IMPORT, job_id[:64]
-        )
+        job = await run_blocking(services.transfers.get, caller, TransferKind.IMPORT, job_id[:64])
     except JobplanError as exc:
-        return _upload_answer(exc)
+        return _failure(exc)
     return JSONResponse(_import_job(job, request))

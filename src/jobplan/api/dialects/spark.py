@@ -23,32 +23,31 @@ field mapping is in docs/dialects.md.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException
 
+from jobplan.api.adapter import (
+    Credentials,
+    parse_json,
+    read_json_object,
+    resolve_caller,
+    run_blocking,
+)
 from jobplan.api.deps import ServicesDep
-from jobplan.api.dialects._body import json_object
+from jobplan.api.errors import error_answer
+from jobplan.api.uploads import read_upload
 from jobplan.api.uploads import upload_name as safe_upload_name
 from jobplan.errors import (
     AuthenticationFailed,
-    Conflict,
     InvalidInput,
     JobplanError,
-    LimitExceeded,
     NotFound,
     PermissionDenied,
-    StoreError,
-    TooLarge,
 )
-from jobplan.service.auth import parse_api_key
 from jobplan.service.caller import Caller
 from jobplan.service.container import Services
 from jobplan.service.plans import OnConflict
@@ -58,19 +57,7 @@ from jobplan.service.transfers import ExportOptions, ImportOptions, TransferKind
 __all__ = ["router"]
 
 router = APIRouter(tags=["dialect: Coherent Spark"])
-T = TypeVar("T")
 
-#: Our error classes as (HTTP status, Spark-style code); the first match decides.
-_ERRORS: list[tuple[type[JobplanError], int, str]] = [
-    (AuthenticationFailed, 401, "UNAUTHORIZED"),
-    (PermissionDenied, 403, "FORBIDDEN"),
-    (NotFound, 404, "NOT_FOUND"),
-    (TooLarge, 413, "PAYLOAD_TOO_LARGE"),
-    (InvalidInput, 400, "BAD_REQUEST"),
-    (LimitExceeded, 429, "TOO_MANY_REQUESTS"),
-    (Conflict, 409, "CONFLICT"),
-    (StoreError, 503, "SERVICE_UNAVAILABLE"),
-]
 _UNFINISHED = ["created", "in_progress"]
 _FINISHED = ["completed", "failed", "cancelled", "closed_by_timeout"]
 _RECENT = timedelta(hours=1)
@@ -89,37 +76,25 @@ _IMPORT_KEYS = {"inputs", "services_existing", "source_system", "correlation_id"
 _VERSION_TYPES = {"major", "minor", "patch"}
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse(
-        {"error": {"status": status, "code": code, "message": message}}, status_code=status
-    )
+def _error(status: int, code: str, message: str, headers: dict[str, str]) -> JSONResponse:
+    body = {"error": {"status": status, "code": code, "message": message}}
+    return JSONResponse(body, status_code=status, headers=headers or None)
 
 
-def _translate(exc: JobplanError) -> JSONResponse:
-    for kind, status, code in _ERRORS:
-        if isinstance(exc, kind):
-            return _error(status, code, exc.message)
-    return _error(400, "BAD_REQUEST", exc.message)
-
-
-async def _answer(work: Callable[[], Any]) -> Response:
+async def _answer(work: Callable[[], Awaitable[Response]]) -> Response:
     """Run an async handler body; jobplan errors leave in Spark's error shape."""
     try:
-        result: Response = await work()
-        return result
+        return await work()
     except JobplanError as exc:
-        return _translate(exc)
-
-
-async def _call(fn: Callable[..., T], *args: Any) -> T:
-    """Service calls block (database, password hashing): run them off the event loop."""
-    return await run_in_threadpool(fn, *args)
+        answer = error_answer(exc, invalid_status=400)
+        return _error(answer.status, answer.code, answer.message, answer.headers)
 
 
 # --- credentials ----------------------------------------------------------------------------
 
 
-def _authenticate(services: Services, request: Request, tenant: str) -> Caller:
+def _credentials(request: Request) -> tuple[Credentials, str | None]:
+    """The credentials, and the tenant ``x-tenant-name`` says the synthetic key is of."""
     headers = request.headers
     authorization = headers.get("authorization")
     synthetic = headers.get("x-synthetic-key")
@@ -127,36 +102,29 @@ def _authenticate(services: Services, request: Request, tenant: str) -> Caller:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationFailed("Authorization must be 'Bearer <token or API key>'")
-        token = token.strip()
-        if parse_api_key(token) is not None:
-            caller = services.auth.authenticate_api_key(token)
-        else:
-            caller = services.auth.authenticate_access_token(token)
-    elif synthetic:
+        return Credentials(secret=token.strip()), None
+    if synthetic:
         named = headers.get("x-tenant-name")
         if not named:
             raise AuthenticationFailed("x-tenant-name is required with x-synthetic-key")
-        if parse_api_key(synthetic) is None:
-            raise AuthenticationFailed("x-synthetic-key must be an API key (jp_...)")
-        caller = services.auth.authenticate_api_key(synthetic)
-        if named.casefold() != caller.tenant_name.casefold():
-            raise AuthenticationFailed(
-                f"the API key does not belong to tenant '{named[:100]}' (x-tenant-name)"
-            )
-    else:
+        return Credentials(secret=synthetic, keys_only=True), named
+    missing = "credentials required: 'Authorization: Bearer <token>' or x-synthetic-key and "
+    return Credentials(missing=missing + "x-tenant-name"), None
+
+
+async def _caller(services: Services, request: Request, tenant: str) -> Caller:
+    """The caller, who must belong to the path's ``tenant`` (and to ``x-tenant-name``)."""
+    credentials, named = _credentials(request)
+    caller = await resolve_caller(services, credentials)
+    if named is not None and named.casefold() != caller.tenant_name.casefold():
         raise AuthenticationFailed(
-            "credentials required: 'Authorization: Bearer <token>' or "
-            "x-synthetic-key and x-tenant-name"
+            f"the API key does not belong to tenant '{named[:100]}' (x-tenant-name)"
         )
     if tenant.casefold() != caller.tenant_name.casefold():
         raise PermissionDenied(
             f"the credentials are for tenant '{caller.tenant_name}', not '{tenant[:100]}'"
         )
     return caller
-
-
-async def _caller(services: Services, request: Request, tenant: str) -> Caller:
-    return await _call(_authenticate, services, request, tenant)
 
 
 # --- shaping answers ------------------------------------------------------------------------
@@ -396,10 +364,7 @@ def _looks_like_id(text: str) -> bool:
 def _import_options(text: str | None, upload_name: str | None) -> ImportOptions:
     body: dict[str, Any] = {}
     if text is not None and text.strip():
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            raise InvalidInput("is not valid JSON", field="importRequestEntity") from None
+        parsed = parse_json(text, field="importRequestEntity")
         if not isinstance(parsed, dict):
             raise InvalidInput("must be a JSON object", field="importRequestEntity")
         body = parsed
@@ -469,7 +434,7 @@ async def _tenant_wide(
 ) -> Response:
     async def work() -> Response:
         caller = await _caller(services, request, tenant)
-        return JSONResponse(await _call(_tenant_status, services, caller, kind))
+        return JSONResponse(await run_blocking(_tenant_status, services, caller, kind))
 
     return await _answer(work)
 
@@ -479,7 +444,7 @@ async def _one(
 ) -> Response:
     async def work() -> Response:
         caller = await _caller(services, request, tenant)
-        job = await _call(services.transfers.get, caller, kind, _job_id(job_id))
+        job = await run_blocking(services.transfers.get, caller, kind, _job_id(job_id))
         return JSONResponse(_shaper(kind)(job, request, tenant))
 
     return await _answer(work)
@@ -490,9 +455,9 @@ async def _cancel(
 ) -> Response:
     async def work() -> Response:
         caller = await _caller(services, request, tenant)
-        body = await json_object(request, f'such as {{"{kind}_status": "cancelled"}}')
+        body = await read_json_object(request, f'such as {{"{kind}_status": "cancelled"}}')
         _cancel_body(body, kind)
-        job = await _call(services.transfers.cancel, caller, kind, _job_id(job_id))
+        job = await run_blocking(services.transfers.cancel, caller, kind, _job_id(job_id))
         return JSONResponse(_shaper(kind)(job, request, tenant))
 
     return await _answer(work)
@@ -507,8 +472,8 @@ async def create_export(tenant: str, request: Request, services: ServicesDep) ->
 
     async def work() -> Response:
         caller = await _caller(services, request, tenant)
-        options = _export_options(await json_object(request, "with inputs"))
-        job = await _call(services.transfers.create_export, caller, options)
+        options = _export_options(await read_json_object(request, "with inputs"))
+        job = await run_blocking(services.transfers.create_export, caller, options)
         return JSONResponse(_export_status(job, request, tenant))
 
     return await _answer(work)
@@ -549,7 +514,7 @@ async def download_export(
 
     async def work() -> Response:
         caller = await _caller(services, request, tenant)
-        path, job = await _call(services.transfers.export_file, caller, _job_id(job_id))
+        path, job = await run_blocking(services.transfers.export_file, caller, _job_id(job_id))
         name = job.file_name or "package.zip"
         if file_name != name:
             raise NotFound("export file", file_name[:200])
@@ -572,26 +537,15 @@ async def create_import(tenant: str, request: Request, services: ServicesDep) ->
 
     async def work() -> Response:
         caller = await _caller(services, request, tenant)
-        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-            raise InvalidInput(
-                "send multipart/form-data with the zip as 'file' and the options as "
-                "'importRequestEntity'"
-            )
-        try:
-            form = await request.form(max_files=1, max_fields=10)
-        except HTTPException as exc:  # starlette's answer to a malformed multipart body
-            raise InvalidInput(f"the multipart body cannot be read: {exc.detail}") from None
-        try:
-            upload = form.get("file")
-            entity = form.get("importRequestEntity")
-            if not isinstance(upload, UploadFile):
-                raise InvalidInput("is required: the exported zip", field="file")
-            if entity is not None and not isinstance(entity, str):
-                raise InvalidInput("must be a JSON text field", field="importRequestEntity")
-            options = _import_options(entity, upload.filename)
-            job = await _call(services.transfers.create_import, caller, upload.file, options)
-        finally:
-            await form.close()
+        async with read_upload(
+            request,
+            fields=("importRequestEntity",),
+            missing_file="is required: the exported zip",
+            wrong_type="send multipart/form-data with the zip as 'file' and the options as "
+            "'importRequestEntity'",
+        ) as upload:
+            options = _import_options(upload.fields.get("importRequestEntity"), upload.file_name)
+            job = await run_blocking(services.transfers.create_import, caller, upload.file, options)
         return JSONResponse(_import_status(job, request, tenant))
 
     return await _answer(work)

@@ -23,13 +23,17 @@ from fastapi import APIRouter, Depends, Form, Header, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from fastapi.security import APIKeyHeader, HTTPBasic, HTTPBearer
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 
-from jobplan.api.deps import ServicesDep, client_address, current_caller
-from jobplan.api.dialects._body import json_object
+from jobplan.api.adapter import (
+    Credentials,
+    client_address,
+    native_credentials,
+    read_json_object,
+    resolve_caller,
+    run_blocking,
+)
+from jobplan.api.deps import ServicesDep
 from jobplan.api.dialects.voltmx_mapping import (
     JobIn,
     document_of,
@@ -38,16 +42,11 @@ from jobplan.api.dialects.voltmx_mapping import (
     timestamp,
     volt_field,
 )
-from jobplan.api.errors import validation_field_errors
+from jobplan.api.errors import error_answer, validation_field_errors
 from jobplan.errors import (
-    AuthenticationFailed,
-    Conflict,
     InvalidInput,
     JobplanError,
     NotFound,
-    PermissionDenied,
-    RateLimited,
-    StoreError,
 )
 from jobplan.model import PlanDocument
 from jobplan.service.caller import Caller
@@ -74,9 +73,6 @@ class _VoltMxRoute(APIRoute):
 router = APIRouter(tags=["dialect: Volt MX"])
 jobs_router = APIRouter(tags=["dialect: Volt MX"], route_class=_VoltMxRoute)
 
-_bearer = HTTPBearer(auto_error=False)
-_basic = HTTPBasic(auto_error=False)
-_api_key = APIKeyHeader(name="X-API-Key", auto_error=False)
 _JOB_ID = re.compile(r"(?:job)?(\d{1,10})")
 _MAX_JOB_ID = 2_147_483_647
 
@@ -116,48 +112,30 @@ def _failure(exc: Exception) -> JSONResponse:
         ]
         summary = "; ".join(f"{i['field']}: {i['message']}" for i in items[:5])
         return envelope(400, summary, items)
-    if isinstance(exc, RateLimited):
-        return envelope(429, exc.message, **{"Retry-After": str(exc.retry_after)})
-    if isinstance(exc, AuthenticationFailed):
-        return envelope(401, exc.message)
-    if isinstance(exc, PermissionDenied):
-        return envelope(403, exc.message)
-    if isinstance(exc, NotFound):
-        return envelope(404, f"{exc.kind} {exc.key} not found")
-    if isinstance(exc, Conflict):
-        return envelope(409, exc.message)
-    if isinstance(exc, StoreError):
-        return envelope(503, exc.message)
-    if isinstance(exc, InvalidInput):
-        field = volt_field(exc.field) if exc.field else None
-        return envelope(400, f"{field}: {exc.detail}" if field else exc.message)
-    if isinstance(exc, JobplanError | ValueError):
+    if isinstance(exc, JobplanError):
+        answer = error_answer(exc, invalid_status=400)
+        message = answer.message
+        if isinstance(exc, NotFound):
+            message = f"{exc.kind} {exc.key} not found"
+        elif isinstance(exc, InvalidInput) and exc.field:
+            message = f"{volt_field(exc.field)}: {exc.detail}"
+        return envelope(answer.status, message, **answer.headers)
+    if isinstance(exc, ValueError):
         return envelope(400, str(exc))
     raise exc
-
-
-async def _run(fn: Callable[..., Any], *args: Any) -> Any:
-    """Service calls block (database, password hashing): run them off the loop."""
-    return await run_in_threadpool(fn, *args)
 
 
 async def _caller(request: Request, services: ServicesDep, voltmx_token: VoltAuth = None) -> Caller:
     """``X-VoltMX-Authorization`` (claims token or API key), else our own credentials."""
     if voltmx_token and voltmx_token.strip():
-        caller: Caller = await _run(services.auth.authenticate_secret, voltmx_token.strip())
-        return caller
-    try:
-        bearer, basic, key = await _bearer(request), await _basic(request), await _api_key(request)
-    except HTTPException as exc:
-        raise AuthenticationFailed("the Authorization header is malformed") from exc
-    if bearer is None and basic is None and not key:
-        raise AuthenticationFailed(
-            "X-VoltMX-Authorization header is required: the claims token from "
-            "/authService/accounts/login"
+        credentials = Credentials(secret=voltmx_token.strip())
+    else:
+        credentials = native_credentials(
+            request,
+            missing="X-VoltMX-Authorization header is required: the claims token from "
+            "/authService/accounts/login",
         )
-    tenant = request.headers.get("X-Tenant")
-    native: Caller = await _run(current_caller, request, services, bearer, basic, key, tenant)
-    return native
+    return await resolve_caller(services, credentials)
 
 
 def _job_number(job_id: JobIdParam) -> int:
@@ -172,7 +150,7 @@ JobNumber = Annotated[int, Depends(_job_number)]
 
 
 async def _body(request: Request) -> JobIn:
-    return JobIn.model_validate(await json_object(request, "describing the job"))
+    return JobIn.model_validate(await read_json_object(request, "describing the job"))
 
 
 def _document(body: JobIn) -> PlanDocument:
@@ -219,22 +197,17 @@ async def login(
         return _login_error(400, "userid and password are required (form fields)")
     issued = int(time.time())
     try:
-        pair = await _run(
+        pair = await run_blocking(
             services.auth.password_grant,
             userid,
             password,
             tenant or x_tenant,
             client_address(request),
         )
-        profile = await _run(_profile, services, pair.access_token)
-    except RateLimited as exc:
-        return _login_error(429, exc.message, **{"Retry-After": str(exc.retry_after)})
-    except AuthenticationFailed as exc:
-        return _login_error(401, exc.message)
-    except StoreError as exc:
-        return _login_error(503, exc.message)
+        profile = await run_blocking(_profile, services, pair.access_token)
     except JobplanError as exc:
-        return _login_error(400, exc.message)
+        answer = error_answer(exc, invalid_status=400)
+        return _login_error(answer.status, answer.message, **answer.headers)
     body = {
         "profile": profile,
         "claims_token": {
@@ -296,7 +269,7 @@ def _history_entry(entry: VoltMxRun) -> dict[str, Any]:
 @jobs_router.get("/admin/api/jobs/job", operation_id="voltmx_list_jobs")
 async def list_jobs(caller: VoltCaller, services: ServicesDep) -> JSONResponse:
     """Every job, with its run statistics."""
-    jobs: list[VoltMxJob] = await _run(services.voltmx.list, caller)
+    jobs: list[VoltMxJob] = await run_blocking(services.voltmx.list, caller)
     return JSONResponse([_summary(job) for job in jobs])
 
 
@@ -304,7 +277,7 @@ async def list_jobs(caller: VoltCaller, services: ServicesDep) -> JSONResponse:
 async def create_job(caller: VoltCaller, request: Request, services: ServicesDep) -> JSONResponse:
     """Create a job (``jobId`` in the body is ignored: numbers are given in order)."""
     document = _document(await _body(request))
-    number = await _run(services.voltmx.create, caller, document)
+    number = await run_blocking(services.voltmx.create, caller, document)
     return envelope(Location=f"/admin/api/jobs/{number}")
 
 
@@ -314,14 +287,14 @@ async def update_job(caller: VoltCaller, request: Request, services: ServicesDep
     body = await _body(request)
     if body.jobId is None:
         raise InvalidInput("is required to say which job to update", field="jobId")
-    await _run(services.voltmx.update, caller, body.jobId, _document(body))
+    await run_blocking(services.voltmx.update, caller, body.jobId, _document(body))
     return envelope()
 
 
 @jobs_router.post("/admin/api/jobs/job/run/{job_id}", operation_id="voltmx_run_job")
 async def run_job(caller: VoltCaller, job_id: JobNumber, services: ServicesDep) -> JSONResponse:
     """Run the job now; 409 (this run skipped) while the previous call is still going."""
-    outcome = await _run(services.voltmx.run, caller, job_id)
+    outcome = await run_blocking(services.voltmx.run, caller, job_id)
     if outcome.outcome == "skipped":
         return envelope(409, f"job {job_id} is already running; this run was skipped")
     return envelope()
@@ -330,21 +303,21 @@ async def run_job(caller: VoltCaller, job_id: JobNumber, services: ServicesDep) 
 @jobs_router.get("/admin/api/jobs/history/{job_id}", operation_id="voltmx_job_history")
 async def job_history(caller: VoltCaller, job_id: JobNumber, services: ServicesDep) -> JSONResponse:
     """The job's runs as its history strategy shows them, newest first (at most 500)."""
-    runs: list[VoltMxRun] = await _run(services.voltmx.history, caller, job_id)
+    runs: list[VoltMxRun] = await run_blocking(services.voltmx.history, caller, job_id)
     return JSONResponse([_history_entry(entry) for entry in runs])
 
 
 @jobs_router.get("/admin/api/jobs/{job_id}", operation_id="voltmx_get_job")
 async def get_job(caller: VoltCaller, job_id: JobNumber, services: ServicesDep) -> JSONResponse:
     """One job's definition."""
-    job: VoltMxJob = await _run(services.voltmx.get, caller, job_id)
+    job: VoltMxJob = await run_blocking(services.voltmx.get, caller, job_id)
     return JSONResponse(job_detail(job.job_id, job.document, job.plan.enabled))
 
 
 @jobs_router.delete("/admin/api/jobs/{job_id}", operation_id="voltmx_delete_job")
 async def delete_job(caller: VoltCaller, job_id: JobNumber, services: ServicesDep) -> JSONResponse:
     """Delete the job (its plan and history); its number is not reused."""
-    await _run(services.voltmx.delete, caller, job_id)
+    await run_blocking(services.voltmx.delete, caller, job_id)
     return envelope()
 
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile as StarletteUpload
 
+from jobplan.api.adapter import run_blocking
 from jobplan.api.deps import CallerDep, LimitQuery, OffsetQuery, ServicesDep, set_page_headers
 from jobplan.api.openapi import AUTHENTICATED, problem_responses
-from jobplan.api.uploads import parse_tokens, upload_name
+from jobplan.api.uploads import parse_tokens, read_upload, upload_name
 from jobplan.errors import InvalidInput
 from jobplan.service.caller import Caller
 from jobplan.service.container import Services
@@ -292,23 +291,13 @@ async def create_import(
 ) -> TransferOut:
     """Upload a bundle (multipart `file`) and queue its import: all plans or none. The
     caller is authenticated before the body is read."""
-    try:
-        form = await request.form(max_files=1, max_fields=len(_FORM_FIELDS) + 1)
-    except HTTPException as exc:
-        raise InvalidInput(f"cannot read the multipart body: {exc.detail}") from None
-    try:
-        upload = form.get("file")
-        if not isinstance(upload, StarletteUpload):
-            raise InvalidInput("is required: the bundle as a multipart file part", field="file")
-        fields: dict[str, str] = {}
-        for key, value in form.multi_items():
-            if key == "file":
-                continue
-            if key not in _FORM_FIELDS or not isinstance(value, str):
-                raise InvalidInput("is not a field of an import", field=key)
-            if len(value) > 65536:
-                raise InvalidInput("is longer than 65536 characters", field=key)
-            fields[key] = value
+    async with read_upload(
+        request,
+        fields=_FORM_FIELDS,
+        missing_file="is required: the bundle as a multipart file part",
+        strict=True,
+    ) as upload:
+        fields = upload.fields
         options = ImportOptions(
             tokens=parse_tokens(fields.get("tokens")),
             on_conflict=_choice(fields.get("on_conflict", "abort")),
@@ -316,12 +305,9 @@ async def create_import(
             folder=fields.get("folder", ""),
             source_system=fields.get("source_system") or None,
             correlation_id=fields.get("correlation_id") or None,
-            file_name=upload_name(upload.filename),
+            file_name=upload_name(upload.file_name),
         )
-        create = services.transfers.create_import
-        job = await run_in_threadpool(create, caller, upload.file, options)
-    finally:
-        await form.close()
+        job = await run_blocking(services.transfers.create_import, caller, upload.file, options)
     out = TransferOut.of(job, request)
     response.headers["Location"] = out.status_url
     return out
