@@ -46,6 +46,8 @@ ERROR_TABLE: tuple[tuple[type[errors.JobplanError], int], ...] = (
     (errors.InvalidInput, 422),
     (errors.StoreError, 503),
 )
+#: The console's name for the table until it calls :func:`error_answer` (web/render.py).
+_STATUS_BY_ERROR = ERROR_TABLE
 #: Status words for adapters whose errors carry a code (Spark's ``error.code``).
 _CODES = {
     400: "BAD_REQUEST",

@@ -14,6 +14,7 @@ from jobplan.model import JobAction, JobRunStatus, PlanDocument, PlanRunStatus
 from jobplan.service.caller import Caller, Permission
 from jobplan.service.pagination import Page, check_page
 from jobplan.service.plans import PlanService
+from jobplan.service.validation import check_event_name
 from jobplan.store import Database
 from jobplan.store import plans as plan_store
 from jobplan.store import runs as store
@@ -386,8 +387,7 @@ class RunService:
         """Raise a global event in the caller's tenant; returns how many waiting event jobs it
         completed."""
         caller.require(Permission.RUNS_WRITE)
-        if not name or len(name) > 100:
-            raise InvalidInput("must be 1-100 characters", field="name")
+        check_event_name(name)
         with self._db.transaction() as conn:
             count = self._state.raise_event(
                 conn, caller.tenant_id, name, caller.username, datetime.now(UTC)

@@ -37,7 +37,8 @@ TRANSFER_LIMIT_SETTINGS = (
 
 
 def check_settings(settings: dict[str, Any]) -> None:
-    """Tenant settings are a small JSON object: bounded size and nesting."""
+    """Tenant settings are a small JSON object: bounded size and nesting, and JSON numbers
+    only (NaN and Infinity are refused, not stored as null)."""
 
     def depth(value: Any, level: int = 1) -> int:
         if level > MAX_SETTINGS_DEPTH:
@@ -50,7 +51,13 @@ def check_settings(settings: dict[str, Any]) -> None:
 
     if depth(settings) > MAX_SETTINGS_DEPTH:
         raise InvalidInput(f"must not nest deeper than {MAX_SETTINGS_DEPTH}", field="settings")
-    if len(json.dumps(settings)) > MAX_SETTINGS_BYTES:
+    try:
+        text = json.dumps(settings, allow_nan=False)
+    except ValueError:
+        raise InvalidInput(
+            "must not hold NaN or Infinity: they are not JSON numbers", field="settings"
+        ) from None
+    if len(text) > MAX_SETTINGS_BYTES:
         raise InvalidInput(f"must be at most {MAX_SETTINGS_BYTES} bytes of JSON", field="settings")
     for key in TRANSFER_LIMIT_SETTINGS:
         value = settings.get(key)

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import re
 
-from jobplan.errors import InvalidInput
+from pydantic import TypeAdapter, ValidationError
 
-__all__ = ["check_password", "check_slug", "check_username"]
+from jobplan.errors import InvalidInput
+from jobplan.model import Name
+
+__all__ = ["check_event_name", "check_password", "check_slug", "check_username"]
+
+_NAME = TypeAdapter(Name)
 
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 _USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
@@ -37,3 +42,12 @@ def check_password(value: str, field: str = "password") -> str:
     if len(value) > MAX_PASSWORD:
         raise InvalidInput(f"must be at most {MAX_PASSWORD} characters", field=field)
     return value
+
+
+def check_event_name(value: str, field: str = "name") -> str:
+    """A global event's name, as plan documents write it (``event`` of an event job): an
+    event no plan can wait for is refused rather than raised."""
+    try:
+        return _NAME.validate_python(value)
+    except ValidationError as exc:
+        raise InvalidInput(exc.errors()[0]["msg"], field=field) from None

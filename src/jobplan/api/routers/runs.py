@@ -16,6 +16,8 @@ from jobplan.service.records import JobRunRecord, PlanRunRecord
 from jobplan.service.runs import OutputView, PlanStats
 
 router = APIRouter(prefix="/api/v1", tags=["runs"], responses=problem_responses(*AUTHENTICATED))
+#: Largest output sequence number (the column is a 32-bit integer in PostgreSQL).
+MAX_SEQUENCE = 2**31 - 1
 
 RunId = Annotated[str, Path(max_length=64, description="Plan run id.")]
 JobRunId = Annotated[str, Path(max_length=64, description="Job run id.")]
@@ -306,7 +308,9 @@ def job_run_output(
     caller: CallerDep,
     services: ServicesDep,
     attempt: Annotated[int | None, Query(ge=1, le=1000)] = None,
-    after: Annotated[int, Query(ge=-1, description="Only chunks after this sequence.")] = -1,
+    after: Annotated[
+        int, Query(ge=-1, le=MAX_SEQUENCE, description="Only chunks after this sequence.")
+    ] = -1,
     tail: Annotated[
         int | None, Query(ge=0, le=10_000_000, description="Last N characters.")
     ] = None,
