@@ -341,7 +341,12 @@ def test_run_calls_the_registered_service(
     assert client.post(f"{JOBS}/job/run/{job_id}", headers=volt).json() == SUCCESS
 
     runs = wait_for(
-        lambda: (h := history(client, volt, job_id)) and h[0]["jobEndTime"] and h,
+        lambda: (
+            (h := history(client, volt, job_id))
+            and h[0]["jobEndTime"]  # the call ended...
+            and h[0]["executionStatus"] not in ("Running", "Queued")  # ...and so did the run
+            and h
+        ),
         what="the run to end",
     )
     entry = runs[0]
@@ -371,7 +376,12 @@ def test_run_of_an_unregistered_service_fails_with_a_message(
     job_id = create(client, volt, job_body("orphan", service="nowhere"))
     assert client.post(f"{JOBS}/job/run/{job_id}", headers=volt).json() == SUCCESS
     runs = wait_for(
-        lambda: (h := history(client, volt, job_id)) and h[0]["jobEndTime"] and h,
+        lambda: (
+            (h := history(client, volt, job_id))
+            and h[0]["jobEndTime"]  # the call ended...
+            and h[0]["executionStatus"] not in ("Running", "Queued")  # ...and so did the run
+            and h
+        ),
         what="the run to end",
     )
     assert runs[0]["executionStatus"] == "Fail"
