@@ -4,6 +4,7 @@ drive it from the outside as the API does: through the services, from another th
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -44,7 +45,8 @@ def live_engine(
         finally:
             started.set()
 
-    thread = threading.Thread(target=asyncio.run, args=(main(),), name="live-engine")
+    # a daemon: an engine that fails to stop fails its test instead of hanging the session
+    thread = threading.Thread(target=asyncio.run, args=(main(),), name="live-engine", daemon=True)
     thread.start()
     started.wait(60)
     if "engine" not in holder:
@@ -60,4 +62,6 @@ def live_engine(
         assert isinstance(loop, asyncio.AbstractEventLoop) and isinstance(stop, asyncio.Event)
         loop.call_soon_threadsafe(stop.set)
         thread.join(60)
-        assert not thread.is_alive(), "the engine did not stop"
+        if thread.is_alive():
+            faulthandler.dump_traceback(all_threads=True)  # where it is stuck, for the log
+            raise AssertionError("the engine did not stop")

@@ -77,7 +77,8 @@ class GroupReaper:
                 self._send(f"-{token}")
 
     def close(self) -> None:
-        """End the reaper process (it kills the jobs still registered, if any)."""
+        """End the reaper process (it kills the jobs still registered, if any). Does not
+        wait for it: it exits on its own once it has read the end of its input."""
         self._finalizer()
 
     @property
@@ -152,9 +153,17 @@ class _Channel:
         if stdin is not None:
             with contextlib.suppress(OSError):
                 stdin.close()
-        if process is not None:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        if process is not None and process.poll() is None:
+            # it exits once it has read end-of-file and killed what was left: collect it off
+            # this thread (this may run in a garbage collection on the event loop's thread)
+            threading.Thread(
+                target=_collect, args=(process,), name="jobplan-reaper-exit", daemon=True
+            ).start()
+
+
+def _collect(process: subprocess.Popen[bytes]) -> None:
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
