@@ -30,6 +30,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/scheduler_bench.py
 	$(BIN)/python bench/bundle_bench.py
 	$(BIN)/python bench/import_memory.py
+	$(BIN)/python bench/console_bench.py
 
 # Retakes the README's console screenshots (docs/images) from a throwaway server.
 screenshots: $(VENV)/.installed-dev system-deps
