@@ -116,6 +116,28 @@ class TenantService:
             raise NotFound("tenant", tenant_id)
         return tenant
 
+    def current(self, caller: Caller) -> TenantRecord:
+        """The caller's own tenant (its settings are readable by supervisors and admins)."""
+        caller.require(Permission.USERS_READ)
+        with self._db.read() as conn:
+            tenant = accounts.get_tenant(conn, caller.tenant_id)
+        if tenant is None:
+            raise NotFound("tenant", caller.tenant_name)
+        return tenant
+
+    def update_settings(
+        self, caller: Caller, tenant_id: str, settings: dict[str, Any]
+    ) -> TenantRecord:
+        """Replace a tenant's settings (its export and import limits): system administrators
+        only, as the limits protect the whole server."""
+        tenant = self.get(caller, tenant_id)
+        check_settings(settings)
+        with self._db.transaction() as conn:
+            accounts.update_tenant_settings(conn, tenant.id, settings)
+            updated = accounts.get_tenant(conn, tenant.id)
+        assert updated is not None
+        return updated
+
     def delete(self, caller: Caller, tenant_id: str) -> None:
         """Delete a tenant and everything in it. The caller's own tenant cannot be deleted."""
         tenant = self.get(caller, tenant_id)

@@ -27,6 +27,7 @@ __all__ = [
     "list_tenants",
     "remove_membership",
     "set_role",
+    "update_tenant_settings",
     "update_user",
 ]
 
@@ -44,6 +45,10 @@ def get_tenant(conn: Connection, tenant_id: str) -> TenantRecord | None:
     return mapped(
         TenantRecord, conn.execute(select(tenants).where(tenants.c.id == tenant_id)).first()
     )
+
+
+def update_tenant_settings(conn: Connection, tenant_id: str, settings: dict[str, Any]) -> None:
+    conn.execute(update(tenants).where(tenants.c.id == tenant_id).values(settings=settings))
 
 
 def get_tenant_by_name(conn: Connection, name: str) -> TenantRecord | None:

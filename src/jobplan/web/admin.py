@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -13,6 +14,7 @@ from jobplan.errors import InvalidInput
 from jobplan.model import Role
 from jobplan.service.caller import Permission
 from jobplan.service.notifications import NOTIFICATION_STATUSES
+from jobplan.service.transfers import TransferKind
 from jobplan.web.render import page
 from jobplan.web.routing import acting, blocking, console_router, viewing
 from jobplan.web.session import SessionDep
@@ -32,6 +34,8 @@ def _tabs(session: SessionDep) -> list[tuple[str, str]]:
     tabs.append(("/admin/services", "Services"))
     if caller.can(Permission.RUNS_READ):
         tabs.append(("/admin/notifications", "Notifications"))
+    if caller.can(Permission.USERS_READ):
+        tabs.append(("/admin/tenant", "Tenant settings"))
     return tabs
 
 
@@ -236,3 +240,52 @@ def notifications_page(
         page_number=page_number,
         pages=max(1, math.ceil(found.total / _PAGE_SIZE)),
     )
+
+
+# --- tenant settings -----------------------------------------------------------------------
+
+
+def _tenant_page(
+    request: Request, session: SessionDep, text: str | None = None, status_code: int = 200
+) -> HTMLResponse:
+    tenant = session.services.tenants.current(session.caller)
+    limits = session.services.transfers.tenant_limits
+    return page(
+        request,
+        "admin_tenant.html",
+        session,
+        status_code=status_code,
+        title="Tenant settings",
+        tabs=_tabs(session),
+        tenant=tenant,
+        text=text if text is not None else json.dumps(tenant.settings, indent=2, sort_keys=True),
+        export_limits=limits(session.caller, TransferKind.EXPORT),
+        import_limits=limits(session.caller, TransferKind.IMPORT),
+        can_write=session.caller.can(Permission.TENANTS_ADMIN),
+    )
+
+
+@router.get("/admin/tenant")
+def tenant_page(request: Request, session: SessionDep) -> HTMLResponse:
+    viewing(request, session)
+    return _tenant_page(request, session)
+
+
+@router.post("/admin/tenant")
+async def update_tenant(
+    request: Request,
+    session: SessionDep,
+    settings: Annotated[str, Form(max_length=70_000)],
+) -> Response:
+    """Replace the tenant's settings with a JSON object (system administrators)."""
+    await acting(request, session)
+    try:
+        value = json.loads(settings)
+    except ValueError as exc:
+        raise InvalidInput(f"is not JSON: {exc}", field="settings") from None
+    if not isinstance(value, dict):
+        raise InvalidInput("must be a JSON object", field="settings")
+    await blocking(
+        session.services.tenants.update_settings, session.caller, session.caller.tenant_id, value
+    )
+    return RedirectResponse("/admin/tenant", status_code=303)

@@ -12,6 +12,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from jobplan import __version__
+from jobplan.api.errors import error_answer
 from jobplan.errors import JobplanError
 from jobplan.web.session import CSRF_FIELD, CSRF_HEADER, WebSession
 
@@ -123,10 +124,7 @@ def page(
 def status_of_error(exc: JobplanError) -> int:
     """The HTTP status the API's one error table gives ``exc``; invalid input is 400 here, as
     in the dialects (a form, not a JSON schema, was wrong)."""
-    from jobplan.api.errors import _STATUS_BY_ERROR  # TEMP until the shared table lands
-
-    status = next((s for cls, s in _STATUS_BY_ERROR if isinstance(exc, cls)), 500)
-    return 400 if status == 422 else status
+    return error_answer(exc, invalid_status=400).status
 
 
 def error_page(request: Request, session: WebSession | None, exc: JobplanError) -> HTMLResponse:

@@ -45,6 +45,10 @@ def _walk_accounts(client: TestClient, root: Actor) -> None:
     _ok(client.get("/api/v1/tenants", headers=h))
     _ok(client.get(f"/api/v1/tenants/{tenant['id']}", headers=h))
     _ok(client.get("/api/v1/tenants/nope", headers=h), 404)
+    limits = {"settings": {"export_job_limit": 2}}
+    _ok(client.patch(f"/api/v1/tenants/{tenant['id']}", headers=h, json=limits))
+    _ok(client.patch("/api/v1/tenants/nope", headers=h, json=limits), 404)
+    _ok(client.patch(f"/api/v1/tenants/{tenant['id']}", headers=h, json={"settings": 1}), 422)
     _ok(client.post("/api/v1/tenants", headers=h, json={"name": ""}), 422)
     _ok(client.delete(f"/api/v1/tenants/{tenant['id']}", headers=h), 204)
 

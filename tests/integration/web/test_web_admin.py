@@ -113,3 +113,47 @@ def test_notifications_page_filters_by_status(client: TestClient, csrf: str) -> 
     assert "No notifications." in client.get("/admin/notifications?status=failed").text
     bad = client.get("/admin/notifications?status=lost")
     assert bad.status_code == 400 and "unknown status 'lost'" in bad.text.replace("&#39;", "'")
+
+
+def test_tenant_settings_are_shown_and_changed_by_a_system_admin(
+    client: TestClient, root: Actor, csrf: str
+) -> None:
+    page = client.get("/admin/tenant")
+    assert page.status_code == 200 and "Tenant settings" in page.text
+    response = client.post(
+        "/admin/tenant",
+        data={"csrf_token": csrf, "settings": '{"export_job_limit": 3}'},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    tenant = client.get("/api/v1/tenants/default", headers=root.headers).json()
+    assert tenant["settings"] == {"export_job_limit": 3}
+    assert "3 at once" in client.get("/admin/tenant").text
+    for text, field in (
+        ("[1]", "settings"),
+        ("{nope", "settings"),
+        ('{"import_job_limit": 0}', "settings.import_job_limit"),
+    ):
+        bad = client.post("/admin/tenant", data={"csrf_token": csrf, "settings": text})
+        assert bad.status_code == 400 and field in bad.text, text
+
+
+def test_tenant_settings_via_the_api_need_a_system_admin(client: TestClient, root: Actor) -> None:
+    from support.api import make_tenant
+
+    admin = make_tenant(client, root, "acme")
+    response = client.patch(
+        "/api/v1/tenants/acme", headers=admin.headers, json={"settings": {"max_package_bytes": 5}}
+    )
+    assert response.status_code == 403
+    response = client.patch(
+        "/api/v1/tenants/acme", headers=root.headers, json={"settings": {"max_package_bytes": 5}}
+    )
+    assert response.status_code == 200 and response.json()["settings"] == {"max_package_bytes": 5}
+    refused = client.patch(
+        "/api/v1/tenants/acme", headers=root.headers, json={"settings": {"export_job_limit": -1}}
+    )
+    assert refused.status_code == 422
+    assert client.get("/api/v1/tenants/acme", headers=root.headers).json()["settings"] == {
+        "max_package_bytes": 5
+    }

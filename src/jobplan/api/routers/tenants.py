@@ -93,6 +93,26 @@ def get_tenant(tenant: TenantPath, caller: CallerDep, services: ServicesDep) -> 
     return TenantOut.of(services.tenants.get(caller, tenant))
 
 
+class TenantPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    settings: dict[str, Any] = Field(
+        description="The tenant's settings, replaced whole (e.g. export and import limits)."
+    )
+
+
+@router.patch(
+    "/{tenant}",
+    operation_id="update_tenant",
+    response_model=TenantOut,
+    responses=problem_responses(404),
+)
+def update_tenant(
+    tenant: TenantPath, body: TenantPatch, caller: CallerDep, services: ServicesDep
+) -> TenantOut:
+    """Replace a tenant's settings (system administrators)."""
+    return TenantOut.of(services.tenants.update_settings(caller, tenant, body.settings))
+
+
 @router.delete(
     "/{tenant}",
     operation_id="delete_tenant",
