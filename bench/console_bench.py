@@ -5,7 +5,8 @@ Seeding (not timed): one tenant, plans in 100 folders, each plan with two versio
 five-job document (a time gate, then extract -> transform -> load, and a report that waits
 for load or for not-transform); ``--job-runs / 5`` plan runs of five job runs each, spread
 over 90 days and skewed as real histories are: 1% of the plans hold half of the runs and
-plan 0 alone 5% of them (its runs are the worst case of every per-plan query). About 93%
+plan 0 alone 5% of them (its runs are the worst case of every per-plan query); plan 1 has
+302 versions (edited daily for most of a year), the others two. About 93%
 of runs COMPLETE, 6% ERROR (a failed job, the rest SKIPPED), 1% ENDED, the newest of a few
 plans RUNNING; per-plan statistics as the engine keeps them. Rows go in with the driver's
 ``executemany`` in creation order, as a scheduler would have written them.
@@ -22,12 +23,13 @@ only", the strictest bound), and so is a page three quarters down the list (its 
 the point). The plan page with the plan, its versions, its figures, its latest run and that
 run's job runs; the run page with the run (and job runs) and the plan version it ran; the
 grid with the plan, its last 25 runs and each run's job runs.
-After a warm-up, the page and its API calls alternate (order swapped each round) so machine
-noise hits both. Printed: p50/p95 per page and per API set, the page/API ratio of the
-medians and of p95, and the SQL statements per page (and per API set). ``--profile`` prints
-a cProfile of the slowest page. Run: ``python bench/console_bench.py`` (4-7 minutes,
-a third of it seeding; ``--store DIR`` keeps the seeded store for the next run;
-``--plans N --job-runs N --requests N`` for other sizes).
+The plan page is measured on plan 0 and on plan 1. After a warm-up, the page and its API
+calls alternate (order swapped each round) so machine noise hits both. Printed: p50/p95 per
+page and per API set, the page/API ratio of the medians and of p95, and the SQL statements
+per page (and per API set). ``--profile`` prints a cProfile of the slowest page. Run:
+``python bench/console_bench.py`` (4-7 minutes, a third of it seeding; ``--store DIR``
+keeps the seeded store for the next run; ``--plans N --job-runs N --requests N`` for other
+sizes).
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ JOBS = ("gate", "extract", "transform", "load", "report")
 FOLDERS = 100
 DAYS = 90
 BATCH = 20_000
+EDITED = 302  # versions of plan 1
 TARGET_P95_MS = 150.0
 TARGET_RATIO = 2.0
 
@@ -168,9 +171,13 @@ def seed(database: Database, tenant_id: str, plan_count: int, job_run_count: int
     template = _document("x", "y")
     for index in range(plan_count):
         folder, name = folder_paths[index % FOLDERS], f"ledger-{index:05d}"
-        plan_id, v1, v2 = new_id(), new_id(), new_id()
+        plan_id = new_id()
         document = {**template, "name": name, "folder": folder}
-        for version_id, version, major in ((v1, "1.0.0", 1), (v2, "2.0.0", 2)):
+        # plan 1 was edited daily for most of a year: EDITED versions; the others have two
+        majors = range(1, (EDITED if index == 1 else 2) + 1)
+        numbered = [(new_id(), f"{major}.0.0", major) for major in majors]
+        current_id, current = numbered[-1][0], numbered[-1][1]
+        for version_id, version, major in numbered:
             version_rows.append(
                 {
                     "id": version_id,
@@ -184,7 +191,7 @@ def seed(database: Database, tenant_id: str, plan_count: int, job_run_count: int
                     "document": {**document, "version": version},
                     "comment": "",
                     "created_by": USER,
-                    "created_at": now - timedelta(days=DAYS + 2 - major),
+                    "created_at": now - timedelta(days=len(numbered) + DAYS - major),
                 }
             )
         plan_rows.append(
@@ -194,15 +201,15 @@ def seed(database: Database, tenant_id: str, plan_count: int, job_run_count: int
                 "folder": folder,
                 "name": name,
                 "enabled": index % 7 != 0,
-                "current_version_id": v2,
-                "current_version": "2.0.0",
+                "current_version_id": current_id,
+                "current_version": current,
                 "created_at": now - timedelta(days=DAYS + 2),
                 "updated_at": now - timedelta(days=DAYS),
                 "next_fire_time": now + timedelta(minutes=rng.randrange(1, 60 * 24 * 3)),
                 "last_fire_time": None,
             }
         )
-        plan_info.append((plan_id, f"{folder}/{name}", v2))
+        plan_info.append((plan_id, f"{folder}/{name}", current_id, current))
     with database.transaction() as conn:
         conn.execute(insert(folders), folder_rows)
         conn.execute(insert(plans), plan_rows)
@@ -230,7 +237,7 @@ def seed(database: Database, tenant_id: str, plan_count: int, job_run_count: int
             runs: list[tuple[Any, ...]] = []
             jobs: list[tuple[Any, ...]] = []
             for at, index in part:
-                plan_id, path, version_id = plan_info[index]
+                plan_id, path, version_id, version = plan_info[index]
                 running = newest[index] == at and index % 50 == 3
                 roll = rng.random()
                 status = (
@@ -310,7 +317,7 @@ def seed(database: Database, tenant_id: str, plan_count: int, job_run_count: int
                         plan_id,
                         path,
                         version_id,
-                        "2.0.0",
+                        version,
                         status,
                         "schedule" if roll < 0.97 else "manual",
                         created,
@@ -394,7 +401,9 @@ Fetch = Callable[[str], Any]
 Case = tuple[str, str, Callable[[Fetch], None]]
 
 
-def scenarios(plan_id: str, run_id: str, version: str, plan_count: int) -> list[Case]:
+def scenarios(
+    plan_id: str, run_id: str, version: str, plan_count: int, edited_id: str | None
+) -> list[Case]:
     """(name, page path, the API calls giving the same data). The API calls work their
     way as a client would: from one answer to the next call."""
     search = f"ledger-{plan_count // 2:05d}"[:-1]  # ten plans
@@ -413,12 +422,15 @@ def scenarios(plan_id: str, run_id: str, version: str, plan_count: int) -> list[
 
         return calls
 
-    def plan_calls(fetch: Fetch) -> None:
-        fetch(f"/api/v1/plans/{plan_id}")
-        fetch(f"/api/v1/plans/{plan_id}/versions")
-        fetch(f"/api/v1/plans/{plan_id}/stats")
-        newest = fetch(f"/api/v1/runs?plan={plan_id}&limit=1")[0]["id"]
-        fetch(f"/api/v1/runs/{newest}")
+    def plan_calls_of(plan: str) -> Callable[[Fetch], None]:
+        def calls(fetch: Fetch) -> None:
+            fetch(f"/api/v1/plans/{plan}")
+            fetch(f"/api/v1/plans/{plan}/versions")
+            fetch(f"/api/v1/plans/{plan}/stats")
+            newest = fetch(f"/api/v1/runs?plan={plan}&limit=1")[0]["id"]
+            fetch(f"/api/v1/runs/{newest}")
+
+        return calls
 
     def run_calls(fetch: Fetch) -> None:
         fetch(f"/api/v1/runs/{run_id}")
@@ -438,7 +450,12 @@ def scenarios(plan_id: str, run_id: str, version: str, plan_count: int) -> list[
             f"/plans?page={deep}",
             plans_list(f"&offset={(deep - 1) * 50}", False),
         ),
-        ("plan (busiest)", f"/plans/{plan_id}", plan_calls),
+        ("plan (busiest)", f"/plans/{plan_id}", plan_calls_of(plan_id)),
+        *(
+            [(f"plan, {EDITED} versions", f"/plans/{edited_id}", plan_calls_of(edited_id))]
+            if edited_id
+            else []
+        ),
         ("run", f"/runs/{run_id}", run_calls),
         ("grid, 25 runs", f"/plans/{plan_id}/grid?runs=25", grid_calls),
     ]
@@ -485,10 +502,12 @@ def run(args: argparse.Namespace, home: Path) -> None:
         started = time.perf_counter()
         plan_id = seed(database, tenant_id, args.plans, args.job_runs)
         print(f"seeded in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    else:  # a kept store: its own sizes
-        with database.read() as conn:
-            args.plans = conn.execute(select(func.count()).select_from(plans)).scalar_one()
-            args.job_runs = conn.execute(select(func.count()).select_from(job_runs)).scalar_one()
+    with database.read() as conn:  # a kept store has its own sizes
+        edited_id = conn.execute(
+            select(plans.c.id).where(plans.c.name == "ledger-00001")
+        ).scalar_one_or_none()
+        args.plans = conn.execute(select(func.count()).select_from(plans)).scalar_one()
+        args.job_runs = conn.execute(select(func.count()).select_from(job_runs)).scalar_one()
     timer = ServerTimer(create_app(settings, services))
     statements: list[str] = []
     event.listen(
@@ -506,7 +525,7 @@ def run(args: argparse.Namespace, home: Path) -> None:
             ).json()["access_token"]
             api = {"Authorization": f"Bearer {token}"}
             latest = client.get(f"/api/v1/runs?plan={plan_id}&limit=1", headers=api).json()
-            cases = scenarios(plan_id, latest[0]["id"], latest[0]["version"], args.plans)
+            cases = scenarios(plan_id, latest[0]["id"], latest[0]["version"], args.plans, edited_id)
             results = measure(client, timer, api, cases, args, statements)
             report(results, args)
             if args.profile:
