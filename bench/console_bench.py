@@ -27,7 +27,7 @@ The plan page is measured on plan 0 and on plan 1. After a warm-up, the page and
 calls alternate (order swapped each round) so machine noise hits both. Printed: p50/p95 per
 page and per API set, the page/API ratio of the medians and of p95, and the SQL statements
 per page (and per API set). ``--profile`` prints a cProfile of the slowest page. Run:
-``python bench/console_bench.py`` (4-7 minutes, a third of it seeding; ``--store DIR``
+``python bench/console_bench.py`` (3-7 minutes, a third of it seeding; ``--store DIR``
 keeps the seeded store for the next run; ``--plans N --job-runs N --requests N`` for other
 sizes).
 """
