@@ -18,11 +18,13 @@ from jobplan.service.plans import PlanService, load_document
 from jobplan.store import Database, overview
 from jobplan.store import plans as plan_store
 from jobplan.store import runs as run_store
+from jobplan.store.overview import VersionSummary
 from jobplan.store.records import JobRunRecord, PlanRecord, PlanRunRecord, PlanStatsRecord
 
 __all__ = [
     "MAX_FIRES_PER_PLAN",
     "MAX_GRID_RUNS",
+    "MAX_LISTED_VERSIONS",
     "MAX_UPCOMING",
     "Fire",
     "JobRunRecord",
@@ -31,11 +33,14 @@ __all__ = [
     "PlanOverview",
     "RecentRun",
     "RunGrid",
+    "VersionSummary",
     "job_actions",
     "job_names_of",
     "upcoming_fires",
 ]
 
+#: At most this many versions in a plan's version list.
+MAX_LISTED_VERSIONS = 50
 #: At most this many runs (columns) in a run grid.
 MAX_GRID_RUNS = 100
 #: At most this many fire times in one preview.
@@ -224,12 +229,15 @@ class OverviewService:
                     names.append(job_run.job_name)
         return RunGrid(plan, names, items[::-1], cells)
 
-    def fires(self, caller: Caller, plan_ref: str, count: int = 10) -> list[Fire]:
-        """The plan's next fire times (none without a window)."""
-        view = self._plans.get(caller, plan_ref)
-        if view.document.window is None:
-            return []
-        return upcoming_fires(view.document.window, datetime.now(UTC), count)
+    def versions(
+        self, caller: Caller, plan_ref: str, limit: int = MAX_LISTED_VERSIONS
+    ) -> tuple[list[VersionSummary], int]:
+        """The plan's newest ``limit`` versions without their documents, and how many it
+        has: a page's cost does not grow with a plan's history."""
+        caller.require(Permission.PLANS_READ)
+        with self._db.read() as conn:
+            plan = self._plans.resolve(conn, caller, plan_ref)
+            return overview.version_history(conn, caller.tenant_id, plan.id, limit)
 
     def upcoming(
         self,

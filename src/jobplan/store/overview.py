@@ -7,6 +7,7 @@ index, so an overview costs the same with a thousand runs per plan as with a mil
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -16,9 +17,16 @@ from sqlalchemy import Connection, Executable, bindparam, func, select, union_al
 from jobplan.store._util import mapped
 from jobplan.store.plans import in_folder_tree
 from jobplan.store.records import JobRunRecord, PlanRecord, PlanStatsRecord
-from jobplan.store.tables import job_runs, plan_runs, plan_stats, plans
+from jobplan.store.tables import job_runs, plan_runs, plan_stats, plan_versions, plans
 
-__all__ = ["job_runs_of_runs", "plans_firing_before", "recent_run_statuses", "stats_of_plans"]
+__all__ = [
+    "VersionSummary",
+    "job_runs_of_runs",
+    "plans_firing_before",
+    "recent_run_statuses",
+    "stats_of_plans",
+    "version_history",
+]
 
 
 def recent_run_statuses(
@@ -123,3 +131,38 @@ def plans_firing_before(
     )
     total = conn.execute(select(func.count()).select_from(plans).where(condition)).scalar_one()
     return [PlanRecord(**row._mapping) for row in rows], int(total)
+
+
+@dataclass(frozen=True, slots=True)
+class VersionSummary:
+    """A stored version as a history lists it: no document."""
+
+    id: str
+    version: str
+    comment: str
+    created_by: str
+    created_at: datetime
+
+
+def version_history(
+    conn: Connection, tenant_id: str, plan_id: str, limit: int
+) -> tuple[list[VersionSummary], int]:
+    """A plan's newest ``limit`` versions (highest first) without their documents, and how
+    many it has."""
+    condition = (plan_versions.c.tenant_id == tenant_id) & (plan_versions.c.plan_id == plan_id)
+    rows = conn.execute(
+        select(
+            plan_versions.c.id,
+            plan_versions.c.version,
+            plan_versions.c.comment,
+            plan_versions.c.created_by,
+            plan_versions.c.created_at,
+        )
+        .where(condition)
+        .order_by(
+            plan_versions.c.major.desc(), plan_versions.c.minor.desc(), plan_versions.c.patch.desc()
+        )
+        .limit(limit)
+    )
+    total = conn.execute(select(func.count()).select_from(plan_versions).where(condition))
+    return [VersionSummary(**row._mapping) for row in rows], int(total.scalar_one())

@@ -13,7 +13,7 @@ from jobplan.errors import InvalidInput, JobplanError, RateLimited
 from jobplan.model import diff_plans
 from jobplan.service.caller import Permission
 from jobplan.service.cron_preview import preview_cron
-from jobplan.service.overview import JobRunRecord, job_actions, job_names_of
+from jobplan.service.overview import JobRunRecord, job_actions, job_names_of, upcoming_fires
 from jobplan.web.graph import layout_plan
 from jobplan.web.render import page
 from jobplan.web.routing import acting as _acting
@@ -182,13 +182,13 @@ def plan_page(
     _viewing(request, session)
     services, caller = session.services, session.caller
     view = services.plans.get(caller, plan_id, version)
-    versions = services.plans.versions(caller, plan_id)
+    versions, version_count = services.overview.versions(caller, plan_id)
     changes = None
     if compare:
         other = services.plans.get(caller, plan_id, compare)
         changes = [str(change) for change in diff_plans(other.document, view.document)]
-    fires = services.overview.fires(caller, plan_id, 10)
     window = view.document.window
+    fires = upcoming_fires(window, datetime.now(UTC), 10) if window else []
     description = window.schedule().describe() if window else None
     states: dict[str, str] = {}
     chosen = None
@@ -212,6 +212,7 @@ def plan_page(
         title=view.plan.path,
         view=view,
         versions=versions,
+        version_count=version_count,
         changes=changes,
         compare=compare,
         fires=fires,

@@ -196,3 +196,21 @@ def test_folder_tree_filters_the_plans(client: TestClient, root: Actor, csrf: st
         assert f'title="{path}"' in page, path
     hr = client.get("/plans?folder=hr").text
     assert "hr/payroll/two" in hr and "finance/eod/one" not in hr
+
+
+def test_plan_page_lists_only_the_newest_versions(
+    client: TestClient, root: Actor, services: Services, csrf: str
+) -> None:
+    for number in range(53):
+        plan = sample_plan(description=f"revision {number}")
+        assert client.post("/api/v1/plans/apply", headers=root.headers, json=plan).is_success
+    plan_id = client.get("/api/v1/plans", headers=root.headers).json()[0]["id"]
+    caller = services.auth.authenticate_access_token(
+        root.headers["Authorization"].removeprefix("Bearer ")
+    )
+    listed, total = services.overview.versions(caller, plan_id)
+    assert total == 53 and len(listed) == 50
+    assert [v.version for v in listed[:2]] == ["1.0.52", "1.0.51"]
+    page = client.get(f"/plans/{plan_id}").text
+    assert "The newest 50 of 53 versions" in page
+    assert '?version=1.0.3"' in page and '?version=1.0.2"' not in page
