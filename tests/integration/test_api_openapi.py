@@ -133,3 +133,25 @@ def test_dialect_routes_document_their_own_credentials(
         assert definition == {**definition, "type": "http", "scheme": "basic"}
     else:
         assert definition == {**definition, "type": "apiKey", "in": "header", "name": header}
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "media_type", "schema"),
+    [
+        ("/rest/export/context/{name}", "get", "text/plain", {"type": "string"}),
+        ("/etl-mgr/api/apijob", "post", "application/json", "DiemMessage"),
+        ("/{tenant}/api/v4/export", "post", "application/json", "SparkError"),
+        ("/admin/api/jobs/job", "get", "application/json", "VoltMxResult"),
+        ("/authService/accounts/login", "post", "application/json", "VoltMxAuthError"),
+    ],
+)
+def test_dialect_errors_are_documented_in_their_own_shapes(
+    spec: dict[str, Any], path: str, method: str, media_type: str, schema: Any
+) -> None:
+    responses = spec["paths"][path][method]["responses"]
+    expected = schema if isinstance(schema, dict) else {"$ref": f"#/components/schemas/{schema}"}
+    for status in ("400", "401", "429", "503"):
+        assert responses[status]["content"][media_type]["schema"] == expected, status
+    if "login" not in path:
+        for status in ("403", "404", "409"):
+            assert responses[status]["content"][media_type]["schema"] == expected, status

@@ -7,6 +7,7 @@ lists for that status, and the body must match its schema.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -88,9 +89,19 @@ class Contract:
     checked: int = 0
     _patterns: list[tuple[re.Pattern[str], str]] = field(default_factory=list, repr=False)
 
+    #: only requests whose path starts with one of these are checked
+    prefixes: tuple[str, ...] = ("/",)
+    #: only responses with at least this status are checked
+    min_status: int = 0
+
     def check(self, response: httpx.Response) -> None:
         response.read()
         request = _Request(response.request)
+        template = self._template(request.path)
+        if response.status_code < self.min_status or not request.path.startswith(self.prefixes):
+            return
+        if request.method not in self.document["paths"].get(template, {}):
+            return  # not an operation of the document (a test of an unknown route)
         self.checked += 1
         try:
             self.openapi.validate_response(request, _Response(response))
@@ -102,7 +113,7 @@ class Contract:
                 f"\n    body: {response.text[:300]}"
             )
             return
-        self.seen.add((request.method.upper(), self._template(request.path), response.status_code))
+        self.seen.add((request.method.upper(), template, response.status_code))
 
     def _template(self, path: str) -> str:
         """The document's path template ``path`` matches (literal segments win)."""
@@ -133,12 +144,19 @@ def _causes(exc: BaseException) -> list[BaseException]:
     return out
 
 
-def watch(client: TestClient, spec: dict[str, Any] | None = None) -> Contract:
-    """Validate every response ``client`` receives from now on against ``spec`` (by default
-    the document the application serves at ``/openapi.json``)."""
-    document = spec if spec is not None else client.get("/openapi.json").json()
+@functools.cache
+def _openapi(text: str) -> OpenAPI:
+    """openapi-core's view of a document (checking the document takes a while: once)."""
     # openapi-core reads only application/json as JSON by default
     config = Config(extra_media_type_deserializers={"application/problem+json": json.loads})
-    contract = Contract(document, OpenAPI.from_dict(document, config=config))
+    return OpenAPI.from_dict(json.loads(text), config=config)
+
+
+def watch(client: TestClient, prefixes: tuple[str, ...] = ("/",), min_status: int = 0) -> Contract:
+    """Validate every response ``client`` receives from now on, for requests to an operation
+    of the document under one of ``prefixes`` (answered with at least ``min_status``),
+    against the document the application serves at ``/openapi.json``."""
+    text = client.get("/openapi.json").text
+    contract = Contract(json.loads(text), _openapi(text), prefixes=prefixes, min_status=min_status)
     client.event_hooks["response"].append(contract.check)
     return contract

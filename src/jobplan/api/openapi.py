@@ -7,7 +7,8 @@
   (``HTTPValidationError``, ``application/json``) is not what the server sends, so every 422
   becomes a :class:`Problem` (the validation handler and the NUL filter answer it on any
   route), operations that take a body document the 413 of the size limit, and the dialect
-  routes get their security schemes.
+  routes get their security schemes and their errors in their products' shapes (for the
+  statuses of the shared error table; a route's own ``responses=`` wins).
 * :func:`install_docs` serves Swagger UI from the copy vendored in the package
   (``jobplan/static/vendor``), so ``/docs`` works without internet.
 """
@@ -152,12 +153,104 @@ _DIALECT_SECURITY: dict[str, list[dict[str, list[str]]]] = {
 }
 _PUBLIC_OPERATIONS = {"voltmx_login"}
 
+#: The error bodies of each dialect: its products' own shapes (docs/dialects.md).
+_DIALECT_ERROR_SCHEMAS: dict[str, Any] = {
+    "DiemMessage": {
+        "type": "object",
+        "description": "IBM DIEM's answer: a message.",
+        "required": ["message"],
+        "properties": {"message": {"type": "string"}},
+    },
+    "SparkError": {
+        "type": "object",
+        "description": "Coherent Spark's error.",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["status", "code", "message"],
+                "properties": {
+                    "status": {"type": "integer"},
+                    "code": {"type": "string", "examples": ["NOT_FOUND"]},
+                    "message": {"type": "string"},
+                },
+            }
+        },
+    },
+    "VoltMxResult": {
+        "type": "object",
+        "description": "Volt MX's operation result: `SUCCESS`, or `FAIL` with a message (and "
+        "the invalid fields in `result`).",
+        "required": ["status", "message"],
+        "properties": {
+            "status": {"enum": ["SUCCESS", "FAIL"]},
+            "result": {},
+            "message": {"type": ["string", "null"]},
+            "token": {"type": "null"},
+        },
+    },
+    "VoltMxAuthError": {
+        "type": "object",
+        "description": "Volt MX's login error.",
+        "required": ["domain", "message", "httpstatus"],
+        "properties": {
+            "domain": {"type": "string", "examples": ["AUTH"]},
+            "message": {"type": "string"},
+            "httpstatus": {"type": "integer"},
+        },
+    },
+}
+_TEXT = {"text/plain": {"schema": {"type": "string"}}}
+_DIALECT_ERRORS: dict[str, dict[str, Any]] = {
+    "dialect: Ikasan": _TEXT,
+    "dialect: IBM DIEM": {"application/json": {"schema": {"$ref": _REF + "DiemMessage"}}},
+    "dialect: Coherent Spark": {"application/json": {"schema": {"$ref": _REF + "SparkError"}}},
+    "dialect: Volt MX": {"application/json": {"schema": {"$ref": _REF + "VoltMxResult"}}},
+}
+_LOGIN_ERRORS = {"application/json": {"schema": {"$ref": _REF + "VoltMxAuthError"}}}
+#: What a dialect answers for each error of the shared error table (invalid input is 400 in
+#: the dialects, as in their products).
+_DIALECT_MEANINGS: dict[int, str] = {
+    400: "The request is invalid.",
+    401: "No valid credentials.",
+    403: "The caller's role or tenant does not allow this.",
+    404: "Something the request names does not exist.",
+    409: "The current state does not allow this.",
+    413: "Too large: the body (problem details, from the size limit) or a part of it.",
+    429: "Too many failed logins or queued jobs (`Retry-After`).",
+    503: "The database is unavailable; try again later.",
+}
+
 
 def _schemas() -> dict[str, Any]:
     schema = Problem.model_json_schema(ref_template=_REF + "{model}")
     definitions: dict[str, Any] = schema.pop("$defs", {})
     schema["properties"]["errors"].pop("default", None)
-    return {**definitions, "Problem": schema}
+    return {**definitions, "Problem": schema, **_DIALECT_ERROR_SCHEMAS}
+
+
+def _dialect_tag(operation: dict[str, Any]) -> str | None:
+    return next((t for t in operation.get("tags", []) if t in _DIALECT_SECURITY), None)
+
+
+def _document_dialect(operation: dict[str, Any], tag: str) -> None:
+    """Security and error answers of a dialect route, unless its decorator said them."""
+    public = operation.get("operationId") in _PUBLIC_OPERATIONS
+    if not public:
+        operation.setdefault("security", _DIALECT_SECURITY[tag])
+    errors = _LOGIN_ERRORS if public else _DIALECT_ERRORS[tag]
+    statuses = (400, 401, 429, 503) if public else tuple(_DIALECT_MEANINGS)
+    responses = operation["responses"]
+    for status in statuses:
+        key = str(status)
+        if key in responses and key != "413":
+            continue
+        entry = responses.setdefault(key, {"description": _DIALECT_MEANINGS[status]})
+        if key == "413":
+            entry["description"] = _DIALECT_MEANINGS[413]
+        entry.setdefault("content", {}).update(errors)
+        if key == "413":
+            entry["content"].setdefault(PROBLEM_JSON, {"schema": {"$ref": _REF + "Problem"}})
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:
@@ -183,16 +276,12 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             content = responses.get("422", {}).get("content", {})
             if "422" not in responses or PROBLEM_JSON not in content:
                 responses["422"] = _problem_response(422)
+            operation["tags"] = list(dict.fromkeys(operation.get("tags", [])))
+            tag = _dialect_tag(operation)
+            if tag is not None:
+                _document_dialect(operation, tag)
             if "requestBody" in operation and "413" not in responses:
                 responses["413"] = _problem_response(413)
-            if "security" not in operation and operation.get("operationId") not in (
-                _PUBLIC_OPERATIONS
-            ):
-                for tag in operation.get("tags", []):
-                    if tag in _DIALECT_SECURITY:
-                        operation["security"] = _DIALECT_SECURITY[tag]
-                        break
-            operation["tags"] = list(dict.fromkeys(operation.get("tags", [])))
     return document
 
 

@@ -15,6 +15,7 @@ from jobplan.service.container import Services
 from jobplan.settings import Settings
 from jobplan.store import Database
 from support.api import ROOT_PASSWORD, ROOT_USER, Actor, login
+from support.contract import watch
 
 
 @pytest.fixture
@@ -36,10 +37,18 @@ def services(api_settings: Settings, database: Database) -> Iterator[Services]:
     yield services
 
 
+#: Where every response of every API test is checked against the OpenAPI document.
+CHECKED_PREFIXES = ("/api/v1/", "/oauth/", "/healthz")
+
+
 @pytest.fixture
 def client(api_settings: Settings, services: Services) -> Iterator[TestClient]:
+    """The application; every response of jobplan's own API that a test receives is checked
+    against the OpenAPI document the application serves (support/contract.py)."""
     with TestClient(create_app(api_settings, services)) as test_client:
+        contract = watch(test_client, CHECKED_PREFIXES)
         yield test_client
+    contract.assert_clean()
 
 
 @pytest.fixture
