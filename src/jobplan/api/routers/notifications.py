@@ -57,7 +57,12 @@ class NotificationOut(BaseModel):
         )
 
 
-@router.get("", operation_id="list_notifications", response_model=list[NotificationOut])
+@router.get(
+    "",
+    operation_id="list_notifications",
+    response_model=list[NotificationOut],
+    responses=problem_responses(404),
+)
 def list_notifications(
     request: Request,
     response: Response,
