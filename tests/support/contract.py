@@ -144,6 +144,25 @@ def _causes(exc: BaseException) -> list[BaseException]:
     return out
 
 
+_SERVED: list[str] = []
+
+
+def _served_document(client: TestClient) -> str:
+    """The document the application serves, fetched from the first application watched.
+    Every test's app is built by the same ``create_app`` from the same code, so the document
+    is the same; generating it costs FastAPI about half a second per app, which across the
+    suite's thousand API tests was minutes."""
+    if not _SERVED:
+        _SERVED.append(client.get("/openapi.json").text)
+    return _SERVED[0]
+
+
+@functools.cache
+def _parsed(text: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(text)
+    return document
+
+
 @functools.cache
 def _openapi(text: str) -> OpenAPI:
     """openapi-core's view of a document (checking the document takes a while: once)."""
@@ -156,7 +175,7 @@ def watch(client: TestClient, prefixes: tuple[str, ...] = ("/",), min_status: in
     """Validate every response ``client`` receives from now on, for requests to an operation
     of the document under one of ``prefixes`` (answered with at least ``min_status``),
     against the document the application serves at ``/openapi.json``."""
-    text = client.get("/openapi.json").text
-    contract = Contract(json.loads(text), _openapi(text), prefixes=prefixes, min_status=min_status)
+    text = _served_document(client)
+    contract = Contract(_parsed(text), _openapi(text), prefixes=prefixes, min_status=min_status)
     client.event_hooks["response"].append(contract.check)
     return contract
