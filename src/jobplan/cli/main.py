@@ -132,7 +132,10 @@ def serve(
             highlight=False,
         )
     url = f"http://{settings.host}:{settings.port}"
-    err.print(f"jobplan {__version__} serving on {url} (API docs at {url}/docs)", highlight=False)
+    err.print(
+        f"jobplan {__version__} serving on {url} (console at {url}/, API docs at {url}/docs)",
+        highlight=False,
+    )
     try:
         uvicorn.run(
             create_app(settings, services),
