@@ -9,8 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from jobplan.web import admin, transfers
-from jobplan.web import live as _live  # noqa: F401  (registers the event streams)
+from jobplan.web import admin, live, transfers
 from jobplan.web.pages import router
 
 __all__ = ["STATIC_DIR", "install_console"]
@@ -23,6 +22,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "console"
 def install_console(app: FastAPI) -> None:
     """Serve the console at ``/`` and its static files at ``/static/console``."""
     app.include_router(router)
+    app.include_router(live.router)
     app.include_router(admin.router)
     app.include_router(transfers.router)
     app.mount("/static/console", StaticFiles(directory=STATIC_DIR), name="console")

@@ -17,10 +17,12 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from jobplan.errors import JobplanError
-from jobplan.web.pages import router
+from jobplan.web.routing import console_router
 from jobplan.web.session import SessionDep
 
-__all__ = ["POLL_SECONDS"]
+__all__ = ["POLL_SECONDS", "router"]
+
+router = console_router()
 
 POLL_SECONDS = 1.0
 _OUTPUT_POLL_SECONDS = 0.5

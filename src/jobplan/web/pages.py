@@ -192,19 +192,16 @@ def plan_page(
     description = window.schedule().describe() if window else None
     states: dict[str, str] = {}
     chosen = None
+    stats = None
+    recent = []
     if caller.can(Permission.RUNS_READ):
-        chosen = services.runs.get(caller, run) if run else None
-        if chosen is None:
-            latest = services.runs.latest_run(caller, plan_id)
-            chosen = services.runs.get(caller, latest.id) if latest else None
+        stats = services.runs.stats(caller, plan_id)
+        recent = services.runs.list_runs(caller, plan_ref=plan_id, limit=_RECENT_RUNS).items
+        # the graph shows the asked-for run, else the newest (already in ``recent``)
+        shown = run or (recent[0].id if recent else None)
+        chosen = services.runs.get(caller, shown) if shown else None
         if chosen is not None:
             states = {job.job_name: job.status for job in chosen.jobs}
-    stats = services.runs.stats(caller, plan_id) if caller.can(Permission.RUNS_READ) else None
-    recent = (
-        services.runs.list_runs(caller, plan_ref=plan_id, limit=_RECENT_RUNS).items
-        if caller.can(Permission.RUNS_READ)
-        else []
-    )
     return page(
         request,
         "plan.html",

@@ -214,3 +214,24 @@ def test_plan_page_lists_only_the_newest_versions(
     page = client.get(f"/plans/{plan_id}").text
     assert "The newest 50 of 53 versions" in page
     assert '?version=1.0.3"' in page and '?version=1.0.2"' not in page
+
+
+def test_bad_actions_are_refused_naming_the_field_and_change_nothing(
+    client: TestClient, root: Actor, csrf: str
+) -> None:
+    body = client.post("/api/v1/plans/apply", headers=root.headers, json=sample_plan()).json()
+    plan_id = body["plan"]["id"]
+    bad_bulk = client.post(
+        "/plans/bulk", data={"csrf_token": csrf, "action": "explode", "plan": plan_id}
+    )
+    assert bad_bulk.status_code == 400 and "action: must be enable or disable" in bad_bulk.text
+    empty_bulk = client.post("/plans/bulk", data={"csrf_token": csrf, "action": "disable"})
+    assert empty_bulk.status_code == 400 and "choose at least one plan" in empty_bulk.text
+    plan = client.get(f"/api/v1/plans/{plan_id}", headers=root.headers).json()
+    assert plan["enabled"] is True
+    run_id = _start(client, root, plan_id)
+    job = client.get(f"/api/v1/runs/{run_id}", headers=root.headers).json()["jobs"][0]
+    bad_action = client.post(f"/job-runs/{job['id']}/explode", data={"csrf_token": csrf})
+    assert bad_action.status_code == 400 and "action: must be one of" in bad_action.text
+    after = client.get(f"/api/v1/job-runs/{job['id']}", headers=root.headers).json()
+    assert after["status"] == job["status"]
