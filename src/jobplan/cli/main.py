@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.table import Table
@@ -12,7 +12,7 @@ from jobplan import __version__
 from jobplan.cli.admin import db_app, users_app
 from jobplan.cli.client import ApiClient, load_connection
 from jobplan.cli.notifications import notifications_app
-from jobplan.cli.output import bold, err, fail, line, out
+from jobplan.cli.output import Format, OutputOption, bold, emit, err, fail, line, out
 from jobplan.cli.remote import apply, keys_app, plans_app
 from jobplan.cli.runs import runs_app
 from jobplan.cli.services import services_app
@@ -40,9 +40,24 @@ app.command("export")(export_bundle)
 app.command("import")(import_bundle)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(__version__, highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def connection_options(
     ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print the jobplan version and exit.",
+        ),
+    ] = False,
     server: Annotated[
         str | None,
         typer.Option(
@@ -75,10 +90,10 @@ def connection_options(
     ctx.obj = {"client": make_client}
 
 
-@app.command()
-def version() -> None:
-    """Print the jobplan version."""
-    out.print(__version__)
+@app.command("version")
+def version_command() -> None:
+    """Print the jobplan version (as ``jobplan --version``)."""
+    out.print(__version__, highlight=False)
 
 
 @app.command()
@@ -164,9 +179,12 @@ def cron(
     dst_gap: Annotated[
         str, typer.Option(help="Spring-forward gap: 'skip' (Quartz) or 'run_at_gap_end'.")
     ] = "skip",
+    output: OutputOption = Format.TABLE,
 ) -> None:
     """Preview the next fire times of a Quartz cron expression, with a description."""
-    from jobplan.service.cron_preview import preview_cron
+    from pydantic import TypeAdapter
+
+    from jobplan.service.cron_preview import CronPreview, preview_cron
 
     if dst_gap not in ("skip", "run_at_gap_end"):
         raise fail("--dst-gap must be 'skip' or 'run_at_gap_end'")
@@ -179,14 +197,19 @@ def cron(
         result = preview_cron(expression, tz, count, after, gap)
     except JobplanError as exc:
         raise fail(str(exc)) from exc
-    out.print(line(bold(result.expression), f"  ({result.timezone})"), highlight=False)
-    out.print(result.description, highlight=False)
+    # the same object as GET /api/v1/cron/preview answers
+    emit(output, TypeAdapter(CronPreview).dump_python(result, mode="json"), _cron_text)
+
+
+def _cron_text(result: dict[str, Any]) -> None:
+    out.print(line(bold(result["expression"]), f"  ({result['timezone']})"), highlight=False)
+    out.print(result["description"], highlight=False)
     table = Table(show_header=True, header_style="bold")
     table.add_column("#", justify="right")
     table.add_column("next fire time")
-    for index, moment in enumerate(result.next_fire_times, start=1):
-        table.add_row(str(index), moment.isoformat())
-    if not result.next_fire_times:
+    for index, moment in enumerate(result["next_fire_times"], start=1):
+        table.add_row(str(index), datetime.fromisoformat(moment).isoformat())
+    if not result["next_fire_times"]:
         out.print("no future fire times")
     else:
         out.print(table)
