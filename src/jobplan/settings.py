@@ -55,6 +55,14 @@ class Settings(BaseSettings):
         description="Longest the scheduler and the dispatcher sleep before looking again "
         "for due work (changes made on this node wake them at once).",
     )
+    loop_stale_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=86400,
+        description="/readyz calls an engine loop stale (503) when its last pass is older "
+        "than three of its intervals or this, whichever is longer; and the writer when a "
+        "batch has been writing for longer than this.",
+    )
     misfire_threshold_seconds: float = Field(
         default=60.0, ge=0, description="A fire later than this counts as missed."
     )

@@ -16,6 +16,8 @@ from jobplan.settings import Settings
 #: Operations anyone may call.
 PUBLIC = {
     ("GET", "/healthz"),
+    ("GET", "/livez"),
+    ("GET", "/readyz"),
     ("POST", "/oauth/token"),
     ("GET", "/api/v1/cron/preview"),
     ("POST", "/authService/accounts/login"),

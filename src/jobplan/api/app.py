@@ -29,6 +29,7 @@ from jobplan.api.routers import (
 )
 from jobplan.service.container import Services
 from jobplan.service.engine_host import hosted_engine
+from jobplan.service.readiness import ReadinessProbe
 from jobplan.service.transfer_worker import hosted_transfers
 from jobplan.settings import Settings
 
@@ -62,6 +63,12 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                             single_node=current.database.dialect == "sqlite",
                         )
                     )
+                app.state.readiness = ReadinessProbe(
+                    settings,
+                    current.database,
+                    engine=getattr(app.state, "engine", None),
+                    transfers=getattr(app.state, "transfers", None),
+                )
                 yield
         finally:
             if owned:

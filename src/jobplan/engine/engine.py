@@ -17,6 +17,7 @@ import asyncio
 import os
 import random
 import socket
+import time
 from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, field
@@ -49,10 +50,14 @@ from jobplan.store import runs as store
 from jobplan.store.records import NotificationRecord
 from jobplan.store.tables import job_runs, plans
 
-__all__ = ["Engine"]
+__all__ = ["LOOPS", "Engine"]
 
 log = get_logger(__name__)
 _NOTIFIER_POLL = 0.5
+_CONTROL_EVERY = 0.5
+
+#: The loops every engine runs, in start order.
+LOOPS = ("scheduler", "dispatcher", "control", "heartbeat", "notifier")
 
 
 def _utcnow() -> datetime:
@@ -137,6 +142,8 @@ class Engine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stack = AsyncExitStack()
         self._tasks: list[asyncio.Task[None]] = []
+        #: when each loop last completed a pass (``time.monotonic()``), for readiness
+        self.beats: dict[str, float] = dict.fromkeys(LOOPS, time.monotonic())
 
     # --- life cycle -----------------------------------------------------------------------
 
@@ -147,6 +154,7 @@ class Engine:
         now = self.clock()
         await self.writer.run(lambda c: store.register_node(c, self.node_id, self.node_name, now))
         await self._recover_at_start()
+        self.beats = dict.fromkeys(LOOPS, time.monotonic())
         for name, loop in (
             ("scheduler", self._scheduler_loop),
             ("dispatcher", self._dispatcher_loop),
@@ -197,6 +205,22 @@ class Engine:
             except Exception:
                 log.exception("engine_loop_failed", loop=name)
                 await asyncio.sleep(1.0)
+
+    def _beat(self, name: str) -> None:
+        self.beats[name] = time.monotonic()
+
+    def intervals(self) -> dict[str, float]:
+        """The longest a healthy pass of each loop takes, sleep included (seconds): a loop
+        is stale when its last pass is several of these old (see ``service/readiness``)."""
+        settings = self.settings
+        return {
+            "scheduler": settings.engine_poll_seconds,
+            "dispatcher": settings.engine_poll_seconds,
+            "control": _CONTROL_EVERY,
+            "heartbeat": _heartbeat_every(settings),
+            # a pass delivers a batch at once, each message within the timeout
+            "notifier": _NOTIFIER_POLL + settings.notification_timeout_seconds,
+        }
 
     def notify(self) -> None:
         """Something changed (a plan, a run): look again now instead of at the next tick.
@@ -250,6 +274,7 @@ class Engine:
             outcomes, following = await self.writer.run(partial(self._tick_tx, now))
             if outcomes:
                 self._wake_dispatcher.set()
+            self._beat("scheduler")
             delay = self.settings.engine_poll_seconds
             if following is not None:
                 delay = min(delay, max(0.0, (following - self.clock()).total_seconds()))
@@ -281,6 +306,7 @@ class Engine:
                     self._start_poll(ticket)
                 else:
                     self._start_execution(ticket)
+            self._beat("dispatcher")
             if claim.rows >= batch and (claim.executions < free or claim.rows > claim.executions):
                 continue  # more may be due right now
             following = await self.writer.run(_next_wake_time)
@@ -399,7 +425,8 @@ class Engine:
                 if running is not None and running.task is not None and not running.task.done():
                     running.task.cancel()
                     self._track(asyncio.create_task(self._record_kill(running)))
-            await asyncio.sleep(0.5)
+            self._beat("control")
+            await asyncio.sleep(_CONTROL_EVERY)
 
     def _control_tx(
         self,
@@ -438,12 +465,13 @@ class Engine:
     # --- heartbeat ------------------------------------------------------------------------
 
     async def _heartbeat_loop(self) -> None:
-        interval = max(0.5, self.settings.lease_seconds / 3)
+        interval = _heartbeat_every(self.settings)
         while True:
             recovered = await self.writer.run(partial(self._heartbeat_tx, self.clock()))
             if recovered:
                 log.warning("recovered_interrupted_job_runs", count=recovered)
                 self._wake_dispatcher.set()
+            self._beat("heartbeat")
             await asyncio.sleep(interval)
 
     def _heartbeat_tx(self, now: datetime, conn: Connection) -> int:
@@ -484,7 +512,9 @@ class Engine:
                         partial(self._record_deliveries, messages, results, self.clock())
                     )
                     if len(messages) == batch:
+                        self._beat("notifier")
                         continue  # more may be due right now
+                self._beat("notifier")
                 await asyncio.sleep(_NOTIFIER_POLL)
 
     def _notifications_due(self, now: datetime) -> bool:
@@ -520,6 +550,11 @@ class Engine:
             outbox.mark_retry(
                 conn, message.id, self.node_id, attempts, error, now + timedelta(seconds=delay)
             )
+
+
+def _heartbeat_every(settings: Settings) -> float:
+    """Seconds between heartbeats: a third of the lease, so two can be missed."""
+    return max(0.5, settings.lease_seconds / 3)
 
 
 def _set_pid(job_run_id: str, pid: int, conn: Connection) -> None:

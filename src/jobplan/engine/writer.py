@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -53,6 +54,13 @@ class Writer:
         self._thread: threading.Thread | None = None
         self.batches = 0
         self.items = 0
+        #: ``time.monotonic()`` when the batch being applied was taken; ``None`` when idle
+        self.busy_since: float | None = None
+
+    @property
+    def alive(self) -> bool:
+        """Whether the writer's thread is running."""
+        return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="jobplan-writer", daemon=True)
@@ -80,6 +88,7 @@ class Writer:
             first = self._queue.get()
             if first is None:
                 break
+            self.busy_since = time.monotonic()
             batch: list[_Item[Any]] = [first]
             while len(batch) < self._max_batch:
                 try:
@@ -90,7 +99,10 @@ class Writer:
                     stopping = True
                     break
                 batch.append(item)
-            self._apply(batch)
+            try:
+                self._apply(batch)
+            finally:
+                self.busy_since = None
 
     def _apply(self, batch: list[_Item[Any]]) -> None:
         outcomes: list[tuple[_Item[Any], Any, BaseException | None]] = []

@@ -36,6 +36,17 @@ class TransferWorker:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
+        #: per thread, ``time.monotonic()`` when it last finished a pass (for readiness)
+        self.beats: dict[int, float] = {}
+
+    @property
+    def threads(self) -> int:
+        """How many of this worker's threads are alive."""
+        return sum(1 for thread in self._threads if thread.is_alive())
+
+    @property
+    def expected(self) -> int:
+        return self._count
 
     def wake(self) -> None:
         self._wake.set()
@@ -48,8 +59,9 @@ class TransferWorker:
                 log.warning("transfers_interrupted", jobs=interrupted)
         self._service.notify = self.wake
         for index in range(self._count):
+            self.beats[index] = time.monotonic()
             thread = threading.Thread(
-                target=self._loop, args=(index == 0,), name=f"transfers-{index}", daemon=True
+                target=self._loop, args=(index, index == 0), name=f"transfers-{index}", daemon=True
             )
             thread.start()
             self._threads.append(thread)
@@ -62,9 +74,10 @@ class TransferWorker:
         self._threads.clear()
         self._service.notify = lambda: None
 
-    def _loop(self, sweeper: bool) -> None:
+    def _loop(self, index: int, sweeper: bool) -> None:
         next_sweep = 0.0
         while not self._stop.is_set():
+            self.beats[index] = time.monotonic()
             try:
                 if sweeper and time.monotonic() >= next_sweep:
                     self._service.sweep()
