@@ -1,4 +1,5 @@
-"""``jobplan cron`` as a user runs it: a real subprocess."""
+"""``jobplan cron``, and the other commands that need no server, as a user runs them: a real
+subprocess."""
 
 from __future__ import annotations
 
@@ -82,3 +83,9 @@ def test_version_option_and_command() -> None:
     assert option.returncode == 0, option.stderr
     assert option.stdout == f"{__version__}\n"
     assert run_cli("version").stdout == option.stdout
+
+
+def test_shell_completion_is_enabled() -> None:
+    script = run_cli("--show-completion", "bash")
+    assert script.returncode == 0, script.stderr
+    assert "_jobplan_completion" in script.stdout and "complete " in script.stdout

@@ -1,4 +1,5 @@
-"""Offline administration against the data folder: ``jobplan db`` and ``jobplan users``."""
+"""Offline administration against the data folder: ``jobplan db`` and ``jobplan users``
+(whose server commands are in :mod:`jobplan.cli.users`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from jobplan.cli.output import err, fail, out
+from jobplan.cli.output import Format, OutputOption, err, fail, out
+from jobplan.cli.users import create_user_online, register_online_commands
 from jobplan.errors import JobplanError
 from jobplan.model import Role
 from jobplan.settings import Settings
@@ -16,7 +18,12 @@ __all__ = ["db_app", "users_app"]
 db_app = typer.Typer(
     help="Database maintenance (offline, on the data folder).", no_args_is_help=True
 )
-users_app = typer.Typer(help="Users (offline, on the data folder).", no_args_is_help=True)
+users_app = typer.Typer(
+    help="Users: on the server (list, show, create, role, disable, enable), or offline on the"
+    " data folder (create --offline or --home, reset-password).",
+    no_args_is_help=True,
+)
+register_online_commands(users_app)
 
 HomeOption = Annotated[
     str | None, typer.Option("--home", envvar="JOBPLAN_HOME", help="Data folder (default ./var).")
@@ -56,24 +63,55 @@ def _read_password(password_stdin: bool) -> str:
         import sys
 
         return sys.stdin.readline().rstrip("\n")
-    value: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    # on stderr: standard output is kept for what the command prints (-o json)
+    value: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
     return value
 
 
 @users_app.command("create")
 def users_create(
+    ctx: typer.Context,
     username: Annotated[str, typer.Argument(help="Login name.")],
     role: Annotated[Role, typer.Option(help="Role in the tenant.")] = Role.VIEWER,
-    tenant: Annotated[str, typer.Option(help="Tenant (created if missing).")] = "default",
-    system_admin: Annotated[bool, typer.Option(help="May manage tenants.")] = False,
+    display_name: Annotated[
+        str | None, typer.Option(help="Name shown to others (on the server).")
+    ] = None,
     password_stdin: Annotated[
         bool, typer.Option(help="Read the password from standard input instead of a prompt.")
     ] = False,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline", help="Create the user in the data folder, not through the server."
+        ),
+    ] = False,
+    tenant: Annotated[
+        str | None, typer.Option(help="Offline: tenant (created if missing; default 'default').")
+    ] = None,
+    system_admin: Annotated[
+        bool, typer.Option(help="Offline: the user may manage tenants.")
+    ] = False,
     home: HomeOption = None,
+    output: OutputOption = Format.TABLE,
 ) -> None:
-    """Create a user directly in the data folder (e.g. the first admin)."""
+    """Create a user in the tenant through the server (offline: in the data folder).
+
+    With --offline, or a data folder named by --home or JOBPLAN_HOME, the user is written
+    directly in the data folder (e.g. the first admin)."""
+    if not offline and home is None:
+        if tenant is not None or system_admin:
+            raise fail(
+                "--tenant and --system-admin work on the data folder (--offline); on the"
+                " server the user joins the connection's tenant (jobplan --tenant T users ...)"
+            )
+        password = _read_password(password_stdin)
+        create_user_online(ctx, username, password, role, display_name, output)
+        return
+    if display_name is not None or output is not Format.TABLE:
+        raise fail("--display-name and -o/--output work on the server (leave out --offline)")
     from jobplan.service.local_admin import create_user_locally
 
+    tenant = tenant or "default"
     settings = _settings(home)
     password = _read_password(password_stdin)
     try:

@@ -216,5 +216,6 @@ def _cron_text(result: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point (also ``python -m jobplan``: usage lines and the completion
+    script name the command ``jobplan``, not ``python -m jobplan``)."""
+    app(prog_name="jobplan")

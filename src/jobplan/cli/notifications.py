@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from jobplan.cli.output import out, table, when
+from jobplan.cli.output import Format, OutputOption, emit, out, table, when
 from jobplan.cli.remote import call, client_of
 
 __all__ = ["notifications_app"]
@@ -26,13 +26,17 @@ def notifications_list(
     plan: Annotated[str | None, typer.Option(help="Only this plan (id or folder/name).")] = None,
     run: Annotated[str | None, typer.Option(help="Only this plan run.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many.")] = 50,
+    output: OutputOption = Format.TABLE,
 ) -> None:
     """List messages, newest first, with the reason of the last failed attempt."""
     params: dict[str, str | int] = {"limit": limit}
     for name, value in (("status", status), ("plan", plan), ("run", run)):
         if value is not None:
             params[name] = value
-    items = call(client_of(ctx).get, "/api/v1/notifications", params=params)
+    emit(output, call(client_of(ctx).get, "/api/v1/notifications", params=params), _table)
+
+
+def _table(items: list[dict[str, Any]]) -> None:
     grid = table(
         "created",
         "event",

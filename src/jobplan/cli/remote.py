@@ -12,7 +12,18 @@ import yaml
 from pydantic import ValidationError
 
 from jobplan.cli.client import ApiClient, ApiError
-from jobplan.cli.output import bold, fail, line, out, table, when
+from jobplan.cli.output import (
+    Format,
+    OutputOption,
+    bold,
+    emit,
+    exit_code_mode,
+    fail,
+    line,
+    out,
+    table,
+    when,
+)
 from jobplan.model import PlanDocument
 
 __all__ = ["apply", "call", "client_of", "keys_app", "plans_app", "resolve_plan_id", "segment"]
@@ -105,12 +116,16 @@ def plans_list(
     folder: Annotated[str | None, typer.Option(help="Only this folder.")] = None,
     recursive: Annotated[bool, typer.Option(help="Include sub-folders.")] = False,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 100,
+    output: OutputOption = Format.TABLE,
 ) -> None:
     """List plans."""
     params: dict[str, Any] = {"limit": limit, "recursive": recursive}
     if folder is not None:
         params["folder"] = folder
-    items = call(client_of(ctx).get, "/api/v1/plans", params=params)
+    emit(output, call(client_of(ctx).get, "/api/v1/plans", params=params), _plans_table)
+
+
+def _plans_table(items: list[dict[str, Any]]) -> None:
     grid = table("path", "version", "enabled", "updated", "id")
     for plan in items:
         grid.add_row(
@@ -128,24 +143,35 @@ def plans_show(
     ctx: typer.Context,
     plan: Annotated[str, typer.Argument(help="Plan id or folder/name.")],
     version: Annotated[str | None, typer.Option(help="A version instead of the current.")] = None,
+    output: OutputOption = Format.TABLE,
 ) -> None:
-    """Print a plan's document as YAML."""
+    """Print a plan's document as YAML (-o json/yaml: the API's plan or version object, with
+    the document and its metadata)."""
     client = client_of(ctx)
     plan_id = resolve_plan_id(client, plan)
     path = f"/api/v1/plans/{plan_id}" + (
         f"/versions/{segment(version, 'version')}" if version else ""
     )
-    body = call(client.get, path)
+    emit(output, call(client.get, path), _plan_document)
+
+
+def _plan_document(body: dict[str, Any]) -> None:
     out.print(yaml.safe_dump(body["document"], sort_keys=False), highlight=False, markup=False)
 
 
 @plans_app.command("versions")
 def plans_versions(
-    ctx: typer.Context, plan: Annotated[str, typer.Argument(help="Plan id or folder/name.")]
+    ctx: typer.Context,
+    plan: Annotated[str, typer.Argument(help="Plan id or folder/name.")],
+    output: OutputOption = Format.TABLE,
 ) -> None:
     """List a plan's versions, newest first."""
     client = client_of(ctx)
     items = call(client.get, f"/api/v1/plans/{resolve_plan_id(client, plan)}/versions")
+    emit(output, items, _versions_table)
+
+
+def _versions_table(items: list[dict[str, Any]]) -> None:
     grid = table("version", "created", "by", "comment", "id")
     for item in items:
         grid.add_row(
@@ -169,8 +195,30 @@ def plans_diff(
     file: Annotated[
         Path | None, typer.Option("--file", "-f", help="Compare with a plan file instead.")
     ] = None,
+    exit_code: Annotated[
+        bool,
+        typer.Option(
+            "--exit-code",
+            help="Exit 1 when there are differences, 0 when there are none (as git diff"
+            " --exit-code); errors then exit 2 (bad input) or 3 (refused, unreachable).",
+        ),
+    ] = False,
 ) -> None:
     """Show what changed between two versions, or between the server and a plan file."""
+    with exit_code_mode(exit_code):
+        changed = _plans_diff(ctx, plan, from_version, to_version, file)
+    if changed and exit_code:
+        raise typer.Exit(1)
+
+
+def _plans_diff(
+    ctx: typer.Context,
+    plan: str,
+    from_version: str | None,
+    to_version: str | None,
+    file: Path | None,
+) -> bool:
+    """Print the differences; whether there are any."""
     client = client_of(ctx)
     plan_id = resolve_plan_id(client, plan)
 
@@ -190,9 +238,10 @@ def plans_diff(
     changes = old.diff(new)
     if not changes:
         out.print("no differences")
-        return
+        return False
     for change in changes:
         out.print(str(change), highlight=False)
+    return True
 
 
 @plans_app.command("enable")
@@ -257,9 +306,12 @@ def keys_create(
 
 
 @keys_app.command("list")
-def keys_list(ctx: typer.Context) -> None:
+def keys_list(ctx: typer.Context, output: OutputOption = Format.TABLE) -> None:
     """List your API keys."""
-    items = call(client_of(ctx).get, "/api/v1/api-keys")
+    emit(output, call(client_of(ctx).get, "/api/v1/api-keys"), _keys_table)
+
+
+def _keys_table(items: list[dict[str, Any]]) -> None:
     grid = table("id", "name", "scopes", "expires", "last used", "revoked")
     for key in items:
         grid.add_row(

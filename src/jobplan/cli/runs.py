@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from jobplan.cli.client import ApiClient
-from jobplan.cli.output import bold, err, fail, line, out, table, when
+from jobplan.cli.output import Format, OutputOption, bold, emit, err, fail, line, out, table, when
 from jobplan.cli.remote import call, client_of, resolve_plan_id, segment
 
 __all__ = ["runs_app"]
@@ -17,7 +17,9 @@ runs_app = typer.Typer(help="Plan runs and job runs on the server.", no_args_is_
 
 ACTIONS = ("hold", "release", "skip", "unskip", "reset", "acknowledge", "kill")
 NOT_STARTED = ("WAITING", "LOCK_QUEUED", "ON_HOLD")  # states a job run can still start from
+MOVING = ("QUEUED", "RUNNING")  # plan run states --wait waits through
 KILL_WAIT_SECONDS = 60.0
+WAIT_POLL_SECONDS = 1.0
 
 
 def _parameters(values: list[str] | None) -> dict[str, str]:
@@ -38,11 +40,16 @@ def runs_start(
         list[str] | None, typer.Option("--param", "-p", help="Override a parameter: NAME=VALUE.")
     ] = None,
     force: Annotated[bool, typer.Option(help="Start even if the overlap policy says not.")] = False,
+    output: OutputOption = Format.TABLE,
 ) -> None:
     """Start a plan run now."""
     client = client_of(ctx)
     body = {"parameters": _parameters(param), "force": force}
     started = call(client.post, f"/api/v1/plans/{resolve_plan_id(client, plan)}/runs", json=body)
+    emit(output, started, _started_text)
+
+
+def _started_text(started: dict[str, Any]) -> None:
     run = started["run"]
     out.print(
         line(
@@ -68,25 +75,59 @@ def runs_status(
     run_id: Annotated[str | None, typer.Argument(help="A plan run id (default: list).")] = None,
     plan: Annotated[str | None, typer.Option(help="Only runs of this plan.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+    status_only: Annotated[
+        bool,
+        typer.Option("--status", help="Print only the run's status word (e.g. COMPLETE)."),
+    ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="Wait while the run is QUEUED or RUNNING, then print it; exit 0 if it is"
+            " COMPLETE, 1 if it is ENDED or ERROR (an open ERROR run waits for an operator).",
+        ),
+    ] = False,
+    output: OutputOption = Format.TABLE,
 ) -> None:
     """List recent plan runs, or show one run with its job runs."""
     client = client_of(ctx)
     if run_id is None:
+        if status_only or wait:
+            raise fail("--status and --wait need a RUN id")
         params: dict[str, Any] = {"limit": limit}
         if plan:
             params["plan"] = plan
-        grid = table("run", "plan", "status", "trigger", "started")
-        for run in call(client.get, "/api/v1/runs", params=params):
-            grid.add_row(
-                run["id"],
-                run["plan_path"],
-                run["status"],
-                run["trigger"],
-                when(run["started_at"]),
-            )
-        out.print(grid)
+        emit(output, call(client.get, "/api/v1/runs", params=params), _runs_table)
         return
-    run = call(client.get, f"/api/v1/runs/{segment(run_id, 'run id')}")
+    if status_only and output is not Format.TABLE:
+        raise fail("--status prints the status word only; leave out -o/--output")
+    path = f"/api/v1/runs/{segment(run_id, 'run id')}"
+    run = call(client.get, path)
+    while wait and run["status"] in MOVING:
+        time.sleep(WAIT_POLL_SECONDS)
+        run = call(client.get, path)
+    if status_only:
+        print(run["status"])
+    else:
+        emit(output, run, _run_text)
+    if wait and run["status"] != "COMPLETE":
+        raise typer.Exit(1)
+
+
+def _runs_table(items: list[dict[str, Any]]) -> None:
+    grid = table("run", "plan", "status", "trigger", "started")
+    for run in items:
+        grid.add_row(
+            run["id"],
+            run["plan_path"],
+            run["status"],
+            run["trigger"],
+            when(run["started_at"]),
+        )
+    out.print(grid)
+
+
+def _run_text(run: dict[str, Any]) -> None:
     out.print(
         line(
             "run ",

@@ -5,12 +5,12 @@ HTTP jobs that name a service (Volt MX jobs) call ``<base URL>/<operation>``.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import typer
 
-from jobplan.cli.output import bold, line, out, table, when
+from jobplan.cli.output import Format, OutputOption, bold, emit, line, out, table, when
 from jobplan.cli.remote import call, client_of
 
 __all__ = ["services_app"]
@@ -39,9 +39,12 @@ def services_register(
 
 
 @services_app.command("list")
-def services_list(ctx: typer.Context) -> None:
+def services_list(ctx: typer.Context, output: OutputOption = Format.TABLE) -> None:
     """List the registered services."""
-    items = call(client_of(ctx).get, "/api/v1/services", params={"limit": 500})
+    emit(output, call(client_of(ctx).get, "/api/v1/services", params={"limit": 500}), _table)
+
+
+def _table(items: list[dict[str, Any]]) -> None:
     grid = table("name", "base URL", "updated", wrap=("name", "base URL"))
     for item in items:
         grid.add_row(item["name"], item["base_url"], when(item["updated_at"]))

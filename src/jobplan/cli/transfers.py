@@ -15,7 +15,18 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from jobplan.cli.client import ApiClient, ApiError
-from jobplan.cli.output import bold, err, fail, line, out, table
+from jobplan.cli.output import (
+    Format,
+    OutputOption,
+    bold,
+    emit,
+    err,
+    exit_code_mode,
+    fail,
+    line,
+    out,
+    table,
+)
 from jobplan.cli.remote import call, client_of
 
 __all__ = ["export_bundle", "import_bundle"]
@@ -168,12 +179,40 @@ def import_bundle(
     folder: Annotated[
         str, typer.Option(help="Folder for the plans of Ikasan exports (default: root).")
     ] = "",
+    exit_code: Annotated[
+        bool,
+        typer.Option(
+            "--exit-code",
+            help="With --dry-run: exit 1 when the import would add or change a plan or meets"
+            " a conflict, 0 when it would change nothing; errors then exit 2 (bad input) or 3"
+            " (refused, unreachable, job failed).",
+        ),
+    ] = False,
+    output: OutputOption = Format.TABLE,
 ) -> None:
     """Import a zip bundle: all its plans in one transaction, or none."""
     if on_conflict not in ("abort", "replace", "add_version"):
         raise fail(f"--on-conflict must be abort, replace or add_version, got {on_conflict!r}")
+    if exit_code and not dry_run:
+        raise fail("--exit-code needs --dry-run")
     if not bundle.is_file():
         raise fail(f"{bundle} is not a file")
+    with exit_code_mode(exit_code):
+        job = _import(ctx, bundle, token, dry_run, on_conflict, folder)
+    emit(output, job, lambda done: _import_report(done, dry_run))
+    if exit_code and any(job.get(key) for key in ("added", "changed", "conflicts")):
+        raise typer.Exit(1)
+
+
+def _import(
+    ctx: typer.Context,
+    bundle: Path,
+    token: list[str] | None,
+    dry_run: bool,
+    on_conflict: str,
+    folder: str,
+) -> dict[str, Any]:
+    """Run the import job on the server and watch it; the finished job (the API's object)."""
     client = client_of(ctx)
     form = {
         "tokens": json.dumps(_token_values(token)),
@@ -191,6 +230,10 @@ def import_bundle(
     job = _watch(client, created, "importing")
     if job["status"] != "completed":
         raise _ended_badly(job)
+    return job
+
+
+def _import_report(job: dict[str, Any], dry_run: bool) -> None:
     grid = table("plan", "action", "versions", "changes", wrap=("plan", "changes"))
     for item in job.get("plans") or []:
         changes = item["changes"]
