@@ -18,6 +18,7 @@ from jobplan.api.routers import (
     cron,
     folders,
     health,
+    nodes,
     notifications,
     oauth,
     plans,
@@ -96,6 +97,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(transfers.router)
     app.include_router(notifications.router)
+    app.include_router(nodes.router)
     app.include_router(diem.router)
     app.include_router(ikasan.router)
     app.include_router(spark.router)

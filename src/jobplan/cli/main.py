@@ -11,6 +11,7 @@ from rich.table import Table
 from jobplan import __version__
 from jobplan.cli.admin import db_app, users_app
 from jobplan.cli.client import ApiClient, load_connection
+from jobplan.cli.nodes import nodes
 from jobplan.cli.notifications import notifications_app
 from jobplan.cli.output import Format, OutputOption, bold, emit, err, fail, line, out
 from jobplan.cli.remote import apply, keys_app, plans_app
@@ -38,6 +39,7 @@ app.add_typer(notifications_app, name="notifications")
 app.command("apply")(apply)
 app.command("export")(export_bundle)
 app.command("import")(import_bundle)
+app.command("nodes")(nodes)
 
 
 def _print_version(value: bool) -> None:

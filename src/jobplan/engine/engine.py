@@ -18,7 +18,7 @@ import os
 import random
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from jobplan import __version__
 from jobplan.engine.delivery import Deliverer, DeliveryResult
 from jobplan.engine.documents import VersionCache
 from jobplan.engine.executors._output import OutputCapture
@@ -45,6 +46,7 @@ from jobplan.logging import get_logger
 from jobplan.model import FileJob, JobRunStatus
 from jobplan.settings import Settings
 from jobplan.store import Database, credentials, new_id
+from jobplan.store import nodes as node_store
 from jobplan.store import notifications as outbox
 from jobplan.store import runs as store
 from jobplan.store.records import NotificationRecord
@@ -55,6 +57,8 @@ __all__ = ["LOOPS", "Engine"]
 log = get_logger(__name__)
 _NOTIFIER_POLL = 0.5
 _CONTROL_EVERY = 0.5
+#: nodes not heard of for this long are forgotten (docs/operations.md#nodes)
+_NODE_RETENTION = timedelta(days=7)
 
 #: The loops every engine runs, in start order.
 LOOPS = ("scheduler", "dispatcher", "control", "heartbeat", "notifier")
@@ -121,13 +125,17 @@ class Engine:
         clock: Callable[[], datetime] = _utcnow,
         versions: VersionCache | None = None,
         state: RunState | None = None,
+        also_runs: Sequence[str] = (),
     ) -> None:
+        """``also_runs``: what else the process runs beside the engine's loops (recorded
+        with the node, e.g. ``transfers``)."""
         self.settings = settings
         self.database = database
         self.executors = executors
         self.clock = clock
         self.node_id = new_id()
         self.node_name = settings.node_name or f"{socket.gethostname()}:{os.getpid()}"
+        self.loops = [*LOOPS, *also_runs]
         if state is None:
             state = RunState(versions or VersionCache(), settings.lease_seconds)
         self.state = state
@@ -152,7 +160,18 @@ class Engine:
         self.writer.start()
         self._stack.callback(self.writer.stop)
         now = self.clock()
-        await self.writer.run(lambda c: store.register_node(c, self.node_id, self.node_name, now))
+        await self.writer.run(
+            lambda c: store.register_node(
+                c,
+                self.node_id,
+                self.node_name,
+                now,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                version=__version__,
+                loops=self.loops,
+            )
+        )
         await self._recover_at_start()
         self.beats = dict.fromkeys(LOOPS, time.monotonic())
         for name, loop in (
@@ -482,6 +501,7 @@ class Engine:
         store.purge_plan_runs(conn, now, 500)
         credentials.purge_refresh_tokens(conn, now)
         outbox.purge(conn, now - timedelta(days=self.settings.notification_retention_days))
+        node_store.purge_nodes(conn, now - _NODE_RETENTION)
         return len(orphans)
 
     # --- notifier -------------------------------------------------------------------------

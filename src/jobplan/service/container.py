@@ -12,6 +12,7 @@ from jobplan.service.auth import AuthService
 from jobplan.service.bootstrap import BootstrapResult, bootstrap_admin
 from jobplan.service.bundles import BundleService
 from jobplan.service.folders import FolderService
+from jobplan.service.nodes import NodeService
 from jobplan.service.notifications import NotificationService
 from jobplan.service.overview import OverviewService
 from jobplan.service.plans import PlanService
@@ -59,6 +60,7 @@ class Services:
         self.registry = ServiceRegistry(database)
         self.notifications = NotificationService(database, self.plans)
         self.overview = OverviewService(database, self.plans)
+        self.nodes = NodeService(database, settings)
         self.voltmx = VoltMxJobService(database, self.plans, self.runs)
         self.bootstrap: BootstrapResult | None = None
 

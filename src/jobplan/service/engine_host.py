@@ -24,7 +24,13 @@ async def hosted_engine(services: Services) -> AsyncIterator[Engine]:
         )
         executors: dict[str, Executor] = {"command": command, "http": http}
         engine = await stack.enter_async_context(
-            Engine(settings, services.database, executors, state=services.state)
+            Engine(
+                settings,
+                services.database,
+                executors,
+                state=services.state,
+                also_runs=("transfers",) if settings.transfer_workers else (),
+            )
         )
         services.connect_engine(engine.notify)
         try:

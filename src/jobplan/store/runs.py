@@ -73,8 +73,29 @@ def _locking(conn: Connection, query: Any, *, skip_locked: bool = False) -> Any:
 # --- nodes -----------------------------------------------------------------------------------
 
 
-def register_node(conn: Connection, node_id: str, name: str, now: datetime) -> None:
-    conn.execute(insert(nodes).values(id=node_id, name=name, started_at=now, heartbeat_at=now))
+def register_node(
+    conn: Connection,
+    node_id: str,
+    name: str,
+    now: datetime,
+    *,
+    host: str | None = None,
+    pid: int | None = None,
+    version: str | None = None,
+    loops: Sequence[str] = (),
+) -> None:
+    conn.execute(
+        insert(nodes).values(
+            id=node_id,
+            name=name,
+            started_at=now,
+            heartbeat_at=now,
+            host=host,
+            pid=pid,
+            version=version,
+            loops=list(loops),
+        )
+    )
 
 
 def heartbeat(conn: Connection, node_id: str, now: datetime, lease_until: datetime) -> None:

@@ -206,6 +206,11 @@ nodes = Table(
     Column("started_at", UTCDateTime(), nullable=False),
     Column("heartbeat_at", UTCDateTime(), nullable=False),
     Column("stopped_at", UTCDateTime(), nullable=True),
+    # null on rows written before these columns existed (0007)
+    Column("host", String(255), nullable=True),
+    Column("pid", Integer, nullable=True),
+    Column("version", String(64), nullable=True),
+    Column("loops", JSON, nullable=True),  # the loops the node runs, by name
 )
 
 plan_runs = Table(

@@ -26,7 +26,8 @@ _PAGE_SIZE = 50
 _SCOPES = [permission.value for permission in Permission]
 
 
-def _tabs(session: SessionDep) -> list[tuple[str, str]]:
+def tabs_of(session: SessionDep) -> list[tuple[str, str]]:
+    """The administration tabs the signed-in user may open."""
     caller = session.caller
     tabs = [("/admin/keys", "API keys")]
     if caller.can(Permission.USERS_READ):
@@ -36,6 +37,8 @@ def _tabs(session: SessionDep) -> list[tuple[str, str]]:
         tabs.append(("/admin/notifications", "Notifications"))
     if caller.can(Permission.USERS_READ):
         tabs.append(("/admin/tenant", "Tenant settings"))
+    if caller.can(Permission.NODES_READ):
+        tabs.append(("/admin/nodes", "Nodes"))
     return tabs
 
 
@@ -54,7 +57,7 @@ def _keys_page(
         session,
         status_code=status_code,
         title="API keys",
-        tabs=_tabs(session),
+        tabs=tabs_of(session),
         keys=keys.items,
         total=keys.total,
         created=created,
@@ -128,7 +131,7 @@ def users_page(
         "admin_users.html",
         session,
         title="Users",
-        tabs=_tabs(session),
+        tabs=tabs_of(session),
         members=members.items,
         total=members.total,
         page_number=page_number,
@@ -183,7 +186,7 @@ def services_page(request: Request, session: SessionDep) -> HTMLResponse:
         "admin_services.html",
         session,
         title="Service registry",
-        tabs=_tabs(session),
+        tabs=tabs_of(session),
         entries=entries.items,
         total=entries.total,
         can_write=session.caller.can(Permission.PLANS_WRITE),
@@ -232,7 +235,7 @@ def notifications_page(
         "admin_notifications.html",
         session,
         title="Notifications",
-        tabs=_tabs(session),
+        tabs=tabs_of(session),
         items=found.items,
         total=found.total,
         status=status,
@@ -256,7 +259,7 @@ def _tenant_page(
         session,
         status_code=status_code,
         title="Tenant settings",
-        tabs=_tabs(session),
+        tabs=tabs_of(session),
         tenant=tenant,
         text=text if text is not None else json.dumps(tenant.settings, indent=2, sort_keys=True),
         export_limits=limits(session.caller, TransferKind.EXPORT),

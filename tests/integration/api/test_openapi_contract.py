@@ -55,6 +55,9 @@ def _walk_accounts(client: TestClient, root: Actor) -> None:
     _ok(client.delete(f"/api/v1/tenants/{tenant['id']}", headers=h), 204)
 
     viewer = make_user(client, root, "vera", "viewer")
+    _ok(client.get("/api/v1/nodes", headers=h, params={"state": "live", "limit": 5}))
+    _ok(client.get("/api/v1/nodes", headers=h, params={"state": "gone"}), 422)
+    _ok(client.get("/api/v1/nodes", headers=viewer.headers), 403)
     _ok(client.post("/api/v1/folders", headers=viewer.headers, json={"path": "x"}), 403)
     users = _ok(client.get("/api/v1/users", headers=h))
     user = next(u for u in users if u["username"] == "vera")
