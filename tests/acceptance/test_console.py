@@ -379,3 +379,12 @@ def test_import_with_a_conflict_dry_run_then_replace(
     expect(result.get_by_role("row").filter(has_text="demo/console-demo")).to_contain_text(
         "changed"
     )
+
+
+def test_the_nodes_tab_shows_this_server_live(page: Page) -> None:
+    sign_in(page, ADMIN, "/admin/keys")
+    page.get_by_role("link", name="Nodes").click()
+    expect(page.locator("h1")).to_have_text("Nodes")
+    live = page.locator('tr[data-state="live"]')
+    expect(live).to_have_count(1)
+    expect(live).to_contain_text("scheduler")
