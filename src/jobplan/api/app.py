@@ -30,6 +30,7 @@ from jobplan.api.routers import (
 )
 from jobplan.service.container import Services
 from jobplan.service.engine_host import hosted_engine
+from jobplan.service.node_presence import hosted_presence
 from jobplan.service.readiness import ReadinessProbe
 from jobplan.service.transfer_worker import hosted_transfers
 from jobplan.settings import Settings
@@ -63,6 +64,11 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                             settings.transfer_workers,
                             single_node=current.database.dialect == "sqlite",
                         )
+                    )
+                if not settings.engine_enabled:  # the engine records its node itself
+                    also = ("transfers",) if settings.transfer_workers else ()
+                    await stack.enter_async_context(
+                        hosted_presence(current.database, settings, also)
                     )
                 app.state.readiness = ReadinessProbe(
                     settings,

@@ -22,7 +22,7 @@ def nodes(
     limit: Annotated[int, typer.Option(min=1, max=500)] = 100,
     output: OutputOption = Format.TABLE,
 ) -> None:
-    """List the nodes (jobplan serve processes running an engine): live, stale (no heartbeat
+    """List the nodes (jobplan serve processes): live, stale (no heartbeat
     for a lease) or stopped. Needs a supervisor or admin."""
     params: dict[str, Any] = {"limit": limit}
     if state is not None:

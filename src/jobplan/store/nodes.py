@@ -1,9 +1,10 @@
-"""The nodes of a cluster: each ``jobplan serve`` that runs an engine, as it recorded itself.
+"""The nodes of a cluster: each ``jobplan serve``, as it recorded itself.
 
 A node is *live* while it heartbeats, *stale* once its heartbeat is older than a threshold
 the caller gives (it died or hangs: its job runs are taken over when their leases run out),
-*stopped* after a clean shutdown. Rows are written by the engine (``store.runs``:
-``register_node``, ``heartbeat``, ``stop_node``) and read here.
+*stopped* after a clean shutdown. Rows are written by the engine, or by
+``service/node_presence`` on a server without one (``store.runs``: ``register_node``,
+``heartbeat``, ``stop_node``), and read here.
 """
 
 from __future__ import annotations

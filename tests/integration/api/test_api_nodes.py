@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 from fastapi.testclient import TestClient
 
 from jobplan import __version__
+from jobplan.api import create_app
 from jobplan.service.container import Services
+from jobplan.settings import Settings
 from jobplan.store import runs as store
-from support.api import Actor, make_user, wait_for
+from support.api import ROOT_PASSWORD, ROOT_USER, Actor, login, make_user, wait_for
 
 
 def _nodes(client: TestClient, actor: Actor, **params: str) -> list[dict[str, object]]:
@@ -74,3 +76,20 @@ def test_nodes_are_for_supervisors_and_admins(client: TestClient, root: Actor) -
         assert "nodes:read" in refused.json()["detail"]
     supervisor = make_user(client, root, "sue", "supervisor")
     assert client.get("/api/v1/nodes", headers=supervisor.headers).status_code == 200
+
+
+def test_a_server_without_engine_is_a_node_too_and_stopped_when_it_ends(
+    api_settings: Settings, services: Services
+) -> None:
+    quiet = api_settings.model_copy(update={"engine_enabled": False, "transfer_workers": 0})
+    with TestClient(create_app(quiet, services)) as client:
+        root = login(client, ROOT_USER, ROOT_PASSWORD)
+        [node] = _nodes(client, root)
+        assert node["state"] == "live"
+        assert node["loops"] == []
+        assert node["pid"] == os.getpid()
+    with TestClient(create_app(quiet, services)) as client:
+        root = login(client, ROOT_USER, ROOT_PASSWORD)
+        states = {n["id"]: n["state"] for n in _nodes(client, root)}
+        assert states[node["id"]] == "stopped"
+        assert list(states.values()).count("live") == 1  # this second server

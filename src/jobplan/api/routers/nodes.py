@@ -59,7 +59,7 @@ def list_nodes(
     limit: LimitQuery = 100,
     offset: OffsetQuery = 0,
 ) -> list[NodeOut]:
-    """The nodes that ran an engine, the most recently started first (forgotten a week
+    """The nodes (each `jobplan serve`), the most recently started first (forgotten a week
     after their last heartbeat). Needs `nodes:read` (supervisors and admins)."""
     page = services.nodes.list(caller, state=state, limit=limit, offset=offset)
     set_page_headers(request, response, page)
