@@ -212,6 +212,16 @@ def test_piped_tables_keep_whole_values(world: World) -> None:
     assert LONG_COMMENT.strip() in lines[1]
 
 
+def test_apply_prints_the_api_answer(world: World) -> None:
+    same = world.tmp / "again.yaml"
+    same.write_text(_plan("echo two", folder=LONG_FOLDER, name="settle"))
+    applied = world.cli("apply", "-f", str(same), "-o", "json")
+    assert applied.returncode == 0, applied.stderr
+    result = json.loads(applied.stdout)
+    assert (result["created"], result["changed"], result["changes"]) == (False, False, [])
+    assert result["plan"] == world.get(f"/api/v1/plans/{world.plan_id}")
+
+
 def test_plans_diff_exit_code(world: World) -> None:
     plan = f"{LONG_FOLDER}/settle"
     same = world.tmp / "same.yaml"

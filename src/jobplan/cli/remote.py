@@ -87,6 +87,7 @@ def apply(
     ctx: typer.Context,
     file: Annotated[Path, typer.Option("--file", "-f", help="Plan file (YAML or JSON).")],
     comment: Annotated[str, typer.Option(help="Why this version was made.")] = "",
+    output: OutputOption = Format.TABLE,
 ) -> None:
     """Create the plan in FILE, or store it as a new version if it changed."""
     document = load_plan_file(file)
@@ -97,6 +98,10 @@ def apply(
         json=document.model_dump(mode="json", exclude_none=False),
         params={"comment": comment},
     )
+    emit(output, result, _applied_text)
+
+
+def _applied_text(result: dict[str, Any]) -> None:
     plan = result["plan"]
     if result["created"]:
         out.print(
