@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     notification_retention_days: int = Field(
         default=30, ge=1, description="How long sent and failed messages are listed."
     )
+    audit_retention_days: int = Field(
+        default=365, ge=1, description="How long audit records are kept (then pruned)."
+    )
     log_format: str = Field(default="console", pattern="^(console|json)$")
     log_level: str = "INFO"
 

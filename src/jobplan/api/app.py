@@ -11,10 +11,11 @@ from fastapi import FastAPI
 from jobplan import __version__
 from jobplan.api.dialects import diem, ikasan, spark, voltmx
 from jobplan.api.errors import install_error_handlers
-from jobplan.api.middleware import BodySizeLimit, RejectNul
+from jobplan.api.middleware import AuditScopeMiddleware, BodySizeLimit, RejectNul
 from jobplan.api.openapi import install_docs, install_openapi
 from jobplan.api.routers import (
     api_keys,
+    audit,
     cron,
     folders,
     health,
@@ -92,6 +93,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(AuditScopeMiddleware)
     app.add_middleware(RejectNul)
     app.add_middleware(  # outermost
         BodySizeLimit,
@@ -104,6 +106,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(transfers.router)
     app.include_router(notifications.router)
     app.include_router(nodes.router)
+    app.include_router(audit.router)
     app.include_router(diem.router)
     app.include_router(ikasan.router)
     app.include_router(spark.router)

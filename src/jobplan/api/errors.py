@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jobplan import errors
 from jobplan.logging import get_logger
+from jobplan.service import audit
 
 __all__ = [
     "ERROR_TABLE",
@@ -151,11 +152,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _request_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         items = validation_field_errors(exc)
+        audit.note_refusal(_summary(items))
         return problem_response(422, _summary(items), field_errors=items)
 
     @app.exception_handler(ValidationError)
     async def _model_invalid(request: Request, exc: ValidationError) -> JSONResponse:
         items = validation_field_errors(exc)
+        audit.note_refusal(_summary(items))
         return problem_response(422, _summary(items), field_errors=items)
 
     @app.exception_handler(StarletteHTTPException)

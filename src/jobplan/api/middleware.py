@@ -1,13 +1,20 @@
-"""ASGI middleware: request body size cap."""
+"""ASGI middleware: request body size cap, NUL refusal, the audit scope of each request."""
 
 from __future__ import annotations
 
 import json
 import re
+from functools import partial
 
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodySizeLimit", "RejectNul"]
+from jobplan.api.errors import error_answer
+from jobplan.errors import JobplanError
+from jobplan.service import audit
+
+__all__ = ["AuditScopeMiddleware", "BodySizeLimit", "RejectNul"]
 
 
 class _TooLarge(Exception):
@@ -186,3 +193,63 @@ async def send_problem(send: Send, status: int, title: str, detail: str) -> None
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Native routes answer invalid input 422; the dialects and the console answer 400.
+_NATIVE_PREFIXES = ("/api/v1/", "/oauth/")
+
+
+class AuditScopeMiddleware:
+    """Opens the request's :class:`~jobplan.service.audit.AuditScope` for every HTTP adapter
+    (native API, dialects, console): the client's address and user agent, and how an error
+    reads as the status the client gets. Service operations and sign-ins record themselves
+    through it; this middleware records only what no service saw: a state-changing request
+    by an authenticated caller that was refused (or failed) before any operation began, as
+    the action ``request`` - written before the response starts, so a client that has its
+    answer can read the record."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        method: str = scope.get("method", "GET")
+        client = scope.get("client")
+        invalid_status = 422 if path.startswith(_NATIVE_PREFIXES) else 400
+        context = audit.AuditScope(
+            source=client[0] if client else None,
+            user_agent=Headers(scope=scope).get("user-agent"),
+            status_of=partial(_status_of, invalid_status=invalid_status),
+        )
+
+        async def unseen(status: int) -> None:
+            services = getattr(scope["app"].state, "services", None)
+            if services is None or status < 400:
+                return
+            if context.refused:
+                await run_in_threadpool(services.audit.answered, context, status)
+            if method in _SAFE_METHODS or context.recorded or context.caller is None:
+                return
+            await run_in_threadpool(services.audit.request_refused, context, method, path, status)
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                await unseen(int(message["status"]))
+            await send(message)
+
+        with audit.audit_scope(context):
+            try:
+                await self.app(scope, receive, sending)
+            except Exception:
+                await unseen(500)
+                raise
+
+
+def _status_of(exc: BaseException, *, invalid_status: int) -> int:
+    if isinstance(exc, JobplanError):
+        return error_answer(exc, invalid_status=invalid_status).status
+    return 500

@@ -6,7 +6,8 @@ Loops (each a small method, run as a named task):
 - ``dispatcher``  claims due job runs and starts their executions or file polls;
 - ``control``     every half second: stop requests, TTLs, output flushing;
 - ``heartbeat``   keeps this node's leases alive and recovers the job runs of dead nodes,
-                  and purges history past its retention;
+                  and purges history (runs, tokens, sent messages, audit records) past
+                  its retention;
 - ``notifier``    sends the notification outbox's due messages (webhooks, emails), with
                   retries and backoff.
 """
@@ -46,6 +47,7 @@ from jobplan.logging import get_logger
 from jobplan.model import FileJob, JobRunStatus
 from jobplan.settings import Settings
 from jobplan.store import Database, credentials, new_id
+from jobplan.store import audit as audit_log
 from jobplan.store import nodes as node_store
 from jobplan.store import notifications as outbox
 from jobplan.store import runs as store
@@ -502,6 +504,7 @@ class Engine:
         credentials.purge_refresh_tokens(conn, now)
         outbox.purge(conn, now - timedelta(days=self.settings.notification_retention_days))
         node_store.purge_nodes(conn, now - _NODE_RETENTION)
+        audit_log.purge(conn, now - timedelta(days=self.settings.audit_retention_days))
         return len(orphans)
 
     # --- notifier -------------------------------------------------------------------------

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from jobplan.errors import InvalidInput, NotFound, PermissionDenied
+from jobplan.service import audit
+from jobplan.service.audit import audited, field_changes
 from jobplan.service.auth import API_KEY_PREFIX
 from jobplan.service.caller import Caller, Permission
 from jobplan.service.pagination import Page, check_page
@@ -28,10 +30,15 @@ class NewApiKey:
     key: str
 
 
+def _when(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
 class ApiKeyService:
     def __init__(self, database: Database) -> None:
         self._db = database
 
+    @audited("key.create", "api_key", "name")
     def create(
         self,
         caller: Caller,
@@ -81,6 +88,14 @@ class ApiKeyService:
                 scopes,
                 expires_at,
             )
+            # the key's fields, never its secret or the secret's hash
+            described = {"name": name, "scopes": scopes, "expires_at": _when(expires_at)}
+            audit.record(
+                conn,
+                target_id=key_id,
+                target_path=name,
+                changes=field_changes({}, {**described, "owner": caller.username}),
+            )
         return NewApiKey(record, f"{API_KEY_PREFIX}{key_id}_{secret}")
 
     def list(
@@ -102,6 +117,7 @@ class ApiKeyService:
         with self._db.read() as conn:
             return self._visible(caller, credentials.get_api_key(conn, key_id), key_id)
 
+    @audited("key.revoke", "api_key", "key_id")
     def revoke(self, caller: Caller, key_id: str) -> ApiKeyRecord:
         """Revoke a key: one's own, or anyone's in the tenant with ``users:write``."""
         caller.require(Permission.KEYS_WRITE)
@@ -111,6 +127,15 @@ class ApiKeyService:
                 caller.require(Permission.USERS_WRITE)
             credentials.revoke_api_key(conn, key_id)
             revoked = credentials.get_api_key(conn, key_id)
+            audit.record(
+                conn,
+                target_id=key_id,
+                target_path=record.name,
+                changes=field_changes(
+                    {"revoked_at": _when(record.revoked_at)},
+                    {"revoked_at": _when(revoked.revoked_at if revoked else None)},
+                ),
+            )
         assert revoked is not None
         return revoked
 

@@ -17,8 +17,9 @@ from typing import Any
 import jwt
 from sqlalchemy import Connection
 
-from jobplan.errors import AuthenticationFailed, InvalidInput
+from jobplan.errors import AuthenticationFailed, InvalidInput, JobplanError
 from jobplan.model import Role
+from jobplan.service import audit
 from jobplan.service.caller import Caller
 from jobplan.service.security import (
     PasswordHasher,
@@ -97,13 +98,25 @@ class AuthService:
     def password_grant(
         self, username: str, password: str, tenant: str | None, client_address: str
     ) -> TokenPair:
-        """Log in with user name and password; issues an access and a refresh token."""
-        caller = self._check_password(username, password, tenant, client_address)
-        return self._issue(caller, family_id=None)
+        """Log in with user name and password; issues an access and a refresh token. Every
+        attempt is in the audit log (the success in the transaction issuing the tokens)."""
+        caller = self._login(audit.METHOD_PASSWORD, username, password, tenant, client_address)
+        with self._db.transaction() as conn:
+            audit.record_login(
+                self._db, method=audit.METHOD_PASSWORD, username=username, caller=caller, conn=conn
+            )
+            return self._issue_in(conn, caller, family_id=None)
 
     def refresh_grant(self, refresh_token: str) -> TokenPair:
         """Exchange a refresh token for a new pair. A token works once: presenting a used one
         revokes its whole family (it was stolen, or the client is replaying)."""
+        try:
+            return self._refresh(refresh_token)
+        except JobplanError as exc:
+            audit.record_login(self._db, method=audit.METHOD_REFRESH, username=None, error=exc)
+            raise
+
+    def _refresh(self, refresh_token: str) -> TokenPair:
         token_hash = sha256_hex(refresh_token)
         with self._db.transaction() as conn:
             record = credentials.get_refresh_token_by_hash(conn, token_hash)
@@ -133,11 +146,18 @@ class AuthService:
         """Exchange an API key (id + secret) for an access token with the key's scopes."""
         secret = client_secret
         parsed = parse_api_key(client_secret)
-        if parsed is not None:
-            if parsed[0] != client_id:
-                raise AuthenticationFailed("client_id does not match the key")
-            secret = parsed[1]
-        caller = self.authenticate_api_key(f"{API_KEY_PREFIX}{client_id}_{secret}")
+        method = audit.METHOD_CLIENT_CREDENTIALS
+        try:
+            if parsed is not None:
+                if parsed[0] != client_id:
+                    raise AuthenticationFailed("client_id does not match the key")
+                secret = parsed[1]
+            caller = self._api_key_caller(f"{API_KEY_PREFIX}{client_id}_{secret}")
+        except JobplanError as exc:
+            key_id = client_id[:64] or None
+            audit.record_login(self._db, method=method, username=None, error=exc, key_id=key_id)
+            raise
+        audit.record_login(self._db, method=method, username=caller.username, caller=caller)
         token, expires_in = self._access_token(caller)
         scope = " ".join(sorted(caller.scopes)) if caller.scopes is not None else None
         return TokenPair(token, expires_in, None, caller.tenant_name, scope)
@@ -152,7 +172,7 @@ class AuthService:
         self, username: str, password: str, tenant: str | None, client_address: str
     ) -> ConsoleSession:
         """Sign a browser in with user name and password (throttled like every login)."""
-        caller = self._check_password(username, password, tenant, client_address)
+        caller = self._login(audit.METHOD_CONSOLE, username, password, tenant, client_address)
         session_id = new_id()
         now = datetime.now(UTC)
         expires = now + timedelta(seconds=self._settings.console_session_ttl_seconds)
@@ -166,6 +186,9 @@ class AuthService:
                 expires,
             )
             credentials.mark_refresh_token_used(conn, record.id)
+            audit.record_login(
+                self._db, method=audit.METHOD_CONSOLE, username=username, caller=caller, conn=conn
+            )
         claims = {
             "iss": _ISSUER,
             "sub": caller.user_id,
@@ -187,6 +210,7 @@ class AuthService:
             if not credentials.refresh_family_active(conn, session_id, datetime.now(UTC)):
                 raise AuthenticationFailed("session has ended; sign in again")
             caller = self._caller(conn, claims["sub"], tenant_id=claims["tid"])
+        audit.note_authenticated(caller, audit.METHOD_CONSOLE)
         expires = datetime.fromtimestamp(int(claims["exp"]), UTC)
         return ConsoleSession(cookie, self.csrf_token(session_id), expires, caller)
 
@@ -216,13 +240,15 @@ class AuthService:
             if key_id is not None:
                 self._usable_key(credentials.get_api_key(conn, key_id), key_id)
             scopes = claims.get("scp")
-            return self._caller(
+            caller = self._caller(
                 conn,
                 claims["sub"],
                 tenant_id=claims["tid"],
                 scopes=frozenset(scopes) if scopes is not None else None,
                 api_key_id=key_id,
             )
+        audit.note_authenticated(caller, audit.METHOD_BEARER)
+        return caller
 
     def authenticate_secret(self, secret: str) -> Caller:
         """An API key if ``secret`` is key-shaped (``jp_...``), else an access token: for
@@ -232,7 +258,22 @@ class AuthService:
         return self.authenticate_access_token(secret)
 
     def authenticate_api_key(self, key: str) -> Caller:
-        """Check an API key (``jp_<id>_<secret>``) and resolve its caller."""
+        """Check an API key (``jp_<id>_<secret>``) and resolve its caller. Failures are in
+        the audit log (with the key's id, never its secret); successes are not, as they
+        happen on every request."""
+        try:
+            caller = self._api_key_caller(key)
+        except JobplanError as exc:
+            parsed = parse_api_key(key)
+            key_id = parsed[0][:64] if parsed else None
+            audit.record_login(
+                self._db, method=audit.METHOD_API_KEY, username=None, error=exc, key_id=key_id
+            )
+            raise
+        audit.note_authenticated(caller, audit.METHOD_API_KEY)
+        return caller
+
+    def _api_key_caller(self, key: str) -> Caller:
         parsed = parse_api_key(key)
         if parsed is None:
             raise AuthenticationFailed("API key is malformed")
@@ -259,7 +300,8 @@ class AuthService:
         self, username: str, password: str, tenant: str | None, client_address: str
     ) -> Caller:
         """HTTP Basic. Successful checks are remembered briefly (by a hash of the
-        credentials) so scripts sending Basic on every request do not pay argon2 each time."""
+        credentials) so scripts sending Basic on every request do not pay argon2 each time.
+        Failures are in the audit log; successes are not (they happen on every request)."""
         cache_key = hashlib.sha256(f"{username}\0{password}\0{tenant}".encode()).hexdigest()
         now = time.monotonic()
         with self._basic_lock:
@@ -269,10 +311,23 @@ class AuthService:
                 user = accounts.get_user(conn, cached[0])
                 # a changed password (on any node, or offline) invalidates the entry
                 if user is not None and user.password_hash == cached[2]:
-                    return self._caller(conn, user.id, tenant_id=cached[1], user=user)
-        caller, password_hash = self._check_password_hash(
-            username, password, tenant, client_address
-        )
+                    caller = self._caller(conn, user.id, tenant_id=cached[1], user=user)
+                    audit.note_authenticated(caller, audit.METHOD_BASIC)
+                    return caller
+        try:
+            caller, password_hash = self._check_password_hash(
+                username, password, tenant, client_address
+            )
+        except JobplanError as exc:
+            audit.record_login(
+                self._db,
+                method=audit.METHOD_BASIC,
+                username=username,
+                tenant_name=tenant,
+                error=exc,
+            )
+            raise
+        audit.note_authenticated(caller, audit.METHOD_BASIC)
         with self._basic_lock:
             if len(self._basic_cache) > 10_000:
                 self._basic_cache.clear()
@@ -317,10 +372,17 @@ class AuthService:
             raise AuthenticationFailed(f"{what} is invalid{advice}")
         return claims
 
-    def _check_password(
-        self, username: str, password: str, tenant: str | None, client_address: str
+    def _login(
+        self, method: str, username: str, password: str, tenant: str | None, client_address: str
     ) -> Caller:
-        return self._check_password_hash(username, password, tenant, client_address)[0]
+        """An interactive sign-in's password check; a failure is audited here."""
+        try:
+            return self._check_password_hash(username, password, tenant, client_address)[0]
+        except JobplanError as exc:
+            audit.record_login(
+                self._db, method=method, username=username, tenant_name=tenant, error=exc
+            )
+            raise
 
     def _check_password_hash(
         self, username: str, password: str, tenant: str | None, client_address: str
@@ -412,10 +474,6 @@ class AuthService:
         if caller.api_key_id is not None:
             claims["kid"] = caller.api_key_id
         return jwt.encode(claims, self._key, algorithm="HS256"), ttl
-
-    def _issue(self, caller: Caller, family_id: str | None) -> TokenPair:
-        with self._db.transaction() as conn:
-            return self._issue_in(conn, caller, family_id)
 
     def _issue_in(self, conn: Connection, caller: Caller, family_id: str | None) -> TokenPair:
         access, expires_in = self._access_token(caller)

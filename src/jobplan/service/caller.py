@@ -24,11 +24,17 @@ class Permission(StrEnum):
     USERS_WRITE = "users:write"
     TENANTS_ADMIN = "tenants:admin"
     NODES_READ = "nodes:read"
+    AUDIT_READ = "audit:read"
 
 
 _VIEWER = {Permission.PLANS_READ, Permission.RUNS_READ, Permission.KEYS_READ}
 _OPERATOR = _VIEWER | {Permission.RUNS_WRITE, Permission.KEYS_WRITE}
-_SUPERVISOR = _OPERATOR | {Permission.PLANS_WRITE, Permission.USERS_READ, Permission.NODES_READ}
+_SUPERVISOR = _OPERATOR | {
+    Permission.PLANS_WRITE,
+    Permission.USERS_READ,
+    Permission.NODES_READ,
+    Permission.AUDIT_READ,
+}
 _ADMIN = _SUPERVISOR | {Permission.USERS_WRITE}
 
 #: What each role may do in its tenant. Keys are always one's own unless the role also has

@@ -8,6 +8,7 @@ from jobplan.engine.documents import VersionCache
 from jobplan.engine.state import RunState
 from jobplan.errors import InvalidInput
 from jobplan.service.api_keys import ApiKeyService
+from jobplan.service.audit import AuditService
 from jobplan.service.auth import AuthService
 from jobplan.service.bootstrap import BootstrapResult, bootstrap_admin
 from jobplan.service.bundles import BundleService
@@ -62,6 +63,7 @@ class Services:
         self.overview = OverviewService(database, self.plans)
         self.nodes = NodeService(database, settings)
         self.voltmx = VoltMxJobService(database, self.plans, self.runs)
+        self.audit = AuditService(database)
         self.bootstrap: BootstrapResult | None = None
 
     def connect_engine(self, notify: Callable[[], None]) -> None:

@@ -6,6 +6,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from jobplan.errors import Conflict, InvalidInput, NotFound
 from jobplan.model import FolderPath
+from jobplan.service.audit import audited, record
 from jobplan.service.caller import Caller, Permission
 from jobplan.service.pagination import Page, check_page
 from jobplan.store import Database, plans
@@ -28,6 +29,7 @@ class FolderService:
     def __init__(self, database: Database) -> None:
         self._db = database
 
+    @audited("folder.create", "folder", "path")
     def create(self, caller: Caller, path: str, description: str = "") -> FolderRecord:
         """Create a folder and any missing parents."""
         caller.require(Permission.PLANS_WRITE)
@@ -36,7 +38,9 @@ class FolderService:
             raise InvalidInput("must not be empty (the root folder always exists)", field="path")
         with self._db.transaction() as conn:
             plans.ensure_folders(conn, caller.tenant_id, path.rpartition("/")[0])
-            return plans.insert_folder(conn, caller.tenant_id, path, description)
+            folder = plans.insert_folder(conn, caller.tenant_id, path, description)
+            record(conn, target_id=folder.id, target_path=folder.path)
+            return folder
 
     def list(self, caller: Caller, limit: int = 50, offset: int = 0) -> Page[FolderRecord]:
         caller.require(Permission.PLANS_READ)
@@ -53,6 +57,7 @@ class FolderService:
             raise NotFound("folder", folder_id)
         return folder
 
+    @audited("folder.delete", "folder", "folder_id")
     def delete(self, caller: Caller, folder_id: str) -> None:
         """Delete an empty folder (no plans in it or below it, no sub-folders)."""
         caller.require(Permission.PLANS_WRITE)
@@ -66,3 +71,4 @@ class FolderService:
             if plans.count_folders_below(conn, caller.tenant_id, folder.path):
                 raise Conflict(f"folder '{folder.path}' has sub-folders; delete them first")
             plans.delete_folder(conn, caller.tenant_id, folder_id)
+            record(conn, target_id=folder.id, target_path=folder.path)

@@ -16,6 +16,7 @@ from jobplan.engine.documents import PLAN_FORMAT_VERSION, load_document
 from jobplan.engine.scheduler import next_window_fire
 from jobplan.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from jobplan.model import PlanDocument, SemVer, plan_path
+from jobplan.service.audit import audited, plan_changes, record
 from jobplan.service.caller import Caller, Permission
 from jobplan.service.folders import normalise_folder
 from jobplan.service.pagination import Page, check_page
@@ -79,8 +80,17 @@ class ImportedPlan:
     changes: list[str] = field(default_factory=list)
 
 
+def _document_path(arguments: Any) -> str | None:
+    document = arguments.get("document")
+    return plan_path(document.folder, document.name) if document is not None else None
+
+
 def _comparable(document: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in document.items() if k != "version"}
+
+
+def _enabled_change(before: bool, after: bool) -> dict[str, Any]:
+    return {"kind": "changed", "path": "enabled", "before": before, "after": after}
 
 
 class PlanService:
@@ -91,6 +101,7 @@ class PlanService:
 
     # --- writes ---------------------------------------------------------------------------
 
+    @audited("plan.create", "plan", _document_path)
     def create(
         self,
         caller: Caller,
@@ -109,6 +120,7 @@ class PlanService:
         self.notify()
         return view
 
+    @audited("plan.update", "plan", "plan_ref")
     def update(
         self, caller: Caller, plan_ref: str, document: PlanDocument, comment: str = ""
     ) -> ApplyResult:
@@ -127,6 +139,7 @@ class PlanService:
         self.notify()
         return result
 
+    @audited("plan.apply", "plan", _document_path)
     def apply(self, caller: Caller, document: PlanDocument, comment: str = "") -> ApplyResult:
         """Create the plan named by ``document`` or store a new version of it (plans as code)."""
         caller.require(Permission.PLANS_WRITE)
@@ -151,6 +164,7 @@ class PlanService:
                 return ApplyResult(view, created=True, changed=True, changes=["plan created"])
             return self._new_version(conn, caller, plan, document, comment)
 
+    @audited(lambda a: "plan.enable" if a.get("enabled") else "plan.disable", "plan", "plan_ref")
     def set_enabled(self, caller: Caller, plan_ref: str, enabled: bool) -> PlanRecord:
         """Enable or disable a plan's schedule (no new version: this is operational state).
         Fires missed while disabled are not caught up: the schedule restarts from now."""
@@ -161,16 +175,20 @@ class PlanService:
             view = self._current(conn, caller, plan)
             self._reschedule(conn, plan.id, view.document if enabled else None)
             updated = plans.get_plan(conn, caller.tenant_id, plan.id)
+            changed = [] if plan.enabled == enabled else [_enabled_change(plan.enabled, enabled)]
+            record(conn, target_id=plan.id, target_path=plan.path, changes=changed)
         self.notify()
         assert updated is not None
         return updated
 
+    @audited("plan.delete", "plan", "plan_ref")
     def delete(self, caller: Caller, plan_ref: str) -> None:
         """Delete a plan and all its versions."""
         caller.require(Permission.PLANS_WRITE)
         with self._db.transaction() as conn:
             plan = self.resolve(conn, caller, plan_ref)
             plans.delete_plan(conn, plan.id)
+            record(conn, target_id=plan.id, target_path=plan.path)
 
     def import_documents(
         self,
@@ -350,7 +368,10 @@ class PlanService:
             conn, caller.tenant_id, document.folder, document.name, document.enabled
         )
         version = SemVer.parse(document.version) if document.version else FIRST_VERSION
-        return self._store(conn, caller, plan, document, version, comment)
+        view = self._store(conn, caller, plan, document, version, comment)
+        changes = plan_changes(None, document, None, str(version))
+        record(conn, target_id=plan.id, target_path=plan.path, changes=changes)
+        return view
 
     def _new_version(
         self,
@@ -367,6 +388,7 @@ class PlanService:
         if _comparable(new) == _comparable(current.document) and (
             document.version in (None, current.version)
         ):
+            record(conn, target_id=plan.id, target_path=plan.path, changes=[])
             return ApplyResult(PlanView(plan, current, previous), False, False, [])
         latest = SemVer.parse(plans.latest_version(conn, caller.tenant_id, plan.id))
         if document.version is None or document.version == current.version:
@@ -385,6 +407,12 @@ class PlanService:
         if document.enabled != previous.enabled:
             plans.set_plan_enabled(conn, plan.id, document.enabled)
         view = self._store(conn, caller, plan, document, version, comment)
+        record(
+            conn,
+            target_id=plan.id,
+            target_path=plan.path,
+            changes=plan_changes(previous, document, current.version, str(version)),
+        )
         changes = [str(change) for change in previous.diff(document)]
         return ApplyResult(view, created=False, changed=True, changes=changes)
 

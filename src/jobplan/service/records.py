@@ -2,6 +2,7 @@
 
 from jobplan.store.records import (
     ApiKeyRecord,
+    AuditRecord,
     FolderRecord,
     JobRunRecord,
     MembershipRecord,
@@ -15,6 +16,7 @@ from jobplan.store.records import (
 
 __all__ = [
     "ApiKeyRecord",
+    "AuditRecord",
     "FolderRecord",
     "JobRunRecord",
     "MembershipRecord",

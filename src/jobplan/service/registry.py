@@ -14,6 +14,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from jobplan.errors import InvalidInput, NotFound
 from jobplan.model import Name
+from jobplan.service import audit
+from jobplan.service.audit import audited, field_changes
 from jobplan.service.caller import Caller, Permission
 from jobplan.service.pagination import Page, check_page
 from jobplan.store import Database
@@ -51,12 +53,17 @@ def check_base_url(url: str) -> str:
     return url
 
 
+def _fields(service: ServiceRecord) -> dict[str, str]:
+    return {"base_url": service.base_url, "description": service.description}
+
+
 class ServiceRegistry:
     """Registry operations, tenant-scoped and role-checked; also the engine's resolver."""
 
     def __init__(self, database: Database) -> None:
         self._db = database
 
+    @audited("service.register", "service", "name")
     def register(
         self, caller: Caller, name: str, base_url: str, description: str = ""
     ) -> tuple[ServiceRecord, bool]:
@@ -67,12 +74,18 @@ class ServiceRegistry:
             raise InvalidInput("must be at most 2000 characters", field="description")
         with self._db.transaction() as conn:
             existing = store.get_service(conn, caller.tenant_id, name)
+            before = {} if existing is None else _fields(existing)
             if existing is None:
-                record = store.insert_service(
+                created = store.insert_service(
                     conn, caller.tenant_id, name, base_url, description, caller.username
                 )
-                return record, True
+                changes = field_changes(before, _fields(created))
+                audit.record(conn, target_id=created.id, target_path=name, changes=changes)
+                return created, True
             updated = store.update_service(conn, caller.tenant_id, name, base_url, description)
+            if updated is not None:
+                changes = field_changes(before, _fields(updated))
+                audit.record(conn, target_id=updated.id, target_path=name, changes=changes)
         assert updated is not None
         return updated, False
 
@@ -91,12 +104,14 @@ class ServiceRegistry:
             items, total = store.list_services(conn, caller.tenant_id, limit, offset)
         return Page(items, total, limit, offset)
 
+    @audited("service.remove", "service", "name")
     def remove(self, caller: Caller, name: str) -> None:
         """Unregister a service. Jobs naming it fail from their next run on."""
         caller.require(Permission.PLANS_WRITE)
         with self._db.transaction() as conn:
             if not store.delete_service(conn, caller.tenant_id, name):
                 raise NotFound("service", name)
+            audit.record(conn, target_path=name)
 
     # --- the engine's view (engine.executors.base.ServiceResolver) -------------------------
 

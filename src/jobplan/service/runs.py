@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection
 
 from jobplan.engine.state import OpenOutcome, RunState
 from jobplan.errors import InvalidInput, NotFound
 from jobplan.model import JobAction, JobRunStatus, PlanDocument, PlanRunStatus
+from jobplan.service.audit import audited, record
 from jobplan.service.caller import Caller, Permission
 from jobplan.service.pagination import Page, check_page
 from jobplan.service.plans import PlanService
@@ -96,6 +98,28 @@ def _statuses(values: list[str] | None, known: set[str], field: str) -> list[str
     return values
 
 
+def _job_action_name(arguments: Mapping[str, Any]) -> str:
+    action = str(arguments.get("action", ""))
+    return f"job_run.{action}" if action in JOB_ACTIONS else "job_run.action"
+
+
+def _status_change(before: str, after: str | None, path: str = "status") -> list[dict[str, Any]]:
+    if after is None or before == after:
+        return []
+    return [{"kind": "changed", "path": path, "before": before, "after": after}]
+
+
+def _opened(run: PlanRunRecord | None, outcome: str) -> list[dict[str, Any]]:
+    """A run start: whether a run opened (the overlap policy may queue or skip it) and its
+    status. Parameter values are not recorded (they may carry credentials)."""
+    changes: list[dict[str, Any]] = [
+        {"kind": "added", "path": "outcome", "before": None, "after": outcome}
+    ]
+    if run is not None:
+        changes.append({"kind": "added", "path": "status", "before": None, "after": run.status})
+    return changes
+
+
 class RunService:
     def __init__(
         self,
@@ -111,6 +135,7 @@ class RunService:
 
     # --- plan runs ------------------------------------------------------------------------
 
+    @audited("run.start", "plan_run", "plan_ref")
     def start(
         self,
         caller: Caller,
@@ -134,9 +159,16 @@ class RunService:
                 overrides=parameters,
                 force=force,
             )
+            record(
+                conn,
+                target_id=outcome.run.id if outcome.run else None,
+                target_path=plan.path,
+                changes=_opened(outcome.run, str(outcome.outcome)),
+            )
         self.notify()
         return outcome
 
+    @audited("run.start", "plan_run", "plan_ref")
     def start_unless_running(
         self, caller: Caller, plan_ref: str, parameters: dict[str, str] | None = None
     ) -> PlanRunRecord | None:
@@ -147,6 +179,7 @@ class RunService:
         with self._db.transaction() as conn:
             plan = self._plans.resolve(conn, caller, plan_ref, for_update=True)
             if store.open_plan_runs_of_plan(conn, plan.id):
+                record(conn, target_path=plan.path, changes=[])
                 return None
             outcome = self._state.open_plan_run(
                 conn,
@@ -157,9 +190,16 @@ class RunService:
                 overrides=parameters,
                 force=True,
             )
+            record(
+                conn,
+                target_id=outcome.run.id if outcome.run else None,
+                target_path=plan.path,
+                changes=_opened(outcome.run, str(outcome.outcome)),
+            )
         self.notify()
         return outcome.run
 
+    @audited("run.stop", "plan", "plan_ref")
     def stop_open_runs(self, caller: Caller, plan_ref: str) -> int:
         """Stop every open run of a plan; returns how many were stopped."""
         caller.require(Permission.RUNS_WRITE)
@@ -171,6 +211,16 @@ class RunService:
             )
             for run in runs:
                 self._state.stop_plan_run(conn, run, caller.username, now)
+            stopped = [
+                change
+                for run in runs
+                for change in _status_change(
+                    run.status,
+                    getattr(store.get_plan_run(conn, run.id), "status", None),
+                    f"runs.{run.id}.status",
+                )
+            ]
+            record(conn, target_id=plan.id, target_path=plan.path, changes=stopped)
         self.notify()
         return len(runs)
 
@@ -212,6 +262,7 @@ class RunService:
             runs = store.open_plan_runs_of_tenant(conn, caller.tenant_id, limit=MAX_INSTANCES)
             return [self._instance(conn, run) for run in runs]
 
+    @audited("run.stop", "plan_run", "run_id")
     def stop(self, caller: Caller, run_id: str) -> PlanRunRecord:
         """End a plan run: its running jobs are killed, nothing else starts."""
         caller.require(Permission.RUNS_WRITE)
@@ -220,6 +271,13 @@ class RunService:
             run = self._run(conn, caller, run_id, lock=True)
             self._state.stop_plan_run(conn, run, caller.username, now)
             stopped = store.get_plan_run(conn, run.id)
+            after = stopped.status if stopped else None
+            record(
+                conn,
+                target_id=run.id,
+                target_path=run.plan_path,
+                changes=_status_change(run.status, after),
+            )
         self.notify()
         return stopped or run
 
@@ -291,6 +349,7 @@ class RunService:
         with self._db.read() as conn:
             return self._job_run(conn, caller, job_run_id)
 
+    @audited(_job_action_name, "job_run", "job_run_id")
     def act(self, caller: Caller, job_run_id: str, action: JobAction | str) -> JobRunRecord:
         """One :class:`JobAction` (or its name). A wrong state is a :class:`Conflict` naming
         the state."""
@@ -304,6 +363,13 @@ class RunService:
             job_run = self._job_run(conn, caller, job_run_id)
             self._state.job_action(conn, job_run, wanted, caller.username, now)
             updated = store.get_job_run(conn, job_run.id)
+            run = store.get_plan_run(conn, job_run.plan_run_id)
+            record(
+                conn,
+                target_id=job_run.id,
+                target_path=f"{run.plan_path}/{job_run.job_name}" if run else job_run.job_name,
+                changes=_status_change(job_run.status, updated.status if updated else None),
+            )
         self.notify()
         assert updated is not None
         return updated
@@ -363,6 +429,11 @@ class RunService:
             next_fire_time=plan.next_fire_time if plan.enabled else None,
         )
 
+    @audited(
+        lambda a: "job.enable" if a.get("enabled") else "job.disable",
+        "job",
+        lambda a: f"{a.get('plan_ref')}/{a.get('job_name')}",
+    )
     def set_job_enabled(
         self, caller: Caller, plan_ref: str, job_name: str, enabled: bool
     ) -> list[str]:
@@ -381,8 +452,16 @@ class RunService:
             else:
                 disabled.add(job_name)
             plan_store.set_disabled_jobs(conn, plan.id, sorted(disabled))
+            before = job_name not in (plan.disabled_jobs or ())
+            changes = (
+                []
+                if before == enabled
+                else [{"kind": "changed", "path": "enabled", "before": before, "after": enabled}]
+            )
+            record(conn, target_id=plan.id, target_path=f"{plan.path}/{job_name}", changes=changes)
         return sorted(disabled)
 
+    @audited("event.raise", "event", "name")
     def raise_event(self, caller: Caller, name: str) -> int:
         """Raise a global event in the caller's tenant; returns how many waiting event jobs it
         completed."""
@@ -392,6 +471,8 @@ class RunService:
             count = self._state.raise_event(
                 conn, caller.tenant_id, name, caller.username, datetime.now(UTC)
             )
+            completed = [{"kind": "changed", "path": "completed_jobs", "after": count}]
+            record(conn, target_path=name, changes=completed)
         self.notify()
         return count
 

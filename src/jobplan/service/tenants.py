@@ -9,6 +9,8 @@ from typing import Any
 
 from jobplan.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from jobplan.model import Role
+from jobplan.service import audit
+from jobplan.service.audit import audited, field_changes
 from jobplan.service.caller import Caller, Permission
 from jobplan.service.pagination import Page, check_page
 from jobplan.service.security import PasswordHasher
@@ -73,6 +75,7 @@ class TenantService:
         #: lives outside the database (export and import files)
         self.on_deleted: list[Callable[[str], None]] = []
 
+    @audited("tenant.create", "tenant", "name")
     def create(
         self,
         caller: Caller,
@@ -97,6 +100,13 @@ class TenantService:
                     conn, admin.username, self._passwords.hash(admin.password), admin.username
                 )
                 accounts.add_membership(conn, user.id, tenant.id, Role.ADMIN)
+            described: dict[str, Any] = {"display_name": tenant.display_name}
+            if admin is not None:
+                described["admin"] = admin.username
+            changes = field_changes({}, described) + field_changes(
+                {}, tenant.settings, prefix="settings."
+            )
+            audit.record(conn, target_id=tenant.id, target_path=tenant.name, changes=changes)
             return tenant
 
     def list(self, caller: Caller, limit: int = 50, offset: int = 0) -> Page[TenantRecord]:
@@ -125,6 +135,7 @@ class TenantService:
             raise NotFound("tenant", caller.tenant_name)
         return tenant
 
+    @audited("settings.update", "tenant", "tenant_id")
     def update_settings(
         self, caller: Caller, tenant_id: str, settings: dict[str, Any]
     ) -> TenantRecord:
@@ -135,9 +146,14 @@ class TenantService:
         with self._db.transaction() as conn:
             accounts.update_tenant_settings(conn, tenant.id, settings)
             updated = accounts.get_tenant(conn, tenant.id)
+            changes = field_changes(
+                tenant.settings, updated.settings if updated else {}, prefix="settings."
+            )
+            audit.record(conn, target_id=tenant.id, target_path=tenant.name, changes=changes)
         assert updated is not None
         return updated
 
+    @audited("tenant.delete", "tenant", "tenant_id")
     def delete(self, caller: Caller, tenant_id: str) -> None:
         """Delete a tenant and everything in it. The caller's own tenant cannot be deleted."""
         tenant = self.get(caller, tenant_id)
@@ -145,5 +161,6 @@ class TenantService:
             raise Conflict("cannot delete the tenant you are signed in to")
         with self._db.transaction() as conn:
             accounts.delete_tenant(conn, tenant.id)
+            audit.record(conn, target_id=tenant.id, target_path=tenant.name)
         for hook in self.on_deleted:
             hook(tenant.id)

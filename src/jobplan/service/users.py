@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection
 
 from jobplan.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PermissionDenied
 from jobplan.model import Role
+from jobplan.service import audit
+from jobplan.service.audit import audited, field_changes
 from jobplan.service.caller import Caller, Permission
 from jobplan.service.pagination import Page, check_page
 from jobplan.service.security import PasswordHasher
@@ -27,6 +30,31 @@ class Member:
     role: Role
 
 
+def _update_action(arguments: Mapping[str, Any]) -> str:
+    """``user.role``, ``user.disable`` / ``user.enable`` or ``user.password`` when a change
+    is only that; ``user.update`` for anything else or several at once."""
+    given = {
+        name
+        for name in ("role", "display_name", "disabled", "password")
+        if arguments.get(name) is not None
+    }
+    if given == {"role"}:
+        return "user.role"
+    if given == {"disabled"}:
+        return "user.disable" if arguments["disabled"] else "user.enable"
+    if given == {"password"}:
+        return "user.password"
+    return "user.update"
+
+
+def _visible_fields(member: Member) -> dict[str, Any]:
+    return {
+        "role": str(member.role),
+        "display_name": member.user.display_name,
+        "disabled": member.user.disabled,
+    }
+
+
 class UserService:
     def __init__(
         self,
@@ -38,6 +66,7 @@ class UserService:
         self._passwords = passwords
         self._on_password_change = on_password_change
 
+    @audited("user.create", "user", "username")
     def create(
         self,
         caller: Caller,
@@ -57,6 +86,12 @@ class UserService:
                 conn, username, self._passwords.hash(password), display_name or username
             )
             accounts.add_membership(conn, user.id, caller.tenant_id, role)
+            audit.record(
+                conn,
+                target_id=user.id,
+                target_path=user.username,
+                changes=field_changes({}, {"role": str(role), "display_name": user.display_name}),
+            )
         return Member(user, role)
 
     def list(self, caller: Caller, limit: int = 50, offset: int = 0) -> Page[Member]:
@@ -75,6 +110,7 @@ class UserService:
         with self._db.read() as conn:
             return self._member(conn, caller, user_id)
 
+    @audited(_update_action, "user", "user_id")
     def update(
         self,
         caller: Caller,
@@ -126,10 +162,15 @@ class UserService:
             if role is not None:
                 accounts.set_role(conn, user_id, caller.tenant_id, role)
             updated = self._member(conn, caller, user_id)
+            changes = field_changes(_visible_fields(member), _visible_fields(updated))
+            if password is not None:  # that it changed; never the password or its hash
+                changes.append({"kind": "changed", "path": "password"})
+            audit.record(conn, target_id=user_id, target_path=member.user.username, changes=changes)
         if (password is not None or disabled) and self._on_password_change is not None:
             self._on_password_change()
         return updated
 
+    @audited("user.remove", "user", "user_id")
     def remove(self, caller: Caller, user_id: str) -> None:
         """Remove a user from the caller's tenant (and delete the account if it belongs to no
         other tenant)."""
@@ -144,6 +185,12 @@ class UserService:
                 conn, user_id
             ):
                 accounts.delete_user(conn, user_id)
+            audit.record(
+                conn,
+                target_id=user_id,
+                target_path=member.user.username,
+                changes=field_changes({"role": str(member.role)}, {}),
+            )
 
     @staticmethod
     def _check_owns_account(conn: Connection, caller: Caller, member: Member) -> None:

@@ -10,6 +10,7 @@ from jobplan.model import plan_path
 
 __all__ = [
     "ApiKeyRecord",
+    "AuditRecord",
     "FolderRecord",
     "JobRunRecord",
     "MembershipRecord",
@@ -244,3 +245,27 @@ class NotificationRecord:
     last_error: str | None
     created_at: datetime
     sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """Who did what, how, from where, to what, with which outcome and what it changed."""
+
+    id: str
+    time: datetime
+    tenant_id: str | None
+    tenant_name: str | None
+    actor_id: str | None
+    actor_name: str | None
+    api_key_id: str | None
+    auth_method: str | None
+    source: str | None
+    user_agent: str | None
+    action: str
+    target_type: str | None
+    target_id: str | None
+    target_path: str | None
+    outcome: str
+    status: int | None
+    message: str | None
+    changes: list[dict[str, Any]] | None

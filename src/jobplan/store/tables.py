@@ -27,6 +27,7 @@ from sqlalchemy import (
 
 __all__ = [
     "api_keys",
+    "audit_records",
     "events",
     "folders",
     "job_run_output",
@@ -436,4 +437,34 @@ login_failures = Table(
     Column("key", String(200), primary_key=True),
     Column("failures", Integer, nullable=False),
     Column("window_started", Float, nullable=False, index=True),
+)
+
+# --- audit log ----------------------------------------------------------------------------------
+
+# who did what, written in the transaction of the change (or, for refusals, just after). No
+# foreign keys: a record outlives its tenant, actor and target, and names them as they were.
+audit_records = Table(
+    "audit_records",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("time", UTCDateTime(), nullable=False),
+    Column("tenant_id", String(36), nullable=True),  # NULL: a sign-in naming no known tenant
+    Column("tenant_name", String(64), nullable=True),
+    Column("actor_id", String(36), nullable=True),
+    Column("actor_name", String(200), nullable=True),
+    Column("api_key_id", String(64), nullable=True),
+    Column("auth_method", String(24), nullable=True),
+    Column("source", String(100), nullable=True),
+    Column("user_agent", String(500), nullable=True),
+    Column("action", String(64), nullable=False),
+    Column("target_type", String(32), nullable=True),
+    Column("target_id", String(64), nullable=True),
+    Column("target_path", String(700), nullable=True),
+    Column("outcome", String(8), nullable=False),  # done | refused | failed
+    Column("status", Integer, nullable=True),
+    Column("message", Text, nullable=True),
+    Column("changes", JSON, nullable=True),
+    Index(None, "tenant_id", "time"),
+    Index(None, "action"),
+    Index(None, "time"),
 )

@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from jobplan.errors import InvalidInput, JobplanError
+from jobplan.service.audit import note_refusal
 from jobplan.web.render import error_page
 from jobplan.web.session import CsrfRefused, SignInRequired, WebSession, check_csrf
 
@@ -45,6 +46,7 @@ class ConsoleRoute(APIRoute):
                     for error in exc.errors()
                 )
                 invalid = InvalidInput(problems or "the request is not valid")
+                note_refusal(invalid.message)
                 return error_page(request, getattr(request.state, "web_session", None), invalid)
 
         return handle

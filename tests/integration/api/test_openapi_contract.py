@@ -154,6 +154,11 @@ def _walk_plans_and_runs(client: TestClient, root: Actor) -> None:
     _ok(client.get("/api/v1/notifications", headers=h))
     _ok(client.get("/api/v1/notifications/nope", headers=h), 404)
 
+    _ok(client.get("/api/v1/audit", headers=h, params={"action": "plan."}))
+    _ok(client.get("/api/v1/audit", headers=h, params={"outcome": "maybe"}), 422)
+    exported = client.get("/api/v1/audit/export", headers=h, params={"action": "plan."})
+    assert exported.status_code == 200, exported.text
+
     _ok(client.delete(url, headers=h), 204)
 
 

@@ -9,12 +9,14 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import structlog
 from sqlalchemy import Connection
 
 from jobplan.errors import Conflict, InvalidInput, LimitExceeded, NotFound
+from jobplan.service import audit
+from jobplan.service.audit import audited, field_changes
 from jobplan.service.caller import Caller, Permission
 from jobplan.service.folders import normalise_folder
 from jobplan.service.pagination import Page, check_page
@@ -106,6 +108,17 @@ def _check_tag(value: str | None, name: str) -> str | None:
     return value
 
 
+def _described(request: transfers.ExportRequest | transfers.ImportRequest) -> dict[str, Any]:
+    """A job's options for its audit record: token names, never their values."""
+    options = request.options.model_dump(mode="json", exclude_defaults=True)
+    tokens = options.pop("tokens", None)
+    if tokens:
+        options["tokens"] = sorted(tokens)
+    if isinstance(request, transfers.ExportRequest):
+        options["versions"] = len(request.version_ids)
+    return options
+
+
 class TransferJobs:
     """Export and import jobs of the caller's tenant, from creation to cancellation."""
 
@@ -139,6 +152,7 @@ class TransferJobs:
 
     # --- creating jobs --------------------------------------------------------------------
 
+    @audited("export.create", "export", lambda a: getattr(a.get("options"), "file_name", None))
     def create_export(self, caller: Caller, options: ExportOptions) -> TransferJobRecord:
         """Check the selection (unknown plans, folders or versions are refused now) and
         queue the export."""
@@ -160,6 +174,7 @@ class TransferJobs:
         )
         return self._create(caller, TransferKind.EXPORT, request, options, file_name)
 
+    @audited("import.create", "import", lambda a: getattr(a.get("options"), "file_name", None))
     def create_import(
         self, caller: Caller, upload: IO[bytes], options: ImportOptions
     ) -> TransferJobRecord:
@@ -253,6 +268,12 @@ class TransferJobs:
                 expires_at=None,
             )
             transfers.insert(conn, record)
+            audit.record(
+                conn,
+                target_id=record.id,
+                target_path=file_name,
+                changes=field_changes({}, _described(request)),
+            )
         log.info("transfer_created", kind=str(kind), job=record.id, tenant=caller.tenant_name)
         self._notify()
         return record
@@ -314,6 +335,7 @@ class TransferJobs:
             )
         return Page(items, total, limit, offset)
 
+    @audited("transfer.cancel", None, "job_id")
     def cancel(self, caller: Caller, kind: TransferKind, job_id: str) -> TransferJobRecord:
         """Cancel a job that has not finished: nothing it did is kept."""
         job = self.get(caller, kind, job_id)
@@ -325,6 +347,13 @@ class TransferJobs:
                 ended = transfers.mark_cancelled(conn, job.id, expiry(self._settings))
                 if ended:
                     transfers.redact_tokens(conn, job.id)
+                    audit.record(
+                        conn,
+                        target_type=str(kind),
+                        target_id=job.id,
+                        target_path=job.file_name,
+                        changes=field_changes({"status": job.status}, {"status": "cancelled"}),
+                    )
         finally:
             self._cancelling.discard(job.id)
         if not ended:
