@@ -10,6 +10,7 @@ from rich.table import Table
 
 from jobplan import __version__
 from jobplan.cli.admin import db_app, users_app
+from jobplan.cli.audit import audit_app
 from jobplan.cli.client import ApiClient, load_connection
 from jobplan.cli.nodes import nodes
 from jobplan.cli.notifications import notifications_app
@@ -36,6 +37,7 @@ app.add_typer(plans_app, name="plans")
 app.add_typer(runs_app, name="runs")
 app.add_typer(services_app, name="services")
 app.add_typer(notifications_app, name="notifications")
+app.add_typer(audit_app, name="audit")
 app.command("apply")(apply)
 app.command("export")(export_bundle)
 app.command("import")(import_bundle)
