@@ -36,7 +36,7 @@ import functools
 import getpass
 import inspect
 import os
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -56,6 +56,7 @@ from jobplan.store.records import AuditRecord
 
 if TYPE_CHECKING:
     from jobplan.model import PlanDocument
+    from jobplan.model.diff import Change
 
 __all__ = [
     "DONE",
@@ -80,6 +81,7 @@ __all__ = [
     "note_refusal",
     "plan_changes",
     "record",
+    "record_change",
     "record_local",
     "record_local_refusal",
     "record_login",
@@ -193,14 +195,18 @@ def field_changes(
 
 
 def plan_changes(
-    previous: PlanDocument | None, document: PlanDocument, before: str | None, after: str
+    previous: PlanDocument | None,
+    document: PlanDocument,
+    before: str | None,
+    after: str,
+    diff: Sequence[Change] | None = None,
 ) -> list[dict[str, Any]]:
-    """A plan's new version: its version number, then the document's differences."""
+    """A plan's new version: its version number, then the document's differences (``diff``
+    when the caller has computed them already)."""
     changes = [_change("changed" if before else "added", "version", before, after)]
     if previous is not None:
-        changes.extend(
-            _change(c.kind.value, c.path, c.before, c.after) for c in previous.diff(document)
-        )
+        found = previous.diff(document) if diff is None else diff
+        changes.extend(_change(c.kind.value, c.path, c.before, c.after) for c in found)
     return changes
 
 
@@ -308,6 +314,32 @@ def _write_done(conn: Connection, entry: _Entry, changes: list[dict[str, Any]] |
     )
     _insert(conn, row)
     entry.written = True
+
+
+def record_change(
+    conn: Connection,
+    caller: Caller,
+    *,
+    action: str,
+    target_type: str,
+    target_id: str | None,
+    target_path: str | None,
+    changes: list[dict[str, Any]] | None,
+) -> None:
+    """A change made on ``caller``'s behalf outside any request (an import job applying its
+    bundle, plan by plan), in the change's transaction."""
+    _insert(
+        conn,
+        _row(
+            action=action,
+            outcome=DONE,
+            caller=caller,
+            target_type=target_type,
+            target_id=target_id,
+            target_path=target_path,
+            changes=changes,
+        ),
+    )
 
 
 def _write_outcome(database: Database, entry: _Entry, exc: BaseException) -> None:

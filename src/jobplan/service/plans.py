@@ -16,7 +16,7 @@ from jobplan.engine.documents import PLAN_FORMAT_VERSION, load_document
 from jobplan.engine.scheduler import next_window_fire
 from jobplan.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from jobplan.model import PlanDocument, SemVer, plan_path
-from jobplan.service.audit import audited, plan_changes, record
+from jobplan.service.audit import audited, plan_changes, record, record_change
 from jobplan.service.caller import Caller, Permission
 from jobplan.service.folders import normalise_folder
 from jobplan.service.pagination import Page, check_page
@@ -264,11 +264,23 @@ class PlanService:
                         ).plan
                     else:
                         self._store(conn, caller, plan, document, number, comment)
+                assert plan is not None
+                created = plan_changes(None, newest, None, str(numbers[-1]))
+                record_change(
+                    conn,
+                    caller,
+                    action="plan.import",
+                    target_type="plan",
+                    target_id=plan.id,
+                    target_path=path,
+                    changes=created,
+                )
             return ImportedPlan(path, "added", [str(n) for n in numbers], None, ["plan created"])
         current = self._current(conn, caller, plan)
         if _comparable(newest.model_dump(mode="json")) == _comparable(current.version.document):
             return ImportedPlan(path, "unchanged", [], current.version.version)
-        changes = [str(change) for change in current.document.diff(newest)]
+        diff = current.document.diff(newest)
+        changes = [str(change) for change in diff]
         if on_conflict is OnConflict.ABORT:
             return ImportedPlan(path, "conflict", [], current.version.version, changes)
         latest = SemVer.parse(plans.latest_version(conn, caller.tenant_id, plan.id))
@@ -281,6 +293,18 @@ class PlanService:
                 plans.set_plan_enabled(conn, plan.id, newest.enabled)
             for number, document in stored:
                 self._store(conn, caller, plan, document, number, comment)
+            versioned = plan_changes(
+                current.document, newest, current.version.version, str(stored[-1][0]), diff
+            )
+            record_change(
+                conn,
+                caller,
+                action="plan.import",
+                target_type="plan",
+                target_id=plan.id,
+                target_path=path,
+                changes=versioned,
+            )
         return ImportedPlan(
             path, "changed", [str(n) for n, _ in stored], current.version.version, changes
         )
@@ -407,13 +431,14 @@ class PlanService:
         if document.enabled != previous.enabled:
             plans.set_plan_enabled(conn, plan.id, document.enabled)
         view = self._store(conn, caller, plan, document, version, comment)
+        diff = previous.diff(document)
         record(
             conn,
             target_id=plan.id,
             target_path=plan.path,
-            changes=plan_changes(previous, document, current.version, str(version)),
+            changes=plan_changes(previous, document, current.version, str(version), diff),
         )
-        changes = [str(change) for change in previous.diff(document)]
+        changes = [str(change) for change in diff]
         return ApplyResult(view, created=False, changed=True, changes=changes)
 
     def _current(self, conn: Connection, caller: Caller, plan: PlanRecord) -> PlanView:

@@ -29,6 +29,7 @@ from support.api import (
     make_user,
     run_detail,
     sample_plan,
+    wait_for,
 )
 
 AUDIT = "/api/v1/audit"
@@ -535,3 +536,47 @@ def test_offline_admin_commands_are_recorded(tmp_path: Path) -> None:
     assert "already exists" in rows[1].message
     text_of_rows = " ".join(str(tuple(r)) for r in rows)
     assert "ops-password" not in text_of_rows
+
+
+def test_an_import_job_records_each_plan_it_changes_with_the_diff(
+    client: TestClient, root: Actor
+) -> None:
+    """The job's change happens later, in the background, on behalf of its creator: each
+    plan it adds or versions gets a ``plan.import`` record in the import's transaction."""
+    h = root.headers
+    assert client.post("/api/v1/plans", headers=h, json=sample_plan()).status_code == 201
+
+    def finished(url: str) -> dict[str, Any]:
+        def probe() -> dict[str, Any] | None:
+            job: dict[str, Any] = client.get(url, headers=h).json()
+            return job if job["status"] in ("completed", "failed", "cancelled") else None
+
+        return wait_for(probe, what=f"{url} to finish")
+
+    export = client.post("/api/v1/exports", headers=h, json={"plans": ["finance/eod/nightly"]})
+    job = finished(f"/api/v1/exports/{export.json()['id']}")
+    bundle = client.get(job["file"]["url"], headers=h).content
+    edited = sample_plan()
+    edited["jobs"][0]["cron"] = "0 30 2 * * ?"  # type: ignore[index]
+    assert client.post("/api/v1/plans/apply", headers=h, json=edited).status_code == 200
+
+    files = {"file": ("plans.zip", bundle, "application/zip")}
+    form = {"on_conflict": "replace"}
+    imported = client.post("/api/v1/imports", headers=h, files=files, data=form)
+    assert imported.status_code == 202, imported.text
+    assert finished(f"/api/v1/imports/{imported.json()['id']}")["status"] == "completed"
+    record = latest(client, root, "plan.import")
+    assert record["actor"]["name"] == ROOT_USER and record["auth_method"] is None
+    assert record["target"]["path"] == "finance/eod/nightly"
+    assert change(record, "jobs.gate.cron") == {
+        "kind": "changed",
+        "path": "jobs.gate.cron",
+        "before": "0 30 2 * * ?",
+        "after": "0 0 1 * * ?",
+    }
+    assert change(record, "version") == {
+        "kind": "changed",
+        "path": "version",
+        "before": "1.0.1",
+        "after": "1.0.2",
+    }
