@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import threading
@@ -31,6 +32,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from jobplan.engine.documents import VersionCache
 from jobplan.engine.engine import Engine
 from jobplan.engine.state import OpenOutcome
+from jobplan.logging import configure_logging
 from jobplan.model import PlanDocument
 from jobplan.service.plans import PLAN_FORMAT_VERSION
 from jobplan.settings import Settings
@@ -294,7 +296,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer schedules, shorter runs")
     parser.add_argument("--seconds", type=float, default=6.0, help="time per scenario")
     parser.add_argument("--only", choices=("sustained", "burst"), help="run only these scenarios")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        help="level of jobplan's log (INFO: what a server logs per run), rendered as JSON "
+        "and written to /dev/null",
+    )
     args = parser.parse_args()
+    configure_logging(args.log_level, "json", stream=open(os.devnull, "w"))  # noqa: SIM115
     schedules = 2000 if args.quick else 10_000
     scenarios: list[tuple[str, list[str], float]] = []
     for rate in (1000, 5000, 10_000, 20_000):

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 
 __all__ = ["configure_logging", "get_logger"]
 
 
-def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
-    """Route stdlib and structlog records through one renderer (``console`` or ``json``)."""
+def configure_logging(
+    level: str = "INFO", fmt: str = "console", stream: TextIO | None = None
+) -> None:
+    """Route stdlib and structlog records through one renderer (``console`` or ``json``), to
+    ``stream`` (standard error by default): with ``json`` every line is one JSON object,
+    including uvicorn's own lines and Python warnings."""
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -34,12 +39,17 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
             )
         )
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # below the level: dropped before any processor runs (cheap debug lines)
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
@@ -52,6 +62,13 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # uvicorn's loggers write through this handler too (serve passes no log config of its
+    # own); jobplan logs the access lines itself (api.middleware.RequestContext)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        named = logging.getLogger(name)
+        named.handlers.clear()
+        named.propagate = True
+    logging.captureWarnings(True)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

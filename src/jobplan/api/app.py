@@ -7,11 +7,17 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from jobplan import __version__
 from jobplan.api.dialects import diem, ikasan, spark, voltmx
 from jobplan.api.errors import install_error_handlers
-from jobplan.api.middleware import AuditScopeMiddleware, BodySizeLimit, RejectNul
+from jobplan.api.middleware import (
+    AuditScopeMiddleware,
+    BodySizeLimit,
+    RejectNul,
+    RequestContext,
+)
 from jobplan.api.openapi import install_docs, install_openapi
 from jobplan.api.routers import (
     api_keys,
@@ -43,6 +49,13 @@ UPLOAD_PATHS = re.compile(
     r"^(/api/v1/imports|/[^/]+/api/v4/import|/rest/import/.*|/transfers/imports)/?$"
 )
 _MULTIPART_OVERHEAD = 1024 * 1024
+
+
+class _App(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # outside Starlette's own error middleware: a 500 answer carries the request id too,
+        # and the unhandled error is logged with it
+        return RequestContext(super().build_middleware_stack())
 
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
@@ -82,7 +95,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             if owned:
                 current.close()
 
-    app = FastAPI(
+    app = _App(
         title="jobplan",
         version=__version__,
         summary="Quartz-cron-scheduled, dependency-driven job plans for many tenants.",

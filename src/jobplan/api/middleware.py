@@ -1,20 +1,25 @@
-"""ASGI middleware: request body size cap, NUL refusal, the audit scope of each request."""
+"""ASGI middleware: request ids and access log, request body size cap, NUL refusal, the audit
+scope of each request."""
 
 from __future__ import annotations
 
 import json
 import re
+import time
+import uuid
 from functools import partial
 
+import structlog
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jobplan.api.errors import error_answer
 from jobplan.errors import JobplanError
+from jobplan.logging import get_logger
 from jobplan.service import audit
 
-__all__ = ["AuditScopeMiddleware", "BodySizeLimit", "RejectNul"]
+__all__ = ["AuditScopeMiddleware", "BodySizeLimit", "RejectNul", "RequestContext"]
 
 
 class _TooLarge(Exception):
@@ -253,3 +258,80 @@ def _status_of(exc: BaseException, *, invalid_status: int) -> int:
     if isinstance(exc, JobplanError):
         return error_answer(exc, invalid_status=invalid_status).status
     return 500
+
+
+#: An incoming X-Request-ID is kept when it is 1 to 128 of these characters (what tracing
+#: systems and proxies generate: UUIDs, hex, base64url); anything else is replaced.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_access_log = get_logger("jobplan.access")
+
+
+class RequestContext:
+    """Give every request an id and log one access line for it.
+
+    The id is the caller's ``X-Request-ID`` when it is well formed, else a new one. It is bound
+    to the log context (every line logged while the request is handled carries
+    ``request_id``) and returned as the ``X-Request-ID`` header of every answer, errors and
+    console pages included. The access line names the route template, never the raw path
+    with its ids, nor the query string (it may carry secrets).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_id(scope) or uuid.uuid4().hex
+        header = request_id.encode()
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", [])
+                    if name.lower() != b"x-request-id"
+                ]
+                headers.append((b"x-request-id", header))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                client = scope.get("client")
+                _access_log.info(
+                    "http.request",
+                    method=scope.get("method"),
+                    route=_route_template(scope),
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                    client=client[0] if client else None,
+                )
+
+
+def _incoming_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            try:
+                text = value.decode("ascii")
+            except UnicodeDecodeError:
+                return None
+            return text if _REQUEST_ID.fullmatch(text) else None
+    return None
+
+
+def _route_template(scope: Scope) -> str | None:
+    """The path template of the route that answered (``/api/v1/runs/{run_id}``), the mount
+    point of a mounted app, or ``None`` when no route matched (a 404)."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if isinstance(path, str):
+        return path or "/"
+    return None

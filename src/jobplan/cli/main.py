@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
@@ -112,7 +114,7 @@ def serve(
     import uvicorn
 
     from jobplan.api import create_app
-    from jobplan.logging import configure_logging
+    from jobplan.logging import configure_logging, get_logger
     from jobplan.service.container import Services
     from jobplan.service.server_lock import ServerLock
 
@@ -125,19 +127,38 @@ def serve(
         overrides["home"] = home
     settings = Settings(**overrides)  # type: ignore[arg-type]
     configure_logging(settings.log_level, settings.log_format)
+    as_json = settings.log_format == "json"
+    log = get_logger("jobplan.serve")
+
+    def refuse(message: str) -> typer.Exit:
+        if as_json:  # every line on stderr is JSON, errors included
+            log.error("server.failed", error=message)
+            return typer.Exit(1)
+        return fail(message, 1)
+
     try:
         # before anything is opened: a second server must not touch the first one's jobs
         lock = ServerLock.acquire(settings)
     except JobplanError as exc:
-        raise fail(str(exc), 1) from exc
+        raise refuse(str(exc)) from exc
     try:
         services = Services.open(settings)
     except JobplanError as exc:
         if lock is not None:
             lock.release()
-        raise fail(str(exc), 1) from exc
+        raise refuse(str(exc)) from exc
     created = services.bootstrap
-    if created is not None and created.password is not None:
+    if created is not None and created.password is not None and as_json:
+        # a log is collected, kept and shared: the password goes to a private file instead
+        path = _write_initial_password(settings, created.password)
+        log.warning(
+            "admin.created",
+            tenant=created.tenant,
+            user=created.username,
+            password_file=str(path),
+            advice="read the password from the file, then delete it",
+        )
+    elif created is not None and created.password is not None:
         # Printed once, on the console only (never logged); stored only as an argon2 hash.
         err.print(
             line(
@@ -151,16 +172,28 @@ def serve(
             highlight=False,
         )
     url = f"http://{settings.host}:{settings.port}"
-    err.print(
-        f"jobplan {__version__} serving on {url} (console at {url}/, API docs at {url}/docs)",
-        highlight=False,
-    )
+    if as_json:
+        log.info(
+            "server.starting",
+            version=__version__,
+            url=url,
+            console_url=f"{url}/",
+            docs_url=f"{url}/docs",
+            home=str(settings.home),
+        )
+    else:
+        err.print(
+            f"jobplan {__version__} serving on {url} (console at {url}/, API docs at {url}/docs)",
+            highlight=False,
+        )
     try:
         uvicorn.run(
             create_app(settings, services),
             host=settings.host,
             port=settings.port,
             log_config=None,
+            # one access line per request comes from jobplan (with its request id)
+            access_log=False,
             # client addresses feed login throttling: never take them from X-Forwarded-For
             proxy_headers=False,
         )
@@ -168,6 +201,15 @@ def serve(
         services.close()
         if lock is not None:
             lock.release()
+
+
+def _write_initial_password(settings: Settings, password: str) -> Path:
+    """Keep the first administrator's password in a file only its owner can read."""
+    path = settings.ensure_home() / "initial-admin-password"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(password + "\n")
+    return path
 
 
 @app.command()

@@ -176,15 +176,24 @@ class Engine:
         )
         await self._recover_at_start()
         self.beats = dict.fromkeys(LOOPS, time.monotonic())
-        for name, loop in (
+        loops = (
             ("scheduler", self._scheduler_loop),
             ("dispatcher", self._dispatcher_loop),
             ("control", self._control_loop),
             ("heartbeat", self._heartbeat_loop),
             ("notifier", self._notifier_loop),
-        ):
+        )
+        for name, loop in loops:
             self._tasks.append(asyncio.create_task(self._guard(name, loop), name=f"jobplan-{name}"))
-        log.info("engine_started", node=self.node_name, node_id=self.node_id)
+        log.info(
+            "node.started",
+            node_id=self.node_id,
+            node=self.node_name,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            version=__version__,
+            loops=self.loops,
+        )
         return self
 
     async def __aexit__(
@@ -213,7 +222,14 @@ class Engine:
         with suppress(Exception):
             await self.writer.run(settle)
         await self._stack.aclose()
-        log.info("engine_stopped", node=self.node_name)
+        log.info(
+            "node.stopped",
+            node_id=self.node_id,
+            node=self.node_name,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            version=__version__,
+        )
 
     async def _guard(self, name: str, loop: Callable[[], Any]) -> None:
         """Keep a loop alive: log and restart it after an unexpected error."""

@@ -27,6 +27,7 @@ from jobplan.engine.documents import VersionCache
 from jobplan.engine.executors.base import ExecutionResult
 from jobplan.engine.graph import FAILED, RunGraph
 from jobplan.errors import Conflict, InvalidInput
+from jobplan.logging import get_logger
 from jobplan.model import (
     EventJob,
     FileJob,
@@ -44,6 +45,7 @@ from jobplan.model import (
 )
 from jobplan.store import notifications as outbox
 from jobplan.store import runs as store
+from jobplan.store.committed import after_commit
 from jobplan.store.records import JobRunRecord, PlanRecord, PlanRunRecord
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
 ]
 
 _OPEN = (PlanRunStatus.RUNNING.value, PlanRunStatus.ERROR.value)
+log = get_logger(__name__)
 _SEC = timedelta(seconds=1)
 
 
@@ -228,8 +231,10 @@ class RunState:
                     _overdue_at(document, now) if status == PlanRunStatus.RUNNING.value else None
                 ),
             )
+            _log_opened(conn, run)
             if ended_at is not None:
                 ended.append((run, status, document.notifications))
+                _log_ended(conn, run, status, now, None)
             new_runs.append(run)
             new_jobs.extend(
                 draft.record(next(ids), run, name, graph.jobs[name].job.kind.value)
@@ -504,6 +509,19 @@ class RunState:
         policies = graph.document.policies
         timeout = job.timeout_seconds or policies.timeout_seconds
         started = replace(jr, status=JobRunStatus.RUNNING.value, attempt=attempt, started_at=now)
+        after_commit(
+            conn,
+            log,
+            "job_run.started",
+            job_run=jr.id,
+            plan_run=run.id,
+            plan=run.plan_path,
+            job=jr.job_name,
+            kind=jr.kind,
+            attempt=attempt,
+            node_id=node_id,
+            tenant_id=run.tenant_id,
+        )
         return Ticket(started, run, job, environment, float(timeout) if timeout else None)
 
     def finish(
@@ -542,6 +560,9 @@ class RunState:
         if not jr.stop_requested and not result.succeeded:
             retry_at = self._retry_at(graph, job, jr.retries + 1, now)
         if retry_at is not None:
+            _log_job_ended(
+                conn, jr, run, JobRunStatus.ERROR.value, result, duration, result.reason, retry_at
+            )
             store.schedule_retry(
                 conn,
                 jr.id,
@@ -559,6 +580,7 @@ class RunState:
                 status, reason = JobRunStatus.COMPLETE, None
             else:
                 status, reason = JobRunStatus.ERROR, result.reason
+            _log_job_ended(conn, jr, run, status.value, result, duration, reason, None)
             store.mark_ended(
                 conn,
                 jr.id,
@@ -702,6 +724,7 @@ class RunState:
         started = run.started_at or run.created_at
         duration = max(0.0, (now - started).total_seconds())
         store.record_plan_ends(conn, [(run.tenant_id, run.plan_id, status.value, duration, now)])
+        _log_ended(conn, run, status.value, now, reason)
         history = HistoryStrategy(run.history)
         failed = status != PlanRunStatus.COMPLETE or any(jr.status in FAILED for jr in job_runs)
         still_running = any(jr.status == JobRunStatus.RUNNING for jr in job_runs)
@@ -826,6 +849,7 @@ class RunState:
             raise Conflict(f"plan run {run.id} has already ended ({run.status})")
         if run.status == PlanRunStatus.QUEUED:
             store.delete_plan_run(conn, run.id)
+            _log_ended(conn, run, PlanRunStatus.ENDED.value, now, f"stopped by {by}")
             return
         self.end_plan_run(conn, run, PlanRunStatus.ENDED, now, reason=f"stopped by {by}")
 
@@ -881,7 +905,14 @@ class RunState:
             if run is None:
                 continue
             store.release_locks(conn, jr.id)
+            interrupted = ExecutionResult(
+                succeeded=False, reason="interrupted: the node running it stopped"
+            )
+            duration = (now - jr.started_at).total_seconds() if jr.started_at else 0.0
             if jr.stop_requested or run.ended_at is not None:
+                _log_job_ended(
+                    conn, jr, run, JobRunStatus.KILLED.value, interrupted, duration, None, None
+                )
                 store.mark_ended(
                     conn,
                     jr.id,
@@ -893,6 +924,16 @@ class RunState:
             graph = self.versions.graph(conn, run.plan_version_id)
             job = graph.jobs[jr.job_name].job
             retry_at = self._retry_at(graph, job, jr.retries + 1, now)
+            _log_job_ended(
+                conn,
+                jr,
+                run,
+                JobRunStatus.ERROR.value,
+                interrupted,
+                duration,
+                None,
+                now if retry_at is not None else None,
+            )
             if retry_at is not None:
                 store.schedule_retry(
                     conn,
@@ -1013,6 +1054,72 @@ class _Draft:
 
 
 _MUTABLE = ("status", "attempt", "queued_at", "wake_at", "started_at", "ended_at", "reason")
+
+
+def _log_opened(conn: Connection, run: PlanRunRecord) -> None:
+    after_commit(
+        conn,
+        log,
+        "plan_run.opened",
+        plan_run=run.id,
+        plan=run.plan_path,
+        version=run.version,
+        trigger=run.trigger,
+        fire_time=run.scheduled_for.isoformat() if run.scheduled_for else None,
+        status=run.status,
+        created_by=run.created_by,
+        tenant_id=run.tenant_id,
+    )
+
+
+def _log_ended(
+    conn: Connection, run: PlanRunRecord, status: str, now: datetime, reason: str | None
+) -> None:
+    started = run.started_at or run.created_at
+    after_commit(
+        conn,
+        log,
+        "plan_run.ended",
+        "info" if status == PlanRunStatus.COMPLETE else "warning",
+        plan_run=run.id,
+        plan=run.plan_path,
+        status=status,
+        duration_seconds=round(max(0.0, (now - started).total_seconds()), 3),
+        reason=reason,
+        tenant_id=run.tenant_id,
+    )
+
+
+def _log_job_ended(
+    conn: Connection,
+    jr: JobRunRecord,
+    run: PlanRunRecord,
+    status: str,
+    result: ExecutionResult,
+    duration: float,
+    reason: str | None,
+    retry_at: datetime | None,
+) -> None:
+    after_commit(
+        conn,
+        log,
+        "job_run.ended",
+        "info" if status == JobRunStatus.COMPLETE else "warning",
+        job_run=jr.id,
+        plan_run=run.id,
+        plan=run.plan_path,
+        job=jr.job_name,
+        kind=jr.kind,
+        attempt=jr.attempt,
+        status=status,
+        exit_code=result.exit_code,
+        http_status=result.http_status,
+        duration_seconds=round(max(0.0, duration), 3),
+        reason=reason if reason is not None else result.reason,
+        retry_at=retry_at.isoformat() if retry_at else None,
+        node_id=jr.owner_node,
+        tenant_id=run.tenant_id,
+    )
 
 
 def _overdue_at(document: PlanDocument, started: datetime) -> datetime | None:

@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Connection
 
 from jobplan.logging import get_logger
-from jobplan.store import Database
+from jobplan.store import Database, committed
 
 __all__ = ["Writer"]
 
@@ -109,11 +109,13 @@ class Writer:
         try:
             with self._db.transaction() as conn:
                 for item in batch:
+                    logged = committed.mark(conn)
                     savepoint = conn.begin_nested()
                     try:
                         result = item.fn(conn)
                     except Exception as exc:  # one failed change must not sink the batch
                         savepoint.rollback()
+                        committed.discard_since(conn, logged)  # it did not happen
                         outcomes.append((item, None, exc))
                     else:
                         savepoint.commit()

@@ -18,6 +18,7 @@ import jwt
 from sqlalchemy import Connection
 
 from jobplan.errors import AuthenticationFailed, InvalidInput, JobplanError
+from jobplan.logging import get_logger
 from jobplan.model import Role
 from jobplan.service import audit
 from jobplan.service.caller import Caller
@@ -37,6 +38,7 @@ __all__ = ["API_KEY_PREFIX", "AuthService", "ConsoleSession", "TokenPair", "pars
 API_KEY_PREFIX = "jp_"
 REFRESH_PREFIX = "jprt_"
 _ISSUER = "jobplan"
+log = get_logger(__name__)
 _LAST_USED_RESOLUTION = timedelta(seconds=60)
 _BASIC_CACHE_SECONDS = 60.0
 
@@ -114,6 +116,7 @@ class AuthService:
             return self._refresh(refresh_token)
         except JobplanError as exc:
             audit.record_login(self._db, method=audit.METHOD_REFRESH, username=None, error=exc)
+            _log_failed(audit.METHOD_REFRESH, exc)
             raise
 
     def _refresh(self, refresh_token: str) -> TokenPair:
@@ -156,6 +159,7 @@ class AuthService:
         except JobplanError as exc:
             key_id = client_id[:64] or None
             audit.record_login(self._db, method=method, username=None, error=exc, key_id=key_id)
+            _log_failed(method, exc, key_id=key_id)
             raise
         audit.record_login(self._db, method=method, username=caller.username, caller=caller)
         token, expires_in = self._access_token(caller)
@@ -269,6 +273,7 @@ class AuthService:
             audit.record_login(
                 self._db, method=audit.METHOD_API_KEY, username=None, error=exc, key_id=key_id
             )
+            _log_failed(audit.METHOD_API_KEY, exc, key_id=key_id)
             raise
         audit.note_authenticated(caller, audit.METHOD_API_KEY)
         return caller
@@ -326,6 +331,9 @@ class AuthService:
                 tenant_name=tenant,
                 error=exc,
             )
+            _log_failed(
+                audit.METHOD_BASIC, exc, user=username, tenant=tenant, client=client_address
+            )
             raise
         audit.note_authenticated(caller, audit.METHOD_BASIC)
         with self._basic_lock:
@@ -382,6 +390,7 @@ class AuthService:
             audit.record_login(
                 self._db, method=method, username=username, tenant_name=tenant, error=exc
             )
+            _log_failed(method, exc, user=username, tenant=tenant, client=client_address)
             raise
 
     def _check_password_hash(
@@ -487,3 +496,20 @@ class AuthService:
             datetime.now(UTC) + timedelta(seconds=self._settings.refresh_token_ttl_seconds),
         )
         return TokenPair(access, expires_in, refresh, caller.tenant_name, None)
+
+
+def _log_failed(
+    method: str,
+    error: JobplanError,
+    *,
+    user: str | None = None,
+    tenant: str | None = None,
+    client: str | None = None,
+    key_id: str | None = None,
+) -> None:
+    """The ``login.failed`` event: who tried, how, from where, and why it failed. Never the
+    password, nor a key's or token's secret (a key is named by its id)."""
+    fields: dict[str, object] = {"user": user, "tenant": tenant, "client": client}
+    if key_id is not None:
+        fields = {"key_id": key_id}
+    log.warning("login.failed", method=method, reason=error.message, **fields)

@@ -19,6 +19,7 @@ from jobplan.model import PlanDocument, SemVer, plan_path
 from jobplan.service.audit import audited, plan_changes, record, record_change
 from jobplan.service.caller import Caller, Permission
 from jobplan.service.folders import normalise_folder
+from jobplan.service.oplog import operator_action
 from jobplan.service.pagination import Page, check_page
 from jobplan.store import Database, plans, runs
 from jobplan.store.records import PlanRecord, PlanVersionRecord
@@ -178,6 +179,7 @@ class PlanService:
             changed = [] if plan.enabled == enabled else [_enabled_change(plan.enabled, enabled)]
             record(conn, target_id=plan.id, target_path=plan.path, changes=changed)
         self.notify()
+        operator_action(caller, "plan.enable" if enabled else "plan.disable", plan=plan.path)
         assert updated is not None
         return updated
 

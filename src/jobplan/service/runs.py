@@ -14,6 +14,7 @@ from jobplan.errors import InvalidInput, NotFound
 from jobplan.model import JobAction, JobRunStatus, PlanDocument, PlanRunStatus
 from jobplan.service.audit import audited, record
 from jobplan.service.caller import Caller, Permission
+from jobplan.service.oplog import operator_action
 from jobplan.service.pagination import Page, check_page
 from jobplan.service.plans import PlanService
 from jobplan.service.validation import check_event_name
@@ -166,6 +167,13 @@ class RunService:
                 changes=_opened(outcome.run, str(outcome.outcome)),
             )
         self.notify()
+        operator_action(
+            caller,
+            "run.start",
+            plan=plan.path,
+            plan_run=outcome.run.id if outcome.run else None,
+            outcome=str(outcome.outcome),
+        )
         return outcome
 
     @audited("run.start", "plan_run", "plan_ref")
@@ -197,6 +205,13 @@ class RunService:
                 changes=_opened(outcome.run, str(outcome.outcome)),
             )
         self.notify()
+        operator_action(
+            caller,
+            "run.start",
+            plan=plan.path,
+            plan_run=outcome.run.id if outcome.run else None,
+            outcome=str(outcome.outcome),
+        )
         return outcome.run
 
     @audited("run.stop", "plan", "plan_ref")
@@ -222,6 +237,8 @@ class RunService:
             ]
             record(conn, target_id=plan.id, target_path=plan.path, changes=stopped)
         self.notify()
+        for run in runs:
+            operator_action(caller, "run.stop", plan=plan.path, plan_run=run.id)
         return len(runs)
 
     def latest_run(self, caller: Caller, plan_ref: str) -> PlanRunRecord | None:
@@ -279,6 +296,7 @@ class RunService:
                 changes=_status_change(run.status, after),
             )
         self.notify()
+        operator_action(caller, "run.stop", plan=run.plan_path, plan_run=run.id)
         return stopped or run
 
     def list_runs(
@@ -371,6 +389,13 @@ class RunService:
                 changes=_status_change(job_run.status, updated.status if updated else None),
             )
         self.notify()
+        operator_action(
+            caller,
+            f"job_run.{wanted.value}",
+            plan_run=job_run.plan_run_id,
+            job_run=job_run.id,
+            job=job_run.job_name,
+        )
         assert updated is not None
         return updated
 
@@ -459,6 +484,9 @@ class RunService:
                 else [{"kind": "changed", "path": "enabled", "before": before, "after": enabled}]
             )
             record(conn, target_id=plan.id, target_path=f"{plan.path}/{job_name}", changes=changes)
+        operator_action(
+            caller, "job.enable" if enabled else "job.disable", plan=plan.path, job=job_name
+        )
         return sorted(disabled)
 
     @audited("event.raise", "event", "name")
@@ -474,6 +502,7 @@ class RunService:
             completed = [{"kind": "changed", "path": "completed_jobs", "after": count}]
             record(conn, target_path=name, changes=completed)
         self.notify()
+        operator_action(caller, "event.raise", event_name=name, completed=count)
         return count
 
     # --- internals ------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 
 from jobplan.errors import InvalidInput, StoreError
 from jobplan.logging import get_logger
+from jobplan.store import committed
 
 __all__ = ["Database"]
 
@@ -62,10 +63,14 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """A connection inside one transaction: committed on success, rolled back on error."""
+        """A connection inside one transaction: committed on success, rolled back on error.
+        Events recorded with :func:`jobplan.store.committed.after_commit` are logged once the
+        commit has succeeded."""
         try:
             with self.engine.begin() as connection:
+                committed.reset(connection)
                 yield connection
+                pending = committed.take(connection)
         except OperationalError as exc:
             # the cause (host, port, file) is for the log, not for clients
             log.error("database_unavailable", error=str(exc.orig))
@@ -74,6 +79,8 @@ class Database:
             raise InvalidInput(
                 "a value cannot be stored (e.g. it contains a NUL character or is out of range)"
             ) from exc
+        if pending:
+            committed.emit(pending)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
