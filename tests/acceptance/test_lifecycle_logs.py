@@ -240,3 +240,22 @@ def test_sigterm_logs_node_stopped_and_every_line_is_json(served: Served) -> Non
     assert any(r.get("logger") == "uvicorn.error" for r in records)
     assert not any(r.get("logger") == "uvicorn.access" for r in records)
     assert all({"timestamp", "level", "event"} <= r.keys() for r in records)
+
+
+def test_a_server_without_engine_logs_its_node_too(tmp_path: Path) -> None:
+    server = ServerProcess(
+        home=tmp_path / "home",
+        env={
+            "JOBPLAN_LOG_FORMAT": "json",
+            "JOBPLAN_ENGINE_ENABLED": "false",
+            "JOBPLAN_ADMIN_USER": "root",
+            "JOBPLAN_ADMIN_PASSWORD": "root-password-123",
+        },
+    )
+    server.start()
+    served = Served(server, "root-password-123")
+    started = served.wait_event("node.started")
+    server.stop(signal.SIGTERM)
+    stopped = served.events("node.stopped")
+    assert started["loops"] == ["transfers"]
+    assert [s["node_id"] for s in stopped] == [started["node_id"]]

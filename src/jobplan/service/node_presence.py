@@ -63,6 +63,14 @@ async def hosted_presence(
                 log.warning("node_heartbeat_failed", error=str(exc))
 
     await asyncio.to_thread(register)
+    about = {
+        "node_id": node_id,
+        "node": name,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "version": __version__,
+    }
+    log.info("node.started", **about, loops=list(loops))
     task = asyncio.create_task(heartbeats(), name="jobplan-node-heartbeat")
     try:
         yield node_id
@@ -72,3 +80,4 @@ async def hosted_presence(
             await task
         with suppress(Exception):
             await asyncio.to_thread(stop)
+        log.info("node.stopped", **about)
