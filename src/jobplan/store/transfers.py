@@ -274,8 +274,9 @@ def finish(
     result: dict[str, Any] | None = None,
     file: tuple[str, int, str] | None = None,
 ) -> bool:
-    """End a job that is still running; ``False`` if it ended otherwise meanwhile (cancelled,
-    timed out). ``file`` is (name, size, SHA-256) of what it produced."""
+    """End a job that is still running, forgetting its token values (:func:`redact_tokens`);
+    ``False`` if it ended otherwise meanwhile (cancelled, timed out). ``file`` is (name, size,
+    SHA-256) of what it produced."""
     values: dict[str, Any] = {
         "status": status,
         "finished_at": utcnow(),
@@ -290,11 +291,16 @@ def finish(
     ended = conn.execute(
         update(transfer_jobs).where(_t.id == job_id, _t.status.in_(ACTIVE)).values(values)
     )
-    return ended.rowcount == 1
+    if ended.rowcount != 1:
+        return False
+    # in the same transaction: no reader ever sees an ended job that still holds the values
+    redact_tokens(conn, job_id)
+    return True
 
 
 def mark_cancelled(conn: Connection, job_id: str, expires_at: datetime) -> bool:
-    """Cancel a job that has not finished; ``False`` if it already had."""
+    """Cancel a job that has not finished, forgetting its token values; ``False`` if it
+    already had."""
     ended = conn.execute(
         update(transfer_jobs)
         .where(_t.id == job_id, _t.status.in_(ACTIVE))
@@ -306,7 +312,10 @@ def mark_cancelled(conn: Connection, job_id: str, expires_at: datetime) -> bool:
             reason="cancelled on request",
         )
     )
-    return ended.rowcount == 1
+    if ended.rowcount != 1:
+        return False
+    redact_tokens(conn, job_id)
+    return True
 
 
 def overdue(conn: Connection, now: datetime) -> list[TransferJobRecord]:

@@ -227,3 +227,33 @@ def test_a_redacted_request_still_loads(services: Services) -> None:
     assert isinstance(request, transfers.ImportRequest)
     assert request.options.tokens == ["env"]
     assert request.format_version == 1
+
+
+def test_the_write_that_ends_a_job_forgets_its_token_values(services: Services) -> None:
+    """Token values may be secrets: the transaction that ends a job (completed, failed,
+    cancelled) also drops them, so no reader ever sees an ended job still holding them (a
+    separate later write left a window where a finished job's status call raced it)."""
+    caller = _caller(services)
+    services.plans.create(caller, _plan())
+    bundle = _bundle(services, caller)
+    ends = {
+        "completed": lambda conn, job_id: transfers.finish(
+            conn, job_id, "completed", expires_at=utcnow()
+        ),
+        "failed": lambda conn, job_id: transfers.finish(
+            conn, job_id, "failed", expires_at=utcnow(), reason="broken"
+        ),
+        "cancelled": lambda conn, job_id: transfers.mark_cancelled(conn, job_id, utcnow()),
+    }
+    for status, end in ends.items():
+        job = services.transfers.create_import(
+            caller, io.BytesIO(bundle), ImportOptions(tokens={"env": "s3cr3t"})
+        )
+        assert _stored(services, caller, TransferKind.IMPORT, job.id)["options"]["tokens"] == {
+            "env": "s3cr3t"
+        }
+        with services.database.transaction() as conn:
+            assert end(conn, job.id)
+        stored = _stored(services, caller, TransferKind.IMPORT, job.id)
+        assert services.transfers.get(caller, TransferKind.IMPORT, job.id).status == status
+        assert stored["options"]["tokens"] == ["env"], status

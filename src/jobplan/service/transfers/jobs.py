@@ -346,7 +346,6 @@ class TransferJobs:
             with self._db.transaction() as conn:
                 ended = transfers.mark_cancelled(conn, job.id, expiry(self._settings))
                 if ended:
-                    transfers.redact_tokens(conn, job.id)
                     audit.record(
                         conn,
                         target_type=str(kind),

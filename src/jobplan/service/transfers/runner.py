@@ -97,7 +97,6 @@ class TransferRunner:
                 self._export(job, request, watch)
             else:
                 self._import(job, request, watch)
-            self._forget_tokens(job)
             return
         except Cancelled:
             status, reason = TransferStatus.CANCELLED, None
@@ -128,17 +127,9 @@ class TransferRunner:
                     transfers.finish(
                         conn, job.id, status, expires_at=expiry(self._settings), reason=reason
                     )
-                    transfers.redact_tokens(conn, job.id)
             except JobplanError:  # the deadline sweep closes it if this cannot be written
                 log.exception("transfer_end_not_saved", kind=job.kind, job=job.id)
         log.info("transfer_ended", kind=job.kind, job=job.id, status=str(status), reason=reason)
-
-    def _forget_tokens(self, job: TransferJobRecord) -> None:
-        try:
-            with self._db.transaction() as conn:
-                transfers.redact_tokens(conn, job.id)
-        except JobplanError:
-            log.exception("transfer_tokens_not_redacted", job=job.id)
 
     # --- exports --------------------------------------------------------------------------
 
@@ -346,7 +337,6 @@ class TransferRunner:
                         else f"not finished within {_timeout_of(job):g} seconds"
                     ),
                 )
-                transfers.redact_tokens(conn, job.id)
         for job in overdue:
             self._files.discard(job, ".zip.part", ".upload")
         with self._db.transaction() as conn:
@@ -368,7 +358,6 @@ class TransferRunner:
                     expires_at=expiry(self._settings),
                     reason="interrupted: the server stopped while the job ran",
                 )
-                transfers.redact_tokens(conn, job.id)
         for job in jobs:
             self._files.discard(job, ".zip.part", ".upload")
         return len(jobs)
