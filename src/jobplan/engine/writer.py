@@ -126,4 +126,8 @@ class Writer:
         self.batches += 1
         self.items += len(batch)
         for item, result, error in outcomes:
-            item.loop.call_soon_threadsafe(_settle, item.future, result, error)
+            try:
+                item.loop.call_soon_threadsafe(_settle, item.future, result, error)
+            except RuntimeError:  # its event loop has closed: nobody waits for this result,
+                # and the thread must live on for every other caller
+                log.warning("write_caller_gone", error=str(error) if error else None)
