@@ -22,8 +22,10 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy src
 
+# One worker per CPU (pytest-xdist); a test file's tests stay on one worker, so module-scoped
+# fixtures (a server, a browser) start once. tests/README.md: keeping tests fast and xdist-safe.
 pytest: $(VENV)/.installed-dev
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/cron_bench.py

@@ -27,6 +27,7 @@ def settings(tmp_path: Path) -> Iterator[Settings]:
 # Store and API tests run on both SQLite and PostgreSQL. PostgreSQL databases are cloned from a
 # migrated template, so each test gets an isolated, ready database in a few milliseconds.
 
+import shutil  # noqa: E402
 import uuid  # noqa: E402
 
 from jobplan.store import Database  # noqa: E402
@@ -49,15 +50,26 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
         cluster.stop()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated, empty SQLite database file, made once per session (per xdist worker):
+    running the migrations costs about half a second, copying the file a few milliseconds."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "jobplan.db"
+    template = Database(f"sqlite:///{path}")
+    template.upgrade()
+    template.dispose()
+    # closing the last connection checkpoints the write-ahead log into the file
+    assert not path.with_name(path.name + "-wal").exists(), "template WAL not checkpointed"
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty database of each kind."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'jobplan.db'}"
-        database = Database(url)
-        database.upgrade()
-        database.dispose()
-        yield url
+        path = tmp_path / "jobplan.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
         return
     cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
     name = f"t_{uuid.uuid4().hex[:16]}"

@@ -73,11 +73,23 @@ class PostgresCluster:
             check=True,
             capture_output=True,
         )
-        self.resume()
+        # the port was free when chosen, but another process (a parallel test worker's
+        # cluster or server) may take it before postgres binds it: then choose another
+        for _attempt in range(5):
+            if self._serve():
+                return
+            self.port = _free_port()
+        raise RuntimeError("the test PostgreSQL cluster did not start")
 
     def resume(self) -> None:
-        """Start the server on the cluster's data (after :meth:`pause`); wait until it
-        accepts connections."""
+        """Start the server on the cluster's data again (after :meth:`pause`), on the same
+        port; wait until it accepts connections."""
+        if not self._serve():
+            raise RuntimeError("the test PostgreSQL cluster did not start again")
+
+    def _serve(self) -> bool:
+        """Start postgres on ``self.port``; ``False`` if it exited (port taken) before
+        accepting connections."""
         bindir = _bin_dir()
         data = self.directory / "data"
         self.process = subprocess.Popen(
@@ -106,15 +118,25 @@ class PostgresCluster:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
-                with psycopg.connect(self.dsn("postgres"), connect_timeout=2):
-                    return
+                # through this cluster's own socket folder: a cluster of another worker that
+                # holds the port must not pass for this one
+                with psycopg.connect(
+                    host=str(self.directory),
+                    port=self.port,
+                    user="postgres",
+                    dbname="postgres",
+                    connect_timeout=2,
+                ):
+                    return True
             except psycopg.OperationalError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
+                if self.process.poll() is not None:
+                    return False
+                if time.monotonic() > deadline:
                     raise RuntimeError("the test PostgreSQL cluster did not start") from None
-                time.sleep(0.1)
+                time.sleep(0.05)
 
     def dsn(self, database: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"

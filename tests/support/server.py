@@ -52,6 +52,10 @@ def jobplan_cli(
     )
 
 
+class _PortTaken(Exception):
+    pass
+
+
 @dataclass
 class ServerProcess:
     home: Path
@@ -66,6 +70,17 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60) -> None:
+        # the port was free when chosen, but another process (a parallel test worker's server
+        # or PostgreSQL cluster) may take it first: then the server exits, and gets another
+        for _attempt in range(4):
+            try:
+                self._start(timeout)
+                return
+            except _PortTaken:
+                self.port = free_port()
+        self._start(timeout)
+
+    def _start(self, timeout: float) -> None:
         self.log_path = self.home.parent / f"server-{self.port}.log"
         self._log = log = self.log_path.open("w")
         self.process = subprocess.Popen(
@@ -89,6 +104,8 @@ class ServerProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 self._close_log()
+                if "address already in use" in self.output().lower():
+                    raise _PortTaken
                 raise RuntimeError(f"server exited early:\n{self.output()}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
