@@ -142,19 +142,32 @@ def test_runs_and_job_runs_are_logged_from_open_to_end(served: Served) -> None:
 
 def test_operator_actions_name_the_actor_and_the_target(served: Served) -> None:
     with served.client() as client:
-        failing = client.get("/api/v1/runs", params={"plan": "broken"}).json()[0]
-        job_run = client.get(f"/api/v1/runs/{failing['id']}").json()["jobs"][0]
+        created = client.post(
+            "/api/v1/plans",
+            json={
+                "name": "fails",
+                "jobs": [{"name": "only", "kind": "command", "command": "false"}],
+            },
+        )
+        assert created.status_code == 201, created.text
+        run_id = client.post("/api/v1/plans/fails/runs", json={}).json()["run"]["id"]
+
+        def failed_job() -> dict[str, Any] | None:
+            jobs = client.get(f"/api/v1/runs/{run_id}").json()["jobs"]
+            return jobs[0] if jobs[0]["status"] == "ERROR" else None
+
+        job_run = wait_for(failed_job, what="the job to fail")
         skipped = client.post(
             f"/api/v1/job-runs/{job_run['id']}/skip", headers={"X-Request-ID": "skip-it"}
         )
         assert skipped.status_code == 200, skipped.text
-        disabled = client.post("/api/v1/plans/hello/disable")
+        disabled = client.post("/api/v1/plans/fails/disable")
         assert disabled.status_code == 200, disabled.text
     skip = served.wait_event("operator.action", action="job_run.skip")
-    assert skip["job_run"] == job_run["id"] and skip["plan_run"] == failing["id"]
+    assert skip["job_run"] == job_run["id"] and skip["plan_run"] == run_id
     assert skip["actor"] == "admin" and skip["request_id"] == "skip-it"
     disable = served.wait_event("operator.action", action="plan.disable")
-    assert disable["plan"] == "hello" and disable["tenant"] == "default"
+    assert disable["plan"] == "fails" and disable["tenant"] == "default"
 
 
 def test_failed_sign_ins_are_logged_without_the_password(served: Served) -> None:
