@@ -126,6 +126,10 @@ class Settings(BaseSettings):
     audit_retention_days: int = Field(
         default=365, ge=1, description="How long audit records are kept (then pruned)."
     )
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve /metrics to anyone; otherwise it needs the 'metrics:read' scope.",
+    )
     log_format: str = Field(default="console", pattern="^(console|json)$")
     log_level: str = "INFO"
 

@@ -25,7 +25,7 @@ PUBLIC = {
 #: Operations with a path parameter that create what they name, rather than 404.
 CREATED_BY_PUT = {("PUT", "/api/v1/services/{name}")}
 #: Error statuses of jobplan's own API: answered as problem details.
-NATIVE_PREFIXES = ("/api/v1/", "/healthz")
+NATIVE_PREFIXES = ("/api/v1/", "/healthz", "/metrics")
 
 
 @pytest.fixture(scope="module")

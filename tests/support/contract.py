@@ -163,11 +163,21 @@ def _parsed(text: str) -> dict[str, Any]:
     return document
 
 
+def _text(data: bytes | str, **parameters: str) -> str:
+    """A text body (OpenMetrics), in its ``charset``."""
+    return data.decode(parameters.get("charset", "utf-8")) if isinstance(data, bytes) else data
+
+
 @functools.cache
 def _openapi(text: str) -> OpenAPI:
     """openapi-core's view of a document (checking the document takes a while: once)."""
-    # openapi-core reads only application/json as JSON by default
-    config = Config(extra_media_type_deserializers={"application/problem+json": json.loads})
+    # openapi-core reads only application/json as JSON, and text/* as text, by default
+    config = Config(
+        extra_media_type_deserializers={
+            "application/problem+json": json.loads,
+            "application/openmetrics-text": _text,
+        }
+    )
     return OpenAPI.from_dict(json.loads(text), config=config)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "jobplan"
-BASE = {"errors", "logging", "settings", "__init__"}
+BASE = {"errors", "logging", "settings", "metrics", "__init__"}
 
 ALLOWED: dict[str, set[str]] = {
     "cron": {"cron"},
@@ -59,6 +59,6 @@ def test_module_imports_only_lower_layers(path: Path) -> None:
 
 
 def test_base_modules_import_no_layer() -> None:
-    for name in ("errors", "settings", "logging"):
+    for name in ("errors", "settings", "logging", "metrics"):
         imported = _imported_layers(PACKAGE / f"{name}.py")
         assert not (imported - BASE), f"{name}.py imports {sorted(imported)}"

@@ -15,6 +15,7 @@ from jobplan.api.errors import install_error_handlers
 from jobplan.api.middleware import (
     AuditScopeMiddleware,
     BodySizeLimit,
+    HttpMetrics,
     RejectNul,
     RequestContext,
 )
@@ -25,6 +26,7 @@ from jobplan.api.routers import (
     cron,
     folders,
     health,
+    metrics,
     nodes,
     notifications,
     oauth,
@@ -108,14 +110,16 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(AuditScopeMiddleware)
     app.add_middleware(RejectNul)
-    app.add_middleware(  # outermost
+    app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
         upload_paths=UPLOAD_PATHS,
         upload_max_bytes=settings.max_package_bytes + _MULTIPART_OVERHEAD,
     )
+    app.add_middleware(HttpMetrics)  # outermost: refusals at the edge are counted too
     for module in (health, oauth, cron, tenants, users, api_keys, folders, plans, runs, registry):
         app.include_router(module.router)
+    app.include_router(metrics.router)
     app.include_router(transfers.router)
     app.include_router(notifications.router)
     app.include_router(nodes.router)

@@ -21,6 +21,7 @@ from jobplan.service.pagination import MAX_OFFSET, MAX_PAGE_SIZE, Page
 __all__ = [
     "CallerDep",
     "LimitQuery",
+    "MetricsCallerDep",
     "OffsetQuery",
     "ServicesDep",
     "client_address",
@@ -73,6 +74,26 @@ def current_caller(
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]
+
+
+def metrics_caller(
+    request: Request,
+    services: ServicesDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    basic: Annotated[HTTPBasicCredentials | None, Security(_basic)],
+    api_key: Annotated[str | None, Security(_api_key)],
+    x_tenant: Annotated[
+        str | None, Header(description="Tenant to act in, for users of several tenants.")
+    ] = None,
+) -> Caller | None:
+    """:func:`current_caller`, or ``None`` without looking at any credential when this
+    node's metrics are public (``JOBPLAN_METRICS_PUBLIC``)."""
+    if services.metrics.public:
+        return None
+    return current_caller(request, services, bearer, basic, api_key, x_tenant)
+
+
+MetricsCallerDep = Annotated[Caller | None, Depends(metrics_caller)]
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size.")]
 OffsetQuery = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")]
 

@@ -1,5 +1,5 @@
 """ASGI middleware: request ids and access log, request body size cap, NUL refusal, the audit
-scope of each request."""
+scope of each request, HTTP metrics."""
 
 from __future__ import annotations
 
@@ -8,18 +8,28 @@ import re
 import time
 import uuid
 from functools import partial
+from typing import Any
 
 import structlog
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jobplan.api.errors import error_answer
 from jobplan.errors import JobplanError
 from jobplan.logging import get_logger
+from jobplan.metrics import UNMATCHED_ROUTE, Metrics
 from jobplan.service import audit
 
-__all__ = ["AuditScopeMiddleware", "BodySizeLimit", "RejectNul", "RequestContext"]
+__all__ = [
+    "AuditScopeMiddleware",
+    "BodySizeLimit",
+    "HttpMetrics",
+    "RejectNul",
+    "RequestContext",
+    "route_template",
+]
 
 
 class _TooLarge(Exception):
@@ -335,3 +345,67 @@ def _route_template(scope: Scope) -> str | None:
     if isinstance(path, str):
         return path or "/"
     return None
+
+
+def route_template(scope: Scope) -> str:
+    """The template of the route that answered (``/api/v1/plans/{plan_id}``), never the
+    path itself: ids stay out of metric labels. Requests no route matched, and requests
+    answered before routing (413, 422 of the NUL filter), are :data:`UNMATCHED_ROUTE`."""
+    route: Any = scope.get("route")
+    if route is None and "app_root_path" in scope:
+        # a mounted application (static files): FastAPI does not name the Mount in the
+        # scope, but the mount's application is the endpoint
+        route = _mount_of(scope.get("app"), scope.get("endpoint"))
+    if route is None:
+        return UNMATCHED_ROUTE
+    if isinstance(route, Mount):  # one label for everything under the mount
+        return f"{route.path}/{{path}}"
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return template if isinstance(template, str) else UNMATCHED_ROUTE
+
+
+def _mount_of(app: Any, endpoint: Any) -> Mount | None:
+    if endpoint is None:
+        return None
+    for route in getattr(app, "routes", ()):
+        if isinstance(route, Mount) and route.app is endpoint:
+            return route
+    return None
+
+
+class HttpMetrics:
+    """Count every HTTP request and time it to the end of its response
+    (``jobplan_http_requests_total``, ``jobplan_http_request_duration_seconds``), by route
+    template, method and status. The outermost middleware, so refusals at the edge count
+    too; the metrics are the application's services' (none before they are open)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        began = time.perf_counter()
+        status = 500  # what the server error handler answers when the app raises
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            metrics = _metrics_of(scope)
+            if metrics is not None:
+                metrics.http_request(
+                    route_template(scope), scope["method"], status, time.perf_counter() - began
+                )
+
+
+def _metrics_of(scope: Scope) -> Metrics | None:
+    services = getattr(getattr(scope.get("app"), "state", None), "services", None)
+    metrics = getattr(getattr(services, "metrics", None), "metrics", None)
+    return metrics if isinstance(metrics, Metrics) else None

@@ -51,6 +51,7 @@ from jobplan.store import audit as audit_log
 from jobplan.store import nodes as node_store
 from jobplan.store import notifications as outbox
 from jobplan.store import runs as store
+from jobplan.store.committed import call_after_commit
 from jobplan.store.records import NotificationRecord
 from jobplan.store.tables import job_runs, plans
 
@@ -142,7 +143,8 @@ class Engine:
             state = RunState(versions or VersionCache(), settings.lease_seconds)
         self.state = state
         self.versions = state.versions
-        self.scheduler = WindowScheduler(self.state, settings.misfire_threshold_seconds)
+        self.metrics = state.metrics
+        self.scheduler = WindowScheduler(self.state, settings.misfire_threshold_seconds, clock)
         self.writer = Writer(database)
         self._running: dict[str, _Running] = {}
         self._polling: set[str] = set()
@@ -161,6 +163,9 @@ class Engine:
         self._loop = asyncio.get_running_loop()
         self.writer.start()
         self._stack.callback(self.writer.stop)
+        depth = self.metrics.writer_queue_depth
+        depth.set_function(lambda: self.writer.depth)
+        self._stack.callback(depth.set_function, lambda: 0)
         now = self.clock()
         await self.writer.run(
             lambda c: store.register_node(
@@ -306,9 +311,12 @@ class Engine:
     # --- scheduler ------------------------------------------------------------------------
 
     async def _scheduler_loop(self) -> None:
+        ticks = self.metrics.tick_duration
         while True:
             now = self.clock()
+            began = time.perf_counter()
             outcomes, following = await self.writer.run(partial(self._tick_tx, now))
+            ticks.observe(time.perf_counter() - began)
             if outcomes:
                 self._wake_dispatcher.set()
             self._beat("scheduler")
@@ -387,6 +395,7 @@ class Engine:
                     tenant_id=job_run.tenant_id,
                 )
                 async with self._slots:
+                    self.metrics.job_started(job_run.wake_at or job_run.queued_at, self.clock())
                     result = await executor.execute(request, running)
         except asyncio.CancelledError:
             self._running.pop(job_run.id, None)
@@ -568,6 +577,14 @@ class Engine:
         conn: Connection,
     ) -> None:
         settings = self.settings
+        counted: list[tuple[str, str]] = []  # (channel, result) of each attempt
+        metrics = self.metrics
+
+        def count() -> None:
+            for channel, outcome in counted:
+                metrics.notifications.labels(channel, outcome).inc()
+
+        call_after_commit(conn, count)
         for message, outcome in zip(messages, results, strict=True):
             result = (
                 outcome
@@ -577,13 +594,16 @@ class Engine:
             attempts = message.attempts + 1
             if result.ok:
                 outbox.mark_sent(conn, message.id, self.node_id, attempts, now)
+                counted.append((message.channel, "sent"))
                 log.info("notification_sent", id=message.id, kind=message.event)
                 continue
             error = result.error or "failed"
             log.warning("notification_failed", id=message.id, attempt=attempts, error=error)
             if attempts >= settings.notification_max_attempts:
                 outbox.mark_failed(conn, message.id, self.node_id, attempts, error)
+                counted.append((message.channel, "failed"))
                 continue
+            counted.append((message.channel, "retry"))
             delay = min(3600.0, settings.notification_retry_seconds * 2 ** (attempts - 1))
             delay *= 1 + random.uniform(0, 0.1)  # jitter: receivers that were down recover
             outbox.mark_retry(

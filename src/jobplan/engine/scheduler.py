@@ -9,6 +9,8 @@ lost and never doubled, even across crashes. On PostgreSQL due rows are taken wi
 from __future__ import annotations
 
 import random
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +21,7 @@ from jobplan.engine.blackouts import in_blackout
 from jobplan.engine.state import OpenOutcome, OpenRequest, RunState
 from jobplan.model import MisfirePolicy, PlanDocument, Policies
 from jobplan.store import runs as store
+from jobplan.store.committed import call_after_commit
 
 __all__ = [
     "MAX_CATCHUP_RUNS",
@@ -89,13 +92,24 @@ def due_fires(
     return FirePlan(missed, on_time)
 
 
-class WindowScheduler:
-    """Opens the plan runs of due windows."""
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
-    def __init__(self, state: RunState, misfire_threshold_seconds: float = 60.0) -> None:
+
+class WindowScheduler:
+    """Opens the plan runs of due windows. ``clock`` times when they became durable (the
+    ``jobplan_schedule_delay_seconds`` metric)."""
+
+    def __init__(
+        self,
+        state: RunState,
+        misfire_threshold_seconds: float = 60.0,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
         self.state = state
         self.threshold = timedelta(seconds=misfire_threshold_seconds)
         self.crons = state.crons
+        self.clock = clock
 
     def tick(self, conn: Connection, now: datetime, limit: int = TICK_LIMIT) -> list[OpenOutcome]:
         """Fire every due window (up to ``limit`` plans) and advance their next fire times,
@@ -105,6 +119,8 @@ class WindowScheduler:
         # plans sharing a window's cron, policies and due time (they fire together) share
         # the answer, computed once per tick
         shared: dict[tuple[object, ...], tuple[FirePlan, datetime | None]] = {}
+        misfires: Counter[str] = Counter()
+        cutoff = now - self.threshold
         for plan in store.due_plans(conn, now, limit):
             assert plan.next_fire_time is not None and plan.current_version_id is not None
             document = self.state.versions.graph(conn, plan.current_version_id).document
@@ -114,6 +130,8 @@ class WindowScheduler:
                 continue
             cron = self.crons.get(window.cron, window.timezone, window.dst_gap.value)
             policies = document.policies
+            if plan.next_fire_time <= cutoff:
+                misfires[policies.misfire.value] += 1
             key = (
                 window.cron,
                 window.timezone,
@@ -154,4 +172,23 @@ class WindowScheduler:
             schedule.append((plan.id, following, last))
         outcomes = self.state.open_plan_runs(conn, requests, now) if requests else []
         store.set_next_fires(conn, schedule)
+        if outcomes or misfires:
+            self._count(conn, outcomes, misfires)
         return outcomes
+
+    def _count(self, conn: Connection, outcomes: list[OpenOutcome], misfires: Counter[str]) -> None:
+        """Metrics, once the tick has committed: the delay of each on-time fire (catch-up
+        runs are late on purpose, and counted as misfires) and the misfires by policy."""
+        fires = [
+            o.run.scheduled_for
+            for o in outcomes
+            if o.run is not None and o.run.scheduled_for is not None and o.run.trigger == "schedule"
+        ]
+        metrics, clock = self.state.metrics, self.clock
+
+        def count() -> None:
+            metrics.runs_opened(fires, clock())
+            for policy, times in misfires.items():
+                metrics.misfires.labels(policy).inc(times)
+
+        call_after_commit(conn, count)

@@ -28,6 +28,7 @@ from jobplan.engine.executors.base import ExecutionResult
 from jobplan.engine.graph import FAILED, RunGraph
 from jobplan.errors import Conflict, InvalidInput
 from jobplan.logging import get_logger
+from jobplan.metrics import Metrics
 from jobplan.model import (
     EventJob,
     FileJob,
@@ -45,7 +46,7 @@ from jobplan.model import (
 )
 from jobplan.store import notifications as outbox
 from jobplan.store import runs as store
-from jobplan.store.committed import after_commit
+from jobplan.store.committed import after_commit, call_after_commit
 from jobplan.store.records import JobRunRecord, PlanRecord, PlanRunRecord
 
 __all__ = [
@@ -60,6 +61,9 @@ __all__ = [
 
 _OPEN = (PlanRunStatus.RUNNING.value, PlanRunStatus.ERROR.value)
 log = get_logger(__name__)
+_FINAL = frozenset({JobRunStatus.COMPLETE, JobRunStatus.ERROR, JobRunStatus.KILLED})
+#: A job run that ended while settling: (kind, status, started at), for metrics.
+_Ended = tuple[str, str, datetime | None]
 _SEC = timedelta(seconds=1)
 
 
@@ -108,10 +112,42 @@ class OpenOutcome:
 class RunState:
     """Transitions, over a cache of parsed plan versions."""
 
-    def __init__(self, versions: VersionCache, lease_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        versions: VersionCache,
+        lease_seconds: float = 30.0,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.versions = versions
         self.lease = timedelta(seconds=lease_seconds)
         self.crons = CronCache()
+        self.metrics = metrics if metrics is not None else Metrics()
+
+    def _job_ended(
+        self,
+        conn: Connection,
+        kind: str,
+        status: str,
+        started: datetime | None,
+        now: datetime,
+    ) -> None:
+        """Count a job run that reached a final status, once its transaction commits."""
+        metrics = self.metrics
+        call_after_commit(conn, lambda: metrics.job_run_ended(kind, status, started, now))
+
+    def _jobs_ended(self, conn: Connection, ended: list[_Ended], now: datetime) -> None:
+        if ended:
+            metrics = self.metrics
+
+            def count() -> None:
+                for kind, status, started in ended:
+                    metrics.job_run_ended(kind, status, started, now)
+
+            call_after_commit(conn, count)
+
+    def _plan_run_ended(self, conn: Connection, status: str) -> None:
+        metrics = self.metrics
+        call_after_commit(conn, lambda: metrics.plan_run_ended(status))
 
     # --- opening runs ---------------------------------------------------------------------
 
@@ -156,6 +192,7 @@ class RunState:
         new_runs: list[PlanRunRecord] = []
         new_jobs: list[JobRunRecord] = []
         ended: list[tuple[PlanRunRecord, str, Notifications]] = []
+        jobs_ended: list[_Ended] = []  # counted once the tick commits, in one go
         for request, graph in zip(requests, graphs, strict=True):
             plan = request.plan
             document = graph.document
@@ -195,7 +232,10 @@ class RunState:
                 outcome = StartOutcome.QUEUED
             else:
                 opened_for = request.scheduled_for or now
-                settled, _ = self._settle(graph, drafts, now, request.not_before or now, opened_for)
+                settled, _, ended_jobs = self._settle(
+                    graph, drafts, now, request.not_before or now, opened_for
+                )
+                jobs_ended.extend(ended_jobs)
                 status = settled.value
                 outcome = StartOutcome.STARTED
                 if settled == PlanRunStatus.COMPLETE:
@@ -242,6 +282,7 @@ class RunState:
             )
             outcomes.append(OpenOutcome(run, outcome, cancelled))
         self._flush(conn, new_runs, new_jobs, ended, now)
+        self._jobs_ended(conn, jobs_ended, now)
         return outcomes
 
     def _flush(
@@ -275,6 +316,14 @@ class RunState:
         store.record_plan_ends(
             conn, [(run.tenant_id, run.plan_id, status, 0.0, now) for run, status, _ in ended]
         )
+        if ended:
+            metrics, statuses = self.metrics, [status for _, status, _ in ended]
+
+            def count() -> None:
+                for status in statuses:
+                    metrics.plan_run_ended(status)
+
+            call_after_commit(conn, count)
         runs.clear()
         jobs.clear()
         ended.clear()
@@ -296,7 +345,8 @@ class RunState:
         graph = self.versions.graph(conn, run.plan_version_id)
         records = {jr.job_name: jr for jr in store.job_runs_of(conn, run.id)}
         drafts = {name: _Draft.of(jr) for name, jr in records.items()}
-        status, changed = self._settle(graph, drafts, now, not_before or now)
+        status, changed, ended_jobs = self._settle(graph, drafts, now, not_before or now)
+        self._jobs_ended(conn, ended_jobs, now)
         for name in changed:
             store.settle_job_run(conn, records[name].id, drafts[name].changes(records[name]))
         ends = status == PlanRunStatus.COMPLETE or (
@@ -340,12 +390,14 @@ class RunState:
         now: datetime,
         start: datetime,
         opened_for: datetime | None = None,
-    ) -> tuple[PlanRunStatus, set[str]]:
-        """Evaluate in memory, changing ``jobs`` in place; returns the plan run's status and
-        the names of the job runs that changed. Jobs whose conditions hold are armed; time
-        gates already due complete at once (what the runner would do a moment later).
-        ``opened_for`` is the run's scheduled (or creation) time when it is being opened."""
+    ) -> tuple[PlanRunStatus, set[str], list[_Ended]]:
+        """Evaluate in memory, changing ``jobs`` in place; returns the plan run's status,
+        the names of the job runs that changed and the job runs that ended (for metrics).
+        Jobs whose conditions hold are armed; time gates already due complete at once (what
+        the runner would do a moment later). ``opened_for`` is the run's scheduled (or
+        creation) time when it is being opened."""
         changed: set[str] = set()
+        ended: list[_Ended] = []
         progress = True
         while progress:
             progress = False
@@ -374,6 +426,7 @@ class RunState:
                     jr.attempt += 1
                     changed.add(name)
                     progress = True
+                    ended.append((job.kind.value, jr.status, wake))
                 elif queued_at is not jr.queued_at:
                     jr.queued_at = queued_at
                     jr.wake_at = wake
@@ -391,7 +444,8 @@ class RunState:
             jr.ended_at = now
             jr.reason = "not run: its dependencies can no longer be met"
             changed.add(name)
-        return status, changed
+            ended.append((graph.jobs[name].job.kind.value, jr.status, None))
+        return status, changed, ended
 
     def _first_wake(
         self, graph: RunGraph, name: str, start: datetime, opened_for: datetime | None
@@ -591,6 +645,7 @@ class RunState:
                 http_status=result.http_status,
                 flags=flags,
             )
+            self._job_ended(conn, jr.kind, status.value, jr.started_at, now)
         self._wake_lock_queue(conn, run.tenant_id, now)
         self.evaluate(conn, run, now)
         return True
@@ -650,6 +705,7 @@ class RunState:
         store.mark_completed(
             conn, jr.id, attempt=jr.attempt + 1, started_at=started_at, now=now, reason=reason
         )
+        self._job_ended(conn, jr.kind, JobRunStatus.COMPLETE.value, started_at, now)
         self.evaluate(conn, run, now)
 
     def _wake_lock_queue(self, conn: Connection, tenant_id: str, now: datetime) -> None:
@@ -725,6 +781,7 @@ class RunState:
         duration = max(0.0, (now - started).total_seconds())
         store.record_plan_ends(conn, [(run.tenant_id, run.plan_id, status.value, duration, now)])
         _log_ended(conn, run, status.value, now, reason)
+        self._plan_run_ended(conn, status.value)
         history = HistoryStrategy(run.history)
         failed = status != PlanRunStatus.COMPLETE or any(jr.status in FAILED for jr in job_runs)
         still_running = any(jr.status == JobRunStatus.RUNNING for jr in job_runs)
@@ -884,6 +941,8 @@ class RunState:
             store.release_hold(conn, jr.id, f"released by {by}")
         elif action == JobAction.SKIP:
             store.mark_skipped(conn, jr.id, now, f"skipped by {by}")
+            if jr.status not in _FINAL:  # a failed job skipped was counted when it failed
+                self._job_ended(conn, jr.kind, JobRunStatus.SKIPPED.value, None, now)
         elif action in (JobAction.UNSKIP, JobAction.RESET):
             store.reset(
                 conn, jr.id, f"{'unskipped' if action == JobAction.UNSKIP else 'reset'} by {by}"
@@ -920,6 +979,7 @@ class RunState:
                     now=now,
                     reason="interrupted: the node running it stopped",
                 )
+                self._job_ended(conn, jr.kind, JobRunStatus.KILLED.value, jr.started_at, now)
                 continue
             graph = self.versions.graph(conn, run.plan_version_id)
             job = graph.jobs[jr.job_name].job
@@ -951,6 +1011,7 @@ class RunState:
                     now=now,
                     reason="interrupted: the node running it stopped",
                 )
+                self._job_ended(conn, jr.kind, JobRunStatus.ERROR.value, jr.started_at, now)
             self._wake_lock_queue(conn, run.tenant_id, now)
             self.evaluate(conn, run, now)
         return len(job_runs)

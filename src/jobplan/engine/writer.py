@@ -62,6 +62,11 @@ class Writer:
         """Whether the writer's thread is running."""
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def depth(self) -> int:
+        """Transactions queued and not yet taken by the writer's thread (approximate)."""
+        return self._queue.qsize()
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="jobplan-writer", daemon=True)
         self._thread.start()

@@ -25,6 +25,7 @@ class Permission(StrEnum):
     TENANTS_ADMIN = "tenants:admin"
     NODES_READ = "nodes:read"
     AUDIT_READ = "audit:read"
+    METRICS_READ = "metrics:read"
 
 
 _VIEWER = {Permission.PLANS_READ, Permission.RUNS_READ, Permission.KEYS_READ}
@@ -47,10 +48,16 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 
+#: What system administrators hold besides their role: what spans every tenant (the
+#: tenants themselves, and the node's metrics, which count every tenant's runs).
+_SYSTEM = frozenset({Permission.TENANTS_ADMIN, Permission.METRICS_READ})
+
+
 def permissions_of(role: Role, is_system_admin: bool) -> frozenset[Permission]:
-    """Everything ``role`` grants, plus tenant administration for system admins."""
+    """Everything ``role`` grants, plus tenant administration and metrics for system
+    admins."""
     granted = ROLE_PERMISSIONS[role]
-    return granted | {Permission.TENANTS_ADMIN} if is_system_admin else granted
+    return granted | _SYSTEM if is_system_admin else granted
 
 
 @dataclass(frozen=True, slots=True)

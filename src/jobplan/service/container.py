@@ -13,6 +13,7 @@ from jobplan.service.auth import AuthService
 from jobplan.service.bootstrap import BootstrapResult, bootstrap_admin
 from jobplan.service.bundles import BundleService
 from jobplan.service.folders import FolderService
+from jobplan.service.metrics import MetricsService
 from jobplan.service.nodes import NodeService
 from jobplan.service.notifications import NotificationService
 from jobplan.service.overview import OverviewService
@@ -50,13 +51,18 @@ class Services:
         self.api_keys = ApiKeyService(database)
         self.folders = FolderService(database)
         self.versions = VersionCache()
+        # this node's metrics: recorded by the engine, the transfer worker and the HTTP
+        # adapters, in a registry of its own (never the library's global one)
+        self.metrics = MetricsService(database, settings)
         # one run state for the services and the hosted engine: one cron cache, the lease
         # settings of this node
-        self.state = RunState(self.versions, settings.lease_seconds)
+        self.state = RunState(self.versions, settings.lease_seconds, self.metrics.metrics)
         self.plans = PlanService(database)
         self.runs = RunService(database, self.state, self.plans)
         self.bundles = BundleService(self.plans)
-        self.transfers = TransferService(database, settings, self.plans, self.runs)
+        self.transfers = TransferService(
+            database, settings, self.plans, self.runs, self.metrics.metrics
+        )
         self.tenants.on_deleted.append(self.transfers.remove_tenant_files)
         self.registry = ServiceRegistry(database)
         self.notifications = NotificationService(database, self.plans)

@@ -249,6 +249,13 @@ plan_runs = Table(
         sqlite_where=text("overdue_at IS NOT NULL"),
         postgresql_where=text("overdue_at IS NOT NULL"),
     ),
+    # partial: the open runs (what /metrics counts at every scrape), not the history
+    Index(
+        "ix_plan_runs_open_status",
+        "status",
+        sqlite_where=text("ended_at IS NULL"),
+        postgresql_where=text("ended_at IS NULL"),
+    ),
 )
 
 job_runs = Table(

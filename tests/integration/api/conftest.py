@@ -38,7 +38,7 @@ def services(api_settings: Settings, database: Database) -> Iterator[Services]:
 
 
 #: Where every response of every API test is checked against the OpenAPI document.
-CHECKED_PREFIXES = ("/api/v1/", "/oauth/", "/healthz", "/livez", "/readyz")
+CHECKED_PREFIXES = ("/api/v1/", "/oauth/", "/healthz", "/livez", "/readyz", "/metrics")
 
 
 @pytest.fixture

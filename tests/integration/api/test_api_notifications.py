@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from jobplan.settings import Settings
 from support.api import Actor, make_tenant, wait_for
+from support.metrics import metric
 
 
 class Hooks:
@@ -116,6 +117,12 @@ def test_a_failed_run_posts_to_its_webhook_and_is_listed_as_sent(
     assert listed(client, root, run=run_id) == [item]
     assert listed(client, root, plan="ops/nightly", status="sent") == [item]
     assert listed(client, root, status="failed") == []
+    h = root.headers
+    sent = {"channel": "webhook", "result": "sent"}
+    wait_for(lambda: metric(client, h, "jobplan_notifications_total", **sent), what="counted")
+    assert metric(client, h, "jobplan_notifications_total", **sent) == 1
+    assert metric(client, h, "jobplan_notifications_total", channel="webhook", result="retry") == 0
+    assert metric(client, h, "jobplan_notifications_pending") == 0
 
 
 def test_undeliverable_messages_are_retried_then_failed_with_the_reason(
@@ -142,6 +149,11 @@ def test_undeliverable_messages_are_retried_then_failed_with_the_reason(
     assert gone["last_error"].startswith(f"http://127.0.0.1:{port}/gone could not be reached")
     assert "pw" not in gone["last_error"] and "t=x" not in gone["last_error"]
     assert hooks.received == []
+    h, webhook = root.headers, {"channel": "webhook"}
+    counted = {"result": "failed", **webhook}
+    wait_for(lambda: metric(client, h, "jobplan_notifications_total", **counted) == 2, what="count")
+    assert metric(client, h, "jobplan_notifications_total", result="retry", **webhook) == 2
+    assert metric(client, h, "jobplan_notifications_total", result="sent", **webhook) == 0
 
 
 def test_notifications_are_tenant_scoped_and_filters_are_checked(

@@ -22,6 +22,7 @@ from jobplan.store import accounts
 from jobplan.store import transfers as store_transfers
 from support.api import Actor, login, make_tenant, make_user, sample_plan, wait_for
 from support.data import IKASAN_FIXTURES
+from support.metrics import metric
 from support.zips import make_zip, zip_entries
 
 FINISHED = {"completed", "failed", "cancelled", "closed_by_timeout"}
@@ -103,6 +104,9 @@ def test_export_packages_a_plan_with_its_hash(client: TestClient, root: Actor) -
     assert [(p["folder"], p["name"]) for p in manifest["plans"]] == [("finance/eod", "nightly")]
     assert job["plans"][0]["plan_id"] == plan["id"]
     assert [v["version"] for v in job["versions"]] == ["1.0.0"]
+    ended = {"kind": "export", "status": "completed"}
+    assert wait_for(lambda: metric(client, root.headers, "jobplan_transfer_jobs_total", **ended))
+    assert metric(client, root.headers, "jobplan_transfer_jobs_total", **ended) == 1
 
 
 def test_version_selection(client: TestClient, root: Actor) -> None:
@@ -203,6 +207,8 @@ def test_one_export_at_a_time_per_tenant_and_cancel(
     job = finished(client, root, url)
     assert job["status"] == "cancelled"
     assert job["file"] is None
+    cancelled_jobs = {"kind": "export", "status": "cancelled"}
+    assert metric(client, root.headers, "jobplan_transfer_jobs_total", **cancelled_jobs) == 1
     file = client.get(f"{url}/file", headers=root.headers)
     assert file.status_code == 409
     # nothing was left behind, and the slot is free again
@@ -407,6 +413,11 @@ def test_an_import_is_one_transaction(client: TestClient, root: Actor) -> None:
     result = run_import(client, target, bundle)
     assert result["status"] == "failed"
     assert plan_names(client, target) == ["finance/eod/b"]  # 'a' was not added either
+    h, imports = root.headers, {"kind": "import"}
+    assert wait_for(
+        lambda: metric(client, h, "jobplan_transfer_jobs_total", status="failed", **imports)
+    )
+    assert metric(client, h, "jobplan_transfer_jobs_total", status="completed", **imports) == 0
 
 
 def test_the_real_ikasan_exports_import(client: TestClient, root: Actor, ikasan_zip: bytes) -> None:

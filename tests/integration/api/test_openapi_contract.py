@@ -23,6 +23,9 @@ def _walk_accounts(client: TestClient, root: Actor) -> None:
     _ok(client.get("/healthz"))
     _ok(client.get("/livez"))
     assert client.get("/readyz").status_code in (200, 503)  # both documented: checked
+    _ok(client.get("/metrics"), 401)
+    for accept in ("text/plain", "application/openmetrics-text"):
+        assert client.get("/metrics", headers={**h, "Accept": accept}).status_code == 200
     _ok(client.get("/api/v1/cron/preview", params={"expression": "0 0 12 * * ?", "count": 2}))
     _ok(client.get("/api/v1/cron/preview", params={"expression": "0 0 12 * * MON"}), 422)
     _ok(client.get("/api/v1/cron/preview", params={"expression": "x%00"}), 422)  # NUL filter

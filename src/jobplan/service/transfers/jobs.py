@@ -15,6 +15,7 @@ import structlog
 from sqlalchemy import Connection
 
 from jobplan.errors import Conflict, InvalidInput, LimitExceeded, NotFound
+from jobplan.metrics import Metrics
 from jobplan.service import audit
 from jobplan.service.audit import audited, field_changes
 from jobplan.service.caller import Caller, Permission
@@ -32,9 +33,10 @@ from jobplan.service.transfers.options import (
 from jobplan.service.transfers.selection import UUID, select_versions
 from jobplan.settings import Settings
 from jobplan.store import Database, accounts, new_id, transfers, utcnow
+from jobplan.store.committed import call_after_commit
 from jobplan.store.records import TransferJobRecord
 
-__all__ = ["TransferJobs", "caller_of", "expiry", "tenant_limits"]
+__all__ = ["TransferJobs", "caller_of", "count_end", "expiry", "tenant_limits"]
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +59,12 @@ def tenant_limits(
             own.get("transfer_timeout_seconds") or settings.transfer_timeout_seconds
         ),
     )
+
+
+def count_end(conn: Connection, metrics: Metrics, kind: str, status: str) -> None:
+    """Count a job that ended (``jobplan_transfer_jobs_total``), once ``conn`` commits."""
+    kind, status = str(kind), str(status)
+    call_after_commit(conn, lambda: metrics.transfer_jobs.labels(kind, status).inc())
 
 
 def expiry(settings: Settings) -> datetime:
@@ -130,7 +138,9 @@ class TransferJobs:
         files: TransferFiles,
         cancelling: set[str],
         notify: Callable[[], None],
+        metrics: Metrics,
     ) -> None:
+        self._metrics = metrics
         self._db = database
         self._settings = settings
         self._plans = plans
@@ -353,6 +363,7 @@ class TransferJobs:
                         target_path=job.file_name,
                         changes=field_changes({"status": job.status}, {"status": "cancelled"}),
                     )
+                    count_end(conn, self._metrics, job.kind, TransferStatus.CANCELLED)
         finally:
             self._cancelling.discard(job.id)
         if not ended:

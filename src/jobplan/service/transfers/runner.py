@@ -25,13 +25,14 @@ from jobplan.bundle import (
 )
 from jobplan.bundle.errors import clip
 from jobplan.errors import Conflict, JobplanError
+from jobplan.metrics import Metrics
 from jobplan.model import SemVer
 from jobplan.service.caller import Caller
 from jobplan.service.plans import ImportedPlan, OnConflict, PlanService
 from jobplan.service.runs import RunService
 from jobplan.service.transfers.documents import DocumentCache
 from jobplan.service.transfers.files import CappedFile, PackageTooLarge, TransferFiles
-from jobplan.service.transfers.jobs import caller_of, expiry, tenant_limits
+from jobplan.service.transfers.jobs import caller_of, count_end, expiry, tenant_limits
 from jobplan.service.transfers.options import TransferKind, TransferStatus
 from jobplan.service.transfers.progress import Cancelled, TimedOut, Watch
 from jobplan.settings import Settings
@@ -55,7 +56,9 @@ class TransferRunner:
         files: TransferFiles,
         cancelling: set[str],
         hook: Callable[[], Callable[[], None] | None],
+        metrics: Metrics,
     ) -> None:
+        self._metrics = metrics
         self._db = database
         self._settings = settings
         self._plans = plans
@@ -124,9 +127,10 @@ class TransferRunner:
         if status is not TransferStatus.CANCELLED:
             try:
                 with self._db.transaction() as conn:
-                    transfers.finish(
+                    if transfers.finish(
                         conn, job.id, status, expires_at=expiry(self._settings), reason=reason
-                    )
+                    ):
+                        count_end(conn, self._metrics, job.kind, status)
             except JobplanError:  # the deadline sweep closes it if this cannot be written
                 log.exception("transfer_end_not_saved", kind=job.kind, job=job.id)
         log.info("transfer_ended", kind=job.kind, job=job.id, status=str(status), reason=reason)
@@ -222,6 +226,8 @@ class TransferRunner:
                 result=result,
                 file=(job.file_name or "package.zip", out.size, out.digest.hexdigest()),
             )
+            if done:
+                count_end(conn, self._metrics, job.kind, TransferStatus.COMPLETED)
         if not done:  # cancelled or timed out at the last moment
             final.unlink(missing_ok=True)
         log.info("transfer_ended", kind=job.kind, job=job.id, status="completed", bytes=out.size)
@@ -298,6 +304,7 @@ class TransferRunner:
                 result=_import_result(outcome, warnings, contents.source, dry_run),
             ):
                 raise Cancelled()
+            count_end(conn, self._metrics, job.kind, TransferStatus.COMPLETED)
 
         outcome = self._plans.import_documents(
             caller,
@@ -326,7 +333,7 @@ class TransferRunner:
             overdue = transfers.overdue(conn, now)
             for job in overdue:
                 waited = job.status == TransferStatus.CREATED
-                transfers.finish(
+                if transfers.finish(
                     conn,
                     job.id,
                     TransferStatus.CLOSED_BY_TIMEOUT,
@@ -336,7 +343,8 @@ class TransferRunner:
                         if waited
                         else f"not finished within {_timeout_of(job):g} seconds"
                     ),
-                )
+                ):
+                    count_end(conn, self._metrics, job.kind, TransferStatus.CLOSED_BY_TIMEOUT)
         for job in overdue:
             self._files.discard(job, ".zip.part", ".upload")
         with self._db.transaction() as conn:
@@ -351,13 +359,14 @@ class TransferRunner:
         with self._db.transaction() as conn:
             jobs = transfers.in_progress(conn)
             for job in jobs:
-                transfers.finish(
+                if transfers.finish(
                     conn,
                     job.id,
                     TransferStatus.FAILED,
                     expires_at=expiry(self._settings),
                     reason="interrupted: the server stopped while the job ran",
-                )
+                ):
+                    count_end(conn, self._metrics, job.kind, TransferStatus.FAILED)
         for job in jobs:
             self._files.discard(job, ".zip.part", ".upload")
         return len(jobs)

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
+from jobplan.metrics import Metrics
 from jobplan.service.caller import Caller
 from jobplan.service.pagination import Page
 from jobplan.service.plans import PlanService
@@ -33,8 +34,14 @@ class TransferService:
     """Export and import jobs of the caller's tenant."""
 
     def __init__(
-        self, database: Database, settings: Settings, plans: PlanService, runs: RunService
+        self,
+        database: Database,
+        settings: Settings,
+        plans: PlanService,
+        runs: RunService,
+        metrics: Metrics | None = None,
     ) -> None:
+        metrics = metrics if metrics is not None else Metrics()
         self.files = TransferFiles(settings.effective_transfer_dir)
         self.directory = self.files.directory
         #: called when a job is created (the worker wakes at once)
@@ -45,10 +52,17 @@ class TransferService:
         # an import holds SQLite's write lock (so the cancellation cannot be written yet)
         cancelling: set[str] = set()
         self.jobs = TransferJobs(
-            database, settings, plans, self.files, cancelling, lambda: self.notify()
+            database, settings, plans, self.files, cancelling, lambda: self.notify(), metrics
         )
         self.runner = TransferRunner(
-            database, settings, plans, runs, self.files, cancelling, lambda: self.progress_hook
+            database,
+            settings,
+            plans,
+            runs,
+            self.files,
+            cancelling,
+            lambda: self.progress_hook,
+            metrics,
         )
 
     # --- the jobs, as callers see them ----------------------------------------------------
