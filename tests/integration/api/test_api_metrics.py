@@ -149,10 +149,17 @@ def test_a_fire_and_its_jobs_move_the_counters_and_histograms(
     before = scrape(client, h)
 
     def ended() -> Samples | None:
+        # two more ended runs: the second opened after the first ended, so everything it
+        # did (its fire, its jobs) happened after the first scrape
         samples = scrape(client, h)
-        return samples if value(samples, "jobplan_plan_runs_total", status="ERROR") else None
+        count = value(samples, "jobplan_plan_runs_total", status="ERROR")
+        return (
+            samples
+            if count >= value(before, "jobplan_plan_runs_total", status="ERROR") + 2
+            else None
+        )
 
-    after = wait_for(ended, 30, "a fired run to end")
+    after = wait_for(ended, 30, "two fired runs to end")
     assert client.post(f"/api/v1/plans/{plan_id}/disable", headers=h).status_code == 200
 
     def moved(name: str, **labels: str) -> float:
