@@ -59,7 +59,7 @@ def make_tenant(client: TestClient, root: Actor, name: str) -> Actor:
         json={"name": name, "admin": {"username": f"{name}-admin", "password": password}},
     )
     assert response.status_code == 201, response.text
-    return login(client, f"{name}-admin", password)
+    return login(client, f"{name}-admin", password, tenant=name)
 
 
 def make_user(client: TestClient, admin: Actor, username: str, role: str) -> Actor:
@@ -70,7 +70,7 @@ def make_user(client: TestClient, admin: Actor, username: str, role: str) -> Act
         json={"username": username, "password": password, "role": role},
     )
     assert response.status_code == 201, response.text
-    return login(client, username, password)
+    return login(client, username, password, tenant=admin.tenant)
 
 
 def sample_plan(

@@ -115,14 +115,11 @@ def users_create(
     settings = _settings(home)
     password = _read_password(password_stdin)
     try:
-        created = create_user_locally(
-            settings, tenant, username, password, role, system_admin=system_admin
-        )
+        create_user_locally(settings, tenant, username, password, role, system_admin=system_admin)
     except JobplanError as exc:
         raise fail(str(exc)) from exc
-    verb = "created" if created else "added to tenant"
     out.print(
-        f"user '{username}' {verb} '{tenant}' as {role.value} ({_used(settings)})",
+        f"user '{username}' created in tenant '{tenant}' as {role.value} ({_used(settings)})",
         highlight=False,
         soft_wrap=True,
     )
@@ -131,6 +128,13 @@ def users_create(
 @users_app.command("reset-password")
 def users_reset_password(
     username: Annotated[str, typer.Argument(help="Login name.")],
+    tenant: Annotated[
+        str | None,
+        typer.Option(
+            help="The account's tenant (user names are per tenant: needed when several "
+            "tenants have a user of this name)."
+        ),
+    ] = None,
     password_stdin: Annotated[
         bool, typer.Option(help="Read the password from standard input instead of a prompt.")
     ] = False,
@@ -142,11 +146,14 @@ def users_reset_password(
     settings = _settings(home)
     password = _read_password(password_stdin)
     try:
-        reset_password_locally(settings, username, password)
+        tenants = reset_password_locally(settings, username, password, tenant)
     except JobplanError as exc:
         raise fail(str(exc)) from exc
     # works while a server runs on the folder (it takes no server lock); a running server
     # checks the new password on the next login
+    of = f" (tenant {', '.join(tenants)})" if tenants else ""
     err.print(
-        f"password of '{username}' changed ({_used(settings)})", highlight=False, soft_wrap=True
+        f"password of '{username}'{of} changed ({_used(settings)})",
+        highlight=False,
+        soft_wrap=True,
     )

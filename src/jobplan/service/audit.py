@@ -52,7 +52,7 @@ from jobplan.service.pagination import Page, check_page
 from jobplan.store import Database, accounts, new_id
 from jobplan.store import audit as store
 from jobplan.store.audit import AuditFilter
-from jobplan.store.records import AuditRecord
+from jobplan.store.records import AuditRecord, UserRecord
 
 if TYPE_CHECKING:
     from jobplan.model import PlanDocument
@@ -443,7 +443,9 @@ def record_login(
     """A sign-in attempt: ``caller`` on success (written in ``conn`` when given, the
     transaction that opens the session), ``error`` on failure (its own transaction; the user
     name tried and key id are kept, never a password or secret). A failure is filed under
-    the tenant it named, else the tenant of the named user when they have only one."""
+    the tenant it named, else the tenant of the named user when they have only one (user
+    names are per tenant: without a tenant, only an account whose name is unique on the
+    server is "the named user")."""
     if caller is not None:
         row = _row(
             action="login",
@@ -476,7 +478,14 @@ def _failed_login(
 ) -> AuditRecord:
     scope = _scope.get()
     tenant: tuple[str, str] | None = None
-    user = accounts.get_user_by_username(conn, username) if username else None
+    if username and not tenant_name and "/" in username:  # <tenant>/<name> (see auth)
+        tenant_name, _, username = username.partition("/")
+    user: UserRecord | None = None
+    if username and tenant_name:  # names are per tenant: the named tenant's user
+        named = accounts.get_tenant_by_name(conn, tenant_name)
+        user = accounts.get_member_by_username(conn, named.id, username) if named else None
+    elif username:  # without a tenant: only an account whose name is unique on the server
+        user = accounts.get_global_user(conn, username)
     if key_id is not None:
         from jobplan.store import credentials
 

@@ -64,6 +64,13 @@ class ConsoleSession:
     caller: Caller
 
 
+def _throttle_key(kind: str, value: str) -> str:
+    """A login throttle key (``user:<name>``, ``user:<tenant>/<name>``, ``addr:<ip>``), case
+    folded; long ones are hashed to fit the table's key column."""
+    key = f"{kind}:{value.lower()}"
+    return key if len(key) <= 120 else f"{kind}:sha256:{sha256_hex(value.lower())}"
+
+
 def parse_api_key(key: str) -> tuple[str, str] | None:
     """Split ``jp_<key id>_<secret>`` into its id and secret; ``None`` if not key-shaped."""
     if not key.startswith(API_KEY_PREFIX):
@@ -307,7 +314,11 @@ class AuthService:
         """HTTP Basic. Successful checks are remembered briefly (by a hash of the
         credentials) so scripts sending Basic on every request do not pay argon2 each time.
         Failures are in the audit log; successes are not (they happen on every request)."""
-        cache_key = hashlib.sha256(f"{username}\0{password}\0{tenant}".encode()).hexdigest()
+        # the tenant is part of the key: tenant A's "bob" never answers for tenant B's, and a
+        # login without a tenant is told apart from one naming it
+        cache_key = hashlib.sha256(
+            f"{username}\0{password}\0{'+' + tenant if tenant else '-'}".encode()
+        ).hexdigest()
         now = time.monotonic()
         with self._basic_lock:
             cached = self._basic_cache.get(cache_key)
@@ -396,17 +407,62 @@ class AuthService:
     def _check_password_hash(
         self, username: str, password: str, tenant: str | None, client_address: str
     ) -> tuple[Caller, str]:
-        user_key, address_key = f"user:{username.lower()}", f"addr:{client_address}"
-        # counted as a failure up front, atomically: concurrent guesses cannot overrun it
-        attempt = self.throttle.attempt(user_key, address_key)
+        """Check a password login; the caller and the hash the password matched.
+
+        User names are unique per tenant, so the account is the member of ``tenant`` with
+        that name. Without a tenant, it is the admin tenant's (``JOBPLAN_ADMIN_TENANT``)
+        member of that name, else the account whose name is unique on the server
+        (``global_name``: from before names were per tenant, or made offline). Never a match
+        among other tenants' accounts: its answer would tell whether another tenant has one of
+        that name (and a tenant admin could set their own user's password to probe another's).
+        Every path verifies the same number of hashes whether an account exists or not.
+
+        A client that cannot send a tenant (an Ikasan client's HTTP Basic) may name it in
+        the user name, ``<tenant>/<name>``: user names have no ``/``."""
+        if not tenant and "/" in username:
+            tenant, _, username = username.partition("/")
+        address_key = _throttle_key("addr", client_address)
+        if tenant:
+            user_key = _throttle_key("user", f"{tenant}/{username}")
+            # counted as a failure up front, atomically: concurrent guesses cannot overrun it
+            attempt = self.throttle.attempt(user_key, address_key)
+            with self._db.read() as conn:
+                found = accounts.get_tenant_by_name(conn, tenant)
+                user = accounts.get_member_by_username(conn, found.id, username) if found else None
+            if self._accepts(user, password) and user is not None and found is not None:
+                self.throttle.succeeded(attempt)
+                with self._db.read() as conn:
+                    caller = self._caller(conn, user.id, tenant_id=found.id, user=user)
+                return caller, user.password_hash
+            raise AuthenticationFailed("user name, password or tenant is wrong")
+        # the key is shared by every tenant's user of this name: a success withdraws only
+        # its own attempt, it does not clear others' failures
+        attempt = self.throttle.attempt(_throttle_key("user", username), address_key)
         with self._db.read() as conn:
-            user = accounts.get_user_by_username(conn, username)
+            home = accounts.get_tenant_by_name(conn, self._settings.admin_tenant)
+            member = accounts.get_member_by_username(conn, home.id, username) if home else None
+            legacy = accounts.get_global_user(conn, username)
+        if self._accepts(member, password) and member is not None and home is not None:
+            self.throttle.succeeded(attempt, clear_user=False)
+            with self._db.read() as conn:
+                caller = self._caller(conn, member.id, tenant_id=home.id, user=member)
+            return caller, member.password_hash
+        if legacy is not None and member is not None and legacy.id == member.id:
+            legacy = None  # checked already; spend the same time on nothing
+        if self._accepts(legacy, password) and legacy is not None:
+            self.throttle.succeeded(attempt, clear_user=False)
+            with self._db.read() as conn:
+                return self._caller(conn, legacy.id, user=legacy), legacy.password_hash
+        raise AuthenticationFailed(
+            "user name or password is wrong (users of a tenant other than the server's "
+            "default one sign in naming their tenant)"
+        )
+
+    def _accepts(self, user: UserRecord | None, password: str) -> bool:
+        """Whether ``password`` is ``user``'s and the account may sign in (one hash
+        verification in any case)."""
         ok = self._passwords.verify(password, user.password_hash if user else None)
-        if not ok or user is None or user.disabled:
-            raise AuthenticationFailed("user name or password is wrong")
-        self.throttle.succeeded(attempt)
-        with self._db.read() as conn:
-            return self._caller(conn, user.id, tenant_name=tenant, user=user), user.password_hash
+        return ok and user is not None and not user.disabled
 
     def _caller(
         self,

@@ -28,7 +28,8 @@ def bootstrap_admin(
     """Create the first admin if the database has no tenant yet.
 
     With ``JOBPLAN_ADMIN_USER`` and ``JOBPLAN_ADMIN_PASSWORD`` that user is created (if
-    missing) as system admin and admin of ``JOBPLAN_ADMIN_TENANT``; without them, on an empty
+    ``JOBPLAN_ADMIN_TENANT`` has no member of that name; names are per tenant) as system admin
+    and admin of ``JOBPLAN_ADMIN_TENANT``; without them, on an empty
     database, user ``admin`` gets a generated password, returned once for the console and
     stored only as a hash. Returns ``None`` when nothing was created.
     """
@@ -46,14 +47,20 @@ def bootstrap_admin(
         tenant = accounts.get_tenant_by_name(conn, tenant_name)
         if tenant is None:
             tenant = accounts.insert_tenant(conn, tenant_name, tenant_name, {})
-        user = accounts.get_user_by_username(conn, username)
-        created = user is None
-        if user is None:
+        # names are per tenant: the admin is the admin tenant's member of that name
+        created = accounts.get_member_by_username(conn, tenant.id, username) is None
+        if created:
             user = accounts.insert_user(
-                conn, username, passwords.hash(password), username, is_system_admin=True
+                conn,
+                username,
+                passwords.hash(password),
+                username,
+                is_system_admin=True,
+                # set up by whoever runs the server: with a name no account has, it may sign
+                # in without naming its tenant wherever its memberships go
+                global_name=not accounts.list_users_named(conn, username),
             )
-        if accounts.get_membership(conn, user.id, tenant.id) is None:
-            accounts.add_membership(conn, user.id, tenant.id, Role.ADMIN)
+            accounts.add_membership(conn, user, tenant.id, Role.ADMIN)
     if not created:
         return None
     return BootstrapResult(username, tenant_name, None if configured else password)

@@ -11,13 +11,14 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection
 
-from jobplan.errors import AlreadyExists, JobplanError, NotFound
+from jobplan.errors import AlreadyExists, InvalidInput, JobplanError, NotFound
 from jobplan.model import Role
 from jobplan.service import audit
 from jobplan.service.security import PasswordHasher
 from jobplan.service.validation import check_password, check_slug, check_username
 from jobplan.settings import Settings
 from jobplan.store import Database, accounts
+from jobplan.store.records import UserRecord
 
 __all__ = ["create_user_locally", "reset_password_locally", "upgrade_database"]
 
@@ -47,17 +48,19 @@ def create_user_locally(
     role: Role,
     *,
     system_admin: bool = False,
-) -> bool:
-    """Create ``username`` with ``role`` in ``tenant`` (made if missing). Returns ``False`` if
-    the user existed and was only added to the tenant. Audited as ``user.create`` (method
-    ``local``), refusals too."""
+) -> None:
+    """Create the account ``username`` with ``role`` in ``tenant`` (made if missing). Names
+    are per tenant: :class:`AlreadyExists` only if ``tenant`` has a member of that name. If
+    no other account has the name, it may sign in without naming the tenant. Audited as
+    ``user.create`` (method ``local``), refusals too."""
     with _open(settings) as database:
         try:
             check_slug(tenant, "tenant")
             check_username(username)
             check_password(password)
+            password_hash = PasswordHasher(settings).hash(password)
             with database.transaction() as conn:
-                return _create_user(conn, settings, tenant, username, password, role, system_admin)
+                _create_user(conn, tenant, username, password_hash, role, system_admin)
         except JobplanError as exc:
             audit.record_local_refusal(
                 database,
@@ -72,32 +75,29 @@ def create_user_locally(
 
 def _create_user(
     conn: Connection,
-    settings: Settings,
     tenant: str,
     username: str,
-    password: str,
+    password_hash: str,
     role: Role,
     system_admin: bool,
-) -> bool:
+) -> None:
     tenant_record = accounts.get_tenant_by_name(conn, tenant) or accounts.insert_tenant(
         conn, tenant, tenant, {}
     )
-    user = accounts.get_user_by_username(conn, username)
-    created = user is None
-    if user is None:
-        user = accounts.insert_user(
-            conn,
-            username,
-            PasswordHasher(settings).hash(password),
-            username,
-            is_system_admin=system_admin,
-        )
-    elif accounts.get_membership(conn, user.id, tenant_record.id) is not None:
+    if accounts.get_member_by_username(conn, tenant_record.id, username) is not None:
         raise AlreadyExists("user", f"{username} in tenant {tenant}")
-    accounts.add_membership(conn, user.id, tenant_record.id, role)
-    described: dict[str, object] = {"role": str(role)}
-    if created:
-        described["system_admin"] = system_admin
+    # whoever holds the data folder sees every tenant: a name no account has yet may sign in
+    # without naming its tenant, like the accounts from before per-tenant names
+    user = accounts.insert_user(
+        conn,
+        username,
+        password_hash,
+        username,
+        is_system_admin=system_admin,
+        global_name=not accounts.list_users_named(conn, username),
+    )
+    accounts.add_membership(conn, user, tenant_record.id, role)
+    described: dict[str, object] = {"role": str(role), "system_admin": system_admin}
     audit.record_local(
         conn,
         action="user.create",
@@ -107,25 +107,23 @@ def _create_user(
         target_path=username,
         changes=audit.field_changes({}, described),
     )
-    return created
 
 
-def reset_password_locally(settings: Settings, username: str, password: str) -> None:
-    """Set a new password for ``username`` (and re-enable the account). Audited as
-    ``user.password`` (method ``local``) under each of the user's tenants."""
+def reset_password_locally(
+    settings: Settings, username: str, password: str, tenant: str | None = None
+) -> list[str]:
+    """Set a new password for ``username`` (and re-enable the account); returns the names of
+    the account's tenants. Names are per tenant: ``tenant`` picks the account when several
+    tenants have one of that name (refused with :class:`InvalidInput` naming them if not
+    given). Audited as ``user.password`` (method ``local``) under each of the user's
+    tenants."""
     with _open(settings) as database:
         try:
             check_password(password)
+            password_hash = PasswordHasher(settings).hash(password)
             with database.transaction() as conn:
-                user = accounts.get_user_by_username(conn, username)
-                if user is None:
-                    raise NotFound("user", username)
-                accounts.update_user(
-                    conn,
-                    user.id,
-                    password_hash=PasswordHasher(settings).hash(password),
-                    disabled=False,
-                )
+                user, tenants = _account(conn, username, tenant)
+                accounts.update_user(conn, user.id, password_hash=password_hash, disabled=False)
                 changes = [{"kind": "changed", "path": "password"}]
                 changes += audit.field_changes({"disabled": user.disabled}, {"disabled": False})
                 for membership, name in accounts.list_memberships_of_user(conn, user.id):
@@ -142,9 +140,35 @@ def reset_password_locally(settings: Settings, username: str, password: str) -> 
             audit.record_local_refusal(
                 database,
                 action="user.password",
-                tenant_name=None,
+                tenant_name=tenant,
                 target_type="user",
                 target_path=username,
                 error=exc,
             )
             raise
+    return tenants
+
+
+def _account(conn: Connection, username: str, tenant: str | None) -> tuple[UserRecord, list[str]]:
+    """The account ``username`` (of ``tenant`` if given) and its tenants' names."""
+    if tenant:
+        tenant_record = accounts.get_tenant_by_name(conn, tenant)
+        user = (
+            accounts.get_member_by_username(conn, tenant_record.id, username)
+            if tenant_record is not None
+            else None
+        )
+        if user is None:
+            raise NotFound("user", f"{username} in tenant {tenant}")
+        return user, [name for _, name in accounts.list_memberships_of_user(conn, user.id)]
+    named = accounts.list_users_named(conn, username)
+    if not named:
+        raise NotFound("user", username)
+    if len(named) > 1:
+        where = "; ".join(", ".join(names) or "no tenant" for _, names in named)
+        raise InvalidInput(
+            f"{len(named)} accounts are named '{username}' (tenants: {where}); "
+            "name the account's tenant with --tenant",
+            field="tenant",
+        )
+    return named[0]

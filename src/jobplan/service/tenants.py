@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from jobplan.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from jobplan.errors import Conflict, InvalidInput, NotFound
 from jobplan.model import Role
 from jobplan.service import audit
 from jobplan.service.audit import audited, field_changes
@@ -93,13 +93,11 @@ class TenantService:
             check_password(admin.password, "admin.password")
         with self._db.transaction() as conn:
             tenant = accounts.insert_tenant(conn, name, display_name or name, settings or {})
-            if admin is not None:
-                if accounts.get_user_by_username(conn, admin.username) is not None:
-                    raise AlreadyExists("user", admin.username)
+            if admin is not None:  # the new tenant's own account: no other tenant's name clashes
                 user = accounts.insert_user(
                     conn, admin.username, self._passwords.hash(admin.password), admin.username
                 )
-                accounts.add_membership(conn, user.id, tenant.id, Role.ADMIN)
+                accounts.add_membership(conn, user, tenant.id, Role.ADMIN)
             described: dict[str, Any] = {"display_name": tenant.display_name}
             if admin is not None:
                 described["admin"] = admin.username

@@ -70,11 +70,17 @@ class LoginThrottle:
         self._maybe_sweep(now)
         return Attempt(keys, now)
 
-    def succeeded(self, attempt: Attempt) -> None:
-        """The attempt was right: clear the user's failures, withdraw it from the others."""
+    def succeeded(self, attempt: Attempt, *, clear_user: bool = True) -> None:
+        """The attempt was right: clear the user's failures (the first key), withdraw it from
+        the others. With ``clear_user=False`` it is only withdrawn from the first key too: for
+        a key that more than one account answers to, whose failures one account's success
+        must not wipe."""
         user_key, *others = attempt.keys
         with self._db.transaction() as conn:
-            store.clear(conn, user_key)
+            if clear_user:
+                store.clear(conn, user_key)
+            else:
+                store.withdraw(conn, user_key, attempt.at)
             for key in others:
                 store.withdraw(conn, key, attempt.at)
 

@@ -75,17 +75,18 @@ class UserService:
         role: Role,
         display_name: str | None = None,
     ) -> Member:
-        """Create a user in the caller's tenant."""
+        """Create an account in the caller's tenant. Names are unique per tenant: another
+        tenant's "bob" neither blocks this one nor shows (a 409 here would tell that it
+        exists); only a member of this tenant with the name does."""
         caller.require(Permission.USERS_WRITE)
         check_username(username)
         check_password(password)
+        password_hash = self._passwords.hash(password)
         with self._db.transaction() as conn:
-            if accounts.get_user_by_username(conn, username) is not None:
+            if accounts.get_member_by_username(conn, caller.tenant_id, username) is not None:
                 raise AlreadyExists("user", username)
-            user = accounts.insert_user(
-                conn, username, self._passwords.hash(password), display_name or username
-            )
-            accounts.add_membership(conn, user.id, caller.tenant_id, role)
+            user = accounts.insert_user(conn, username, password_hash, display_name or username)
+            accounts.add_membership(conn, user, caller.tenant_id, role)
             audit.record(
                 conn,
                 target_id=user.id,

@@ -15,16 +15,18 @@ __all__ = [
     "count_tenants",
     "delete_tenant",
     "delete_user",
+    "get_global_user",
+    "get_member_by_username",
     "get_membership",
     "get_tenant",
     "get_tenant_by_name",
     "get_user",
-    "get_user_by_username",
     "insert_tenant",
     "insert_user",
     "list_members",
     "list_memberships_of_user",
     "list_tenants",
+    "list_users_named",
     "remove_membership",
     "set_role",
     "update_tenant_settings",
@@ -77,12 +79,22 @@ def insert_user(
     display_name: str,
     *,
     is_system_admin: bool = False,
+    global_name: bool = False,
 ) -> UserRecord:
+    """A new account (a member of no tenant yet: names are unique per tenant, so it is
+    :func:`add_membership` that refuses a name taken in the tenant). ``global_name`` only
+    for a name no other account has (it may then sign in without naming its tenant)."""
     record = UserRecord(
-        new_id(), username, password_hash, display_name, is_system_admin, False, utcnow()
+        new_id(),
+        username,
+        password_hash,
+        display_name,
+        is_system_admin,
+        False,
+        utcnow(),
+        global_name,
     )
-    with unique_violation_as("user", username):
-        conn.execute(users.insert().values(**as_values(record)))
+    conn.execute(users.insert().values(**as_values(record)))
     return record
 
 
@@ -90,9 +102,37 @@ def get_user(conn: Connection, user_id: str) -> UserRecord | None:
     return mapped(UserRecord, conn.execute(select(users).where(users.c.id == user_id)).first())
 
 
-def get_user_by_username(conn: Connection, username: str) -> UserRecord | None:
-    row = conn.execute(select(users).where(users.c.username == username)).first()
+def get_member_by_username(conn: Connection, tenant_id: str, username: str) -> UserRecord | None:
+    """The member of ``tenant_id`` named ``username`` (names are unique in a tenant)."""
+    row = conn.execute(
+        select(users)
+        .join(memberships, memberships.c.user_id == users.c.id)
+        .where(memberships.c.tenant_id == tenant_id, memberships.c.username == username)
+    ).first()
     return mapped(UserRecord, row)
+
+
+def get_global_user(conn: Connection, username: str) -> UserRecord | None:
+    """The account named ``username`` from before names were per tenant (at most one: those
+    names were unique server-wide, and no new account gets one)."""
+    row = conn.execute(
+        select(users)
+        .where(users.c.username == username, users.c.global_name.is_(True))
+        .order_by(users.c.created_at, users.c.id)
+    ).first()
+    return mapped(UserRecord, row)
+
+
+def list_users_named(conn: Connection, username: str) -> list[tuple[UserRecord, list[str]]]:
+    """Every account named ``username`` (one per tenant at most) with its tenants' names:
+    for offline administration, which sees every tenant."""
+    rows = conn.execute(
+        select(users).where(users.c.username == username).order_by(users.c.created_at, users.c.id)
+    )
+    return [
+        (user, [name for _, name in list_memberships_of_user(conn, user.id)])
+        for user in (UserRecord(**row._mapping) for row in rows)
+    ]
 
 
 def update_user(conn: Connection, user_id: str, **values: Any) -> None:
@@ -103,9 +143,13 @@ def delete_user(conn: Connection, user_id: str) -> None:
     conn.execute(delete(users).where(users.c.id == user_id))
 
 
-def add_membership(conn: Connection, user_id: str, tenant_id: str, role: str) -> MembershipRecord:
-    record = MembershipRecord(user_id, tenant_id, role, utcnow())
-    with unique_violation_as("membership", user_id):
+def add_membership(
+    conn: Connection, user: UserRecord, tenant_id: str, role: str
+) -> MembershipRecord:
+    """Make ``user`` a member of ``tenant_id``; :class:`AlreadyExists` if the tenant already
+    has a member of that name (or the user is one already)."""
+    record = MembershipRecord(user.id, tenant_id, role, utcnow(), user.username)
+    with unique_violation_as("user", user.username):
         conn.execute(memberships.insert().values(**as_values(record)))
     return record
 

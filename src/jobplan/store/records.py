@@ -44,6 +44,8 @@ class UserRecord:
     is_system_admin: bool
     disabled: bool
     created_at: datetime
+    #: an account from before user names were per tenant: it may sign in without a tenant
+    global_name: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,7 @@ class MembershipRecord:
     tenant_id: str
     role: str
     created_at: datetime
+    username: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,12 +98,16 @@ users = Table(
     "users",
     metadata,
     Column("id", String(36), primary_key=True),
-    Column("username", String(64), nullable=False, unique=True),
+    # unique per tenant, not server-wide: see memberships.username
+    Column("username", String(64), nullable=False, index=True),
     Column("password_hash", String(255), nullable=False),
     Column("display_name", String(200), nullable=False),
     Column("is_system_admin", Boolean, nullable=False),
     Column("disabled", Boolean, nullable=False),
     _created(),
+    # accounts from before names were per tenant (their names are unique server-wide): they
+    # may still sign in without naming their tenant
+    Column("global_name", Boolean, nullable=False),
 )
 
 memberships = Table(
@@ -113,7 +117,11 @@ memberships = Table(
     Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
     Column("role", String(16), nullable=False),
     _created(),
+    # the member's user name (the account's, which never changes): names are unique among a
+    # tenant's members, so (tenant, name) picks one account at sign-in
+    Column("username", String(64), nullable=False),
     Index(None, "tenant_id"),
+    UniqueConstraint("tenant_id", "username"),
 )
 
 api_keys = Table(

@@ -317,7 +317,7 @@ def test_user_changes_own_password_only_with_the_current_one(
     )
     assert ok.status_code == 200
     status, _ = token_request(
-        client, grant_type="password", username="bob", password="a-new-password-1"
+        client, grant_type="password", username="bob", password="a-new-password-1", tenant="acme"
     )
     assert status == 200
 

@@ -64,9 +64,17 @@ def test_password_change_revokes_refresh_tokens_and_cached_basic(
     make_user(client, admin, "dave", "viewer")
     tokens = client.post(
         "/oauth/token",
-        data={"grant_type": "password", "username": "dave", "password": "dave-password"},
+        data={
+            "grant_type": "password",
+            "username": "dave",
+            "password": "dave-password",
+            "tenant": "acme",
+        },
     ).json()
-    basic = {"Authorization": "Basic " + base64.b64encode(b"dave:dave-password").decode()}
+    basic = {
+        "Authorization": "Basic " + base64.b64encode(b"dave:dave-password").decode(),
+        "X-Tenant": "acme",
+    }
     assert client.get("/api/v1/users/me", headers=basic).status_code == 200  # now cached
     reset = client.patch(
         f"/api/v1/users/{user_id(client, admin, 'dave')}",
@@ -184,13 +192,27 @@ def test_deep_tenant_settings_are_refused(client: TestClient, root: Actor) -> No
 def test_existing_username_is_not_silently_linked_to_a_new_tenant(
     client: TestClient, root: Actor
 ) -> None:
+    """User names are per tenant: the new tenant's admin named like the system administrator
+    is a new account of its own, not a link to (or a takeover of) the existing one."""
     response = client.post(
         "/api/v1/tenants",
         headers=root.headers,
         json={"name": "t2", "admin": {"username": ROOT_USER, "password": "another-password"}},
     )
-    assert response.status_code == 409
-    assert client.get("/api/v1/tenants/t2", headers=root.headers).status_code == 404
+    assert response.status_code == 201
+    theirs = login(client, ROOT_USER, "another-password", tenant="t2")
+    assert client.get("/api/v1/tenants", headers=theirs.headers).status_code == 403
+    assert login(client, ROOT_USER, ROOT_PASSWORD).tenant == "default"
+    refused = client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "password",
+            "username": ROOT_USER,
+            "password": ROOT_PASSWORD,
+            "tenant": "t2",
+        },
+    )
+    assert refused.status_code == 400
 
 
 def test_version_bump_overflow_is_a_clear_409(client: TestClient, root: Actor) -> None:
@@ -237,4 +259,4 @@ def test_chunked_body_over_the_limit_is_413(client: TestClient, root: Actor) -> 
 def test_login_works_for_shared_tenant_member(client: TestClient, root: Actor) -> None:
     admin = make_tenant(client, root, "acme")
     eve = make_user(client, admin, "eve", "viewer")
-    assert login(client, eve.username, eve.password).tenant == "acme"
+    assert login(client, eve.username, eve.password, tenant="acme").tenant == "acme"

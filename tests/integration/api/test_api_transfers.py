@@ -235,7 +235,7 @@ def test_tenant_limits_timeout_and_package_size(
         },
     )
     assert response.status_code == 201, response.text
-    admin = login(client, "small-admin", "small-admin-password")
+    admin = login(client, "small-admin", "small-admin-password", tenant="small")
     create_plan(client, admin)
     gate.set()  # no holding: the package limit is hit by the real export
     big = export(client, admin, plans=["finance/eod/nightly"])
@@ -550,7 +550,7 @@ def test_import_needs_a_file_that_fits(client: TestClient, root: Actor) -> None:
             "admin": {"username": "tiny-admin", "password": "tiny-admin-password"},
         },
     )
-    tiny = login(client, "tiny-admin", "tiny-admin-password")
+    tiny = login(client, "tiny-admin", "tiny-admin-password", tenant="tiny")
     big = client.post(
         "/api/v1/imports",
         headers=tiny.headers,

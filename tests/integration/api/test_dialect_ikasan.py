@@ -129,7 +129,9 @@ def test_other_tenants_plans_are_not_found(client: TestClient, root: Actor) -> N
     seed_plan(client, root)
     make_tenant(client, root, "other")
     response = client.get(
-        "/rest/export/context/MyFirstJobPlan", auth=("other-admin", "other-admin-password")
+        "/rest/export/context/MyFirstJobPlan",
+        auth=("other-admin", "other-admin-password"),
+        headers={"X-Tenant": "other"},
     )
     assert response.status_code == 404
 
@@ -443,7 +445,7 @@ def test_status_services_are_tenant_scoped(client: TestClient, root: Actor, tmp_
     run_id = start_run(client, root, plan_id)
     until_job(client, root, run_id, "wait", "RUNNING")
     make_tenant(client, root, "other")
-    other = ("other-admin", "other-admin-password")
+    other = ("other/other-admin", "other-admin-password")  # Ikasan clients send no X-Tenant
     for path in (
         "StatusPlan/StatusPlan",
         f"{plan_id}/StatusPlan",
@@ -481,7 +483,7 @@ def test_round_trip_export_then_upload_into_another_tenant(client: TestClient, r
     exported = client.get("/rest/export/context/tokens/MyFirstJobPlan", auth=AUTH)
     assert exported.status_code == 200
     make_tenant(client, root, "other")
-    other = ("other-admin", "other-admin-password")
+    other = ("other/other-admin", "other-admin-password")  # Ikasan clients send no X-Tenant
     response = client.post(
         UPLOAD,
         auth=other,

@@ -599,7 +599,7 @@ def test_native_credentials_work_too(client: TestClient, root: Actor) -> None:
 def test_tenants_and_roles(client: TestClient, volt: dict[str, str], root: Actor) -> None:
     mine = create(client, volt, job_body("private"))
     other = make_tenant(client, root, "other")
-    login = seed_login(client, "other-admin", "other-admin-password").json()
+    login = seed_login(client, "other-admin", "other-admin-password", tenant="other").json()
     theirs = {"X-VoltMX-Authorization": login["claims_token"]["value"]}
     assert listed(client, theirs) == {}
     fail(client.get(f"{JOBS}/{mine}", headers=theirs), 404)

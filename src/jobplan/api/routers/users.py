@@ -69,6 +69,10 @@ UserPath = Annotated[str, Path(max_length=64, description="User id, or 'me'.")]
     responses=problem_responses(409),
 )
 def create_user(body: UserIn, caller: CallerDep, services: ServicesDep) -> UserOut:
+    """Create a user in the caller's tenant. User names are unique per tenant, so another
+    tenant's user of the same name neither blocks this one nor shows: `409` only when this
+    tenant already has a member of that name. It signs in naming this tenant (`tenant`,
+    `X-Tenant`); without one, a login is for the default tenant."""
     member = services.users.create(
         caller, body.username, body.password, body.role, body.display_name
     )
