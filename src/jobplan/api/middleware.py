@@ -319,7 +319,7 @@ class RequestContext:
                 _access_log.info(
                     "http.request",
                     method=scope.get("method"),
-                    route=_route_template(scope),
+                    route=route_template(scope),
                     status=status,
                     duration_ms=round((time.perf_counter() - started) * 1000, 3),
                     client=client[0] if client else None,
@@ -334,16 +334,6 @@ def _incoming_id(scope: Scope) -> str | None:
             except UnicodeDecodeError:
                 return None
             return text if _REQUEST_ID.fullmatch(text) else None
-    return None
-
-
-def _route_template(scope: Scope) -> str | None:
-    """The path template of the route that answered (``/api/v1/runs/{run_id}``), the mount
-    point of a mounted app, or ``None`` when no route matched (a 404)."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    if isinstance(path, str):
-        return path or "/"
     return None
 
 
