@@ -33,6 +33,25 @@ def test_openapi_and_docs_are_served(client: TestClient) -> None:
     assert "swagger" in docs.text.lower()
 
 
+def test_every_answer_declares_the_x_request_id_it_carries(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    header = spec["components"]["headers"]["RequestId"]
+    assert header["required"] is True
+    undeclared = [
+        f"{method.upper()} {path} {status}"
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        for status, response in operation["responses"].items()
+        if response.get("headers", {}).get("X-Request-ID")
+        != {"$ref": "#/components/headers/RequestId"}
+    ]
+    assert undeclared == []
+    # and the header is there, on a success and on an error alike
+    sent = client.get("/api/v1/cron/preview", params={"expression": "0 0 * * * ?"})
+    refused = client.get("/api/v1/cron/preview", params={"expression": "nope"})
+    assert sent.headers["X-Request-ID"] and refused.headers["X-Request-ID"]
+
+
 def test_cron_preview_lists_fire_times_in_the_zone(client: TestClient) -> None:
     response = client.get(
         "/api/v1/cron/preview",

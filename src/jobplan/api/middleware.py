@@ -28,6 +28,7 @@ __all__ = [
     "HttpMetrics",
     "RejectNul",
     "RequestContext",
+    "request_id_of",
     "route_template",
 ]
 
@@ -238,6 +239,7 @@ class AuditScopeMiddleware:
         context = audit.AuditScope(
             source=client[0] if client else None,
             user_agent=Headers(scope=scope).get("user-agent"),
+            request_id=request_id_of(scope),
             status_of=partial(_status_of, invalid_status=invalid_status),
         )
 
@@ -273,6 +275,8 @@ def _status_of(exc: BaseException, *, invalid_status: int) -> int:
 #: An incoming X-Request-ID is kept when it is 1 to 128 of these characters (what tracing
 #: systems and proxies generate: UUIDs, hex, base64url); anything else is replaced.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+#: Where the request's id is kept in the ASGI scope, for the middlewares inside.
+_REQUEST_ID_KEY = "jobplan.request_id"
 _access_log = get_logger("jobplan.access")
 
 
@@ -294,6 +298,7 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         request_id = _incoming_id(scope) or uuid.uuid4().hex
+        scope[_REQUEST_ID_KEY] = request_id
         header = request_id.encode()
         status = 500
         started = time.perf_counter()
@@ -324,6 +329,12 @@ class RequestContext:
                     duration_ms=round((time.perf_counter() - started) * 1000, 3),
                     client=client[0] if client else None,
                 )
+
+
+def request_id_of(scope: Scope) -> str | None:
+    """The id :class:`RequestContext` gave this request (``None`` outside it)."""
+    value = scope.get(_REQUEST_ID_KEY)
+    return value if isinstance(value, str) else None
 
 
 def _incoming_id(scope: Scope) -> str | None:

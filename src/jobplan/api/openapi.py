@@ -9,6 +9,8 @@
   route), operations that take a body document the 413 of the size limit, and the dialect
   routes get their security schemes and their errors in their products' shapes (for the
   statuses of the shared error table; a route's own ``responses=`` wins).
+* Every response of every operation declares the ``X-Request-ID`` header
+  (:data:`REQUEST_ID_HEADER`) that the request-context middleware adds to each answer.
 * :func:`install_docs` serves Swagger UI from the copy vendored in the package
   (``jobplan/static/vendor``), so ``/docs`` works without internet.
 """
@@ -30,6 +32,7 @@ from jobplan.api.errors import PROBLEM_JSON
 
 __all__ = [
     "AUTHENTICATED",
+    "REQUEST_ID_HEADER",
     "SWAGGER_UI",
     "VENDOR_DIR",
     "FieldError",
@@ -222,6 +225,17 @@ _DIALECT_MEANINGS: dict[int, str] = {
 }
 
 
+#: Every answer of every route carries the request's id (``api/middleware.RequestContext``).
+REQUEST_ID_HEADER: dict[str, Any] = {
+    "description": "The request's id: the caller's own `X-Request-ID` when it sent a well-formed "
+    "one (1 to 128 of `A-Z a-z 0-9 . _ : -`), else a new one. Every log line of the request "
+    "and every audit record it causes carry it (`request_id`).",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+}
+_REQUEST_ID_REF = {"$ref": "#/components/headers/RequestId"}
+
+
 def _schemas() -> dict[str, Any]:
     schema = Problem.model_json_schema(ref_template=_REF + "{model}")
     definitions: dict[str, Any] = schema.pop("$defs", {})
@@ -270,6 +284,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         schemas.pop(name, None)
     schemas.update(_schemas())
     components.setdefault("securitySchemes", {}).update(_DIALECT_SCHEMES)
+    components.setdefault("headers", {})["RequestId"] = REQUEST_ID_HEADER
     for operations in document.get("paths", {}).values():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
@@ -282,6 +297,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 _document_dialect(operation, tag)
             if "requestBody" in operation and "413" not in responses:
                 responses["413"] = _problem_response(413)
+            for response in responses.values():
+                response.setdefault("headers", {})["X-Request-ID"] = _REQUEST_ID_REF
     return document
 
 

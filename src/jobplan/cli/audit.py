@@ -31,6 +31,10 @@ Since = Annotated[
 ]
 Until = Annotated[datetime | None, typer.Option(help="Before this time.")]
 Outcome = Annotated[str | None, typer.Option(help="done, refused or failed.")]
+RequestId = Annotated[
+    str | None,
+    typer.Option("--request-id", help="Only the records of this request (its X-Request-ID)."),
+]
 
 
 def _params(**filters: Any) -> dict[str, str]:
@@ -96,6 +100,7 @@ def audit_list(
     since: Since = None,
     until: Until = None,
     outcome: Outcome = None,
+    request_id: RequestId = None,
     limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many.")] = 50,
     offset: Annotated[int, typer.Option(min=0, help="Skip this many (newest first).")] = 0,
     output: OutputOption = Format.TABLE,
@@ -109,6 +114,7 @@ def audit_list(
         since=since,
         until=until,
         outcome=outcome,
+        request_id=request_id,
         limit=limit,
         offset=offset,
     )
@@ -126,6 +132,7 @@ def audit_export(
     since: Since = None,
     until: Until = None,
     outcome: Outcome = None,
+    request_id: RequestId = None,
 ) -> None:
     """Write every matching record to standard output as JSON Lines, oldest first."""
     params = _params(
@@ -136,6 +143,7 @@ def audit_export(
         since=since,
         until=until,
         outcome=outcome,
+        request_id=request_id,
     )
     query = f"?{urlencode(params)}" if params else ""
     call(

@@ -120,6 +120,8 @@ class AuditScope:
 
     source: str | None = None
     user_agent: str | None = None
+    request_id: str | None = None
+    """The request's id (``X-Request-ID``), joining its records to its log lines."""
     auth_method: str | None = None
     status_of: Callable[[BaseException], int | None] = _no_status
     """The status a client sees for an error (``None`` outside HTTP)."""
@@ -269,6 +271,7 @@ def _row(
         status=status,
         message=_clip(message, _MESSAGE_MAX),
         changes=changes,
+        request_id=scope.request_id if scope else None,
     )
 
 
@@ -597,6 +600,7 @@ class AuditQuery:
     since: datetime | None = None
     until: datetime | None = None
     outcome: str | None = None
+    request_id: str | None = None
 
 
 _OUTCOMES = (DONE, REFUSED, FAILED)
@@ -630,6 +634,7 @@ class AuditService:
             since=query.since,
             until=query.until,
             outcome=query.outcome,
+            request_id=query.request_id or None,
         )
 
     def list(

@@ -28,6 +28,7 @@ class AuditFilter:
     since: datetime | None = None
     until: datetime | None = None
     outcome: str | None = None
+    request_id: str | None = None
 
 
 def insert(conn: Connection, record: AuditRecord) -> None:
@@ -57,6 +58,8 @@ def _where(query: Any, where: AuditFilter) -> Any:
         query = query.where(c.time < where.until)
     if where.outcome is not None:
         query = query.where(c.outcome == where.outcome)
+    if where.request_id is not None:
+        query = query.where(c.request_id == where.request_id)
     return query
 
 

@@ -272,3 +272,5 @@ class AuditRecord:
     status: int | None
     message: str | None
     changes: list[dict[str, Any]] | None
+    request_id: str | None = None
+    """The ``X-Request-ID`` of the request that caused it (``None`` outside HTTP)."""

@@ -479,7 +479,9 @@ audit_records = Table(
     Column("status", Integer, nullable=True),
     Column("message", Text, nullable=True),
     Column("changes", JSON, nullable=True),
+    Column("request_id", String(128), nullable=True),  # the request's X-Request-ID
     Index(None, "tenant_id", "time"),
     Index(None, "action"),
     Index(None, "time"),
+    Index(None, "request_id"),
 )

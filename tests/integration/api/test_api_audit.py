@@ -446,6 +446,40 @@ def test_filters_pagination_tenant_scoping_and_export(client: TestClient, root: 
     assert client.get(f"{AUDIT}/export", headers=viewer.headers).status_code == 403
 
 
+def test_records_carry_the_request_id_that_joins_them_to_the_log(
+    client: TestClient, root: Actor
+) -> None:
+    applied = client.post(
+        "/api/v1/plans/apply",
+        headers={**root.headers, "X-Request-ID": "deploy-4711"},
+        json=sample_plan("joined"),
+    )
+    assert applied.status_code == 200, applied.text
+    assert applied.headers["X-Request-ID"] == "deploy-4711"
+    refused = client.post(  # refused before any operation began: the middleware's record
+        "/api/v1/plans/apply",
+        headers={**root.headers, "X-Request-ID": "deploy-4712"},
+        content=b"{not json",
+    )
+    assert refused.status_code == 422
+    generated = client.post("/api/v1/plans/apply", headers=root.headers, json=sample_plan("own"))
+    assert generated.status_code == 200
+
+    done = records(client, root, request_id="deploy-4711")
+    assert [(r["action"], r["target"]["path"]) for r in done] == [
+        ("plan.apply", "finance/eod/joined")
+    ]
+    assert [r["action"] for r in records(client, root, request_id="deploy-4712")] == ["request"]
+    mine = latest(client, root, "plan.apply", target="finance/eod/own")
+    assert mine["request_id"] == generated.headers["X-Request-ID"]
+    export = client.get(
+        f"{AUDIT}/export", headers=root.headers, params={"target": "finance/eod/joined"}
+    )
+    assert [json.loads(line)["request_id"] for line in export.text.splitlines()] == ["deploy-4711"]
+    too_long = client.get(AUDIT, headers=root.headers, params={"request_id": "x" * 129})
+    assert too_long.status_code == 422
+
+
 def test_retention_is_pruned_by_the_heartbeat(services: Services, api_settings: Any) -> None:
     now = datetime.now(UTC)
 

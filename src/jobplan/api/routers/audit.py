@@ -73,6 +73,10 @@ class AuditRecordOut(BaseModel):
     status: int | None = Field(description="The HTTP status of a refusal or failure.")
     message: str | None
     changes: list[AuditChange] | None
+    request_id: str | None = Field(
+        description="The `X-Request-ID` of the request that caused the record (also on each "
+        "of its log lines); null for offline commands and the engine's own work."
+    )
 
     @classmethod
     def of(cls, record: AuditRecord) -> AuditRecordOut:
@@ -97,6 +101,7 @@ class AuditRecordOut(BaseModel):
             changes=[AuditChange(**change) for change in record.changes]
             if record.changes is not None
             else None,
+            request_id=record.request_id,
         )
 
 
@@ -117,8 +122,12 @@ def _query(
     outcome: Annotated[
         str | None, Query(max_length=8, description="done, refused or failed.")
     ] = None,
+    request_id: Annotated[
+        str | None,
+        Query(max_length=128, description="The records of one request (its `X-Request-ID`)."),
+    ] = None,
 ) -> AuditQuery:
-    return AuditQuery(actor, action, target_type, target, since, until, outcome)
+    return AuditQuery(actor, action, target_type, target, since, until, outcome, request_id)
 
 
 QueryDep = Annotated[AuditQuery, Depends(_query)]
