@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, text
 
 from jobplan.engine.engine import Engine
 from jobplan.engine.executors import CommandExecutor
@@ -237,6 +236,18 @@ def test_two_control_loops_end_a_run_past_its_ttl_once(pg: str) -> None:
     h.database.dispose()
 
 
+def lock_waiters(database: Database) -> int:
+    """How many sessions on this database wait for a lock held by another."""
+    with database.read() as conn:
+        waiting: int = conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        ).scalar_one()
+    return waiting
+
+
 def test_two_nodes_finishing_a_runs_last_two_jobs_at_once_complete_it(pg: str) -> None:
     """Each finish locks the run: the second waits for the first to commit and then sees its
     job complete (unlocked, each saw the other job still running and the run never ended)."""
@@ -260,7 +271,8 @@ def test_two_nodes_finishing_a_runs_last_two_jobs_at_once_complete_it(pg: str) -
         other = threading.Thread(target=finish_b)
         other.start()
         calling.wait(10)
-        time.sleep(0.3)  # let it reach the run's lock (without the lock it would finish now)
+        # it reaches the run's lock and waits there (without the lock it would finish now)
+        wait_for(lambda: lock_waiters(h.database), 30, "the second finish to wait for the lock")
     other.join(30)
     assert not errors, errors
     assert h.statuses(run) == {"a": "COMPLETE", "b": "COMPLETE"}
