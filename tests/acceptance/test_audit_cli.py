@@ -46,13 +46,21 @@ def test_who_changed_what_is_listed_and_exported(server: ServerProcess, tmp_path
     assert [r["target"]["path"] for r in records] == ["ops/nightly", "ops/nightly"]
     newest = records[0]
     assert newest["actor"]["name"] == "admin" and newest["auth_method"] == "basic"
-    assert newest["source"] == "127.0.0.1" and newest["user_agent"].startswith("python-httpx")
+    assert newest["source"] == "127.0.0.1" and newest["user_agent"].startswith("jobplan-cli/")
     assert {
         "kind": "changed",
         "path": "jobs.gate.cron",
         "before": "0 0 1 * * ?",
         "after": "0 30 2 * * ?",
     } in newest["changes"]
+
+    # the request id (on the request's log lines too) finds the record again
+    assert newest["request_id"]
+    joined = jobplan_cli(
+        "audit", "list", "--request-id", newest["request_id"], "-o", "json", env=env
+    )
+    assert joined.returncode == 0, joined.stderr
+    assert [r["id"] for r in json.loads(joined.stdout)] == [newest["id"]]
 
     table = jobplan_cli("audit", "list", "--target", "ops/nightly", env=env)
     assert table.returncode == 0, table.stderr

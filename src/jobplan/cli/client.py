@@ -13,7 +13,12 @@ from typing import IO, Any
 
 import httpx
 
-__all__ = ["ApiClient", "ApiError", "Connection", "load_connection"]
+from jobplan import __version__
+
+__all__ = ["USER_AGENT", "ApiClient", "ApiError", "Connection", "load_connection"]
+
+#: What the CLI calls itself in ``User-Agent`` (the audit log records it).
+USER_AGENT = f"jobplan-cli/{__version__} python-httpx/{httpx.__version__}"
 
 
 class ApiError(Exception):
@@ -103,7 +108,8 @@ class ApiClient:
     """Calls the native API with the connection's credentials."""
 
     def __init__(self, connection: Connection, timeout: float = 30.0) -> None:
-        headers: dict[str, str] = {}
+        # the audit log and the access log tell the CLI from other clients by this
+        headers: dict[str, str] = {"User-Agent": USER_AGENT}
         auth: tuple[str, str] | None = None
         if connection.api_key:
             headers["X-API-Key"] = connection.api_key
