@@ -32,18 +32,20 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(db_app, name="db")
-app.add_typer(users_app, name="users")
-app.add_typer(keys_app, name="keys")
-app.add_typer(plans_app, name="plans")
-app.add_typer(runs_app, name="runs")
-app.add_typer(services_app, name="services")
-app.add_typer(notifications_app, name="notifications")
-app.add_typer(audit_app, name="audit")
-app.command("apply")(apply)
-app.command("export")(export_bundle)
-app.command("import")(import_bundle)
-app.command("nodes")(nodes)
+#: ``jobplan --help`` lists the commands in these groups, in this order.
+PLANS, OPERATIONS, SERVER = "Plans and runs", "Operating the server", "This machine"
+app.command("apply", rich_help_panel=PLANS)(apply)
+app.add_typer(plans_app, name="plans", rich_help_panel=PLANS)
+app.add_typer(runs_app, name="runs", rich_help_panel=PLANS)
+app.command("export", rich_help_panel=PLANS)(export_bundle)
+app.command("import", rich_help_panel=PLANS)(import_bundle)
+app.add_typer(services_app, name="services", rich_help_panel=PLANS)
+app.add_typer(notifications_app, name="notifications", rich_help_panel=PLANS)
+app.add_typer(users_app, name="users", rich_help_panel=OPERATIONS)
+app.add_typer(keys_app, name="keys", rich_help_panel=OPERATIONS)
+app.add_typer(audit_app, name="audit", rich_help_panel=OPERATIONS)
+app.command("nodes", rich_help_panel=OPERATIONS)(nodes)
+app.add_typer(db_app, name="db", rich_help_panel=SERVER)
 
 
 def _print_version(value: bool) -> None:
@@ -96,13 +98,13 @@ def connection_options(
     ctx.obj = {"client": make_client}
 
 
-@app.command("version")
+@app.command("version", rich_help_panel=SERVER)
 def version_command() -> None:
-    """Print the jobplan version (as ``jobplan --version``)."""
+    """Print the jobplan version (as jobplan --version)."""
     out.print(__version__, highlight=False)
 
 
-@app.command()
+@app.command(rich_help_panel=SERVER)
 def serve(
     host: Annotated[str | None, typer.Option(envvar="JOBPLAN_HOST", help="Bind address.")] = None,
     port: Annotated[int | None, typer.Option(envvar="JOBPLAN_PORT", help="Bind port.")] = None,
@@ -212,7 +214,7 @@ def _write_initial_password(settings: Settings, password: str) -> Path:
     return path
 
 
-@app.command()
+@app.command(rich_help_panel=PLANS)
 def cron(
     expression: Annotated[
         str, typer.Argument(help="Quartz cron expression, e.g. '0 15 10 ? * 6#3'.")

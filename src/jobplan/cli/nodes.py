@@ -22,8 +22,10 @@ def nodes(
     limit: Annotated[int, typer.Option(min=1, max=500)] = 100,
     output: OutputOption = Format.TABLE,
 ) -> None:
-    """List the nodes (jobplan serve processes): live, stale (no heartbeat
-    for a lease) or stopped. Needs a supervisor or admin."""
+    """List the nodes (jobplan serve processes): live, stale or stopped.
+
+    A node is stale when it has not heartbeated for a lease (JOBPLAN_LEASE_SECONDS), stopped
+    after a clean shutdown. Needs a supervisor or admin."""
     params: dict[str, Any] = {"limit": limit}
     if state is not None:
         if state not in _STATES:

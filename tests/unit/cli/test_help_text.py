@@ -47,3 +47,18 @@ def test_export_help_shows_tokens_and_version_prefix() -> None:
     assert "folder/name[version-prefix]" in text
     assert "Write environment values as [[name]] tokens." in text
     assert "eod_[[env.name]]" in text
+
+
+def test_top_level_help_groups_the_commands_one_line_each() -> None:
+    result = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    panels = re.findall(r"╭─ (.+?) ─", result.output)
+    assert panels == ["Options", "Plans and runs", "Operating the server", "This machine"]
+    rows = {
+        match[1]: match[2].strip()
+        for match in re.finditer(r"│ (\w+) {2,}(.+?)│", result.output)
+        if match[1] in ("nodes", "audit", "version")
+    }
+    assert rows["nodes"] == "List the nodes (jobplan serve processes): live, stale or stopped."
+    assert rows["version"] == "Print the jobplan version (as jobplan --version)."
+    assert "``" not in result.output
