@@ -28,7 +28,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from jobplan.errors import AuthenticationFailed, InvalidInput
-from jobplan.service.auth import parse_api_key
+from jobplan.service.auth import parse_agent_key, parse_api_key
 from jobplan.service.caller import Caller
 from jobplan.service.container import Services
 
@@ -80,7 +80,8 @@ def authenticate(services: Services, credentials: Credentials) -> Caller:
     """Resolve ``credentials`` through the service's authentication (blocking: call it
     through :func:`resolve_caller` from async code)."""
     if credentials.secret:
-        if credentials.keys_only and parse_api_key(credentials.secret) is None:
+        secret = credentials.secret
+        if credentials.keys_only and parse_api_key(secret) is None and not parse_agent_key(secret):
             raise AuthenticationFailed("API key is malformed: expected jp_<id>_<secret>")
         return services.auth.authenticate_secret(credentials.secret)
     if credentials.basic is not None:

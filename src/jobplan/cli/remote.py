@@ -17,6 +17,7 @@ from jobplan.cli.output import (
     OutputOption,
     bold,
     emit,
+    err,
     exit_code_mode,
     fail,
     line,
@@ -113,6 +114,8 @@ def _applied_text(result: dict[str, Any]) -> None:
             out.print(f"  {change}", highlight=False)
     else:
         out.print(line("plan ", bold(plan["path"]), f" unchanged (version {plan['version']})"))
+    for warning in result.get("warnings", []):
+        err.print(f"warning: {warning}", highlight=False)
 
 
 @plans_app.command("list")

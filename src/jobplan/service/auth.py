@@ -17,11 +17,11 @@ from typing import Any
 import jwt
 from sqlalchemy import Connection
 
-from jobplan.errors import AuthenticationFailed, InvalidInput, JobplanError
+from jobplan.errors import AuthenticationFailed, InvalidInput, JobplanError, PermissionDenied
 from jobplan.logging import get_logger
 from jobplan.model import Role
 from jobplan.service import audit
-from jobplan.service.caller import Caller
+from jobplan.service.caller import AgentIdentity, Caller
 from jobplan.service.security import (
     PasswordHasher,
     constant_time_equal,
@@ -31,11 +31,28 @@ from jobplan.service.security import (
 from jobplan.service.throttle import LoginThrottle
 from jobplan.settings import Settings
 from jobplan.store import Database, accounts, credentials, new_id
+from jobplan.store import agents as agent_store
 from jobplan.store.records import ApiKeyRecord, UserRecord
 
-__all__ = ["API_KEY_PREFIX", "AuthService", "ConsoleSession", "TokenPair", "parse_api_key"]
+__all__ = [
+    "AGENT_KEY_PREFIX",
+    "AGENT_ONLY",
+    "API_KEY_PREFIX",
+    "AuthService",
+    "ConsoleSession",
+    "TokenPair",
+    "parse_agent_key",
+    "parse_api_key",
+]
 
 API_KEY_PREFIX = "jp_"
+#: Agent keys (``jpa_<agent id>_<secret>``): told apart from API keys by their prefix.
+AGENT_KEY_PREFIX = "jpa_"
+#: What every API other than the agent protocol answers an agent key (403).
+AGENT_ONLY = (
+    "an agent key opens only the agent protocol (/api/v1/agent/...); use a user's "
+    "credentials or API key for this API"
+)
 REFRESH_PREFIX = "jprt_"
 _ISSUER = "jobplan"
 log = get_logger(__name__)
@@ -79,6 +96,17 @@ def parse_api_key(key: str) -> tuple[str, str] | None:
     if not sep or not key_id or not secret:
         return None
     return key_id, secret
+
+
+def parse_agent_key(key: str) -> tuple[str, str] | None:
+    """Split ``jpa_<agent id>_<secret>`` into the agent's id and the secret; ``None`` if not
+    agent-key-shaped."""
+    if not key.startswith(AGENT_KEY_PREFIX):
+        return None
+    agent_id, sep, secret = key[len(AGENT_KEY_PREFIX) :].partition("_")
+    if not sep or not agent_id or not secret:
+        return None
+    return agent_id, secret
 
 
 class AuthService:
@@ -154,6 +182,9 @@ class AuthService:
 
     def client_credentials_grant(self, client_id: str, client_secret: str) -> TokenPair:
         """Exchange an API key (id + secret) for an access token with the key's scopes."""
+        if parse_agent_key(client_secret) is not None:
+            self.authenticate_agent(client_secret)
+            raise PermissionDenied(AGENT_ONLY)
         secret = client_secret
         parsed = parse_api_key(client_secret)
         method = audit.METHOD_CLIENT_CREDENTIALS
@@ -263,7 +294,12 @@ class AuthService:
 
     def authenticate_secret(self, secret: str) -> Caller:
         """An API key if ``secret`` is key-shaped (``jp_...``), else an access token: for
-        dialects whose one credential header takes either."""
+        dialects whose one credential header takes either. An agent key (``jpa_...``) is
+        checked (a wrong or revoked one is :class:`AuthenticationFailed`, 401) and then
+        refused with :class:`PermissionDenied` (403): it opens only the agent protocol."""
+        if parse_agent_key(secret) is not None:
+            self.authenticate_agent(secret)
+            raise PermissionDenied(AGENT_ONLY)
         if parse_api_key(secret) is not None:
             return self.authenticate_api_key(secret)
         return self.authenticate_access_token(secret)
@@ -284,6 +320,26 @@ class AuthService:
             raise
         audit.note_authenticated(caller, audit.METHOD_API_KEY)
         return caller
+
+    def authenticate_agent(self, key: str) -> AgentIdentity:
+        """Check an agent key (``jpa_<agent id>_<secret>``) and resolve the agent, looked up
+        afresh on each request so a revoked agent is refused at once. Only the agent protocol
+        may call this; every other API refuses agent keys (:meth:`authenticate_secret`)."""
+        parsed = parse_agent_key(key)
+        if parsed is None:
+            raise AuthenticationFailed("agent key is malformed: expected jpa_<id>_<secret>")
+        agent_id, secret = parsed
+        with self._db.read() as conn:
+            record = agent_store.get_agent(conn, agent_id[:64])
+        if record is None or not constant_time_equal(record.key_hash, sha256_hex(secret)):
+            log.warning(
+                "login.failed", method="agent_key", reason="invalid", agent_id=agent_id[:64]
+            )
+            raise AuthenticationFailed("agent key is invalid")
+        if record.revoked_at is not None:
+            log.warning("login.failed", method="agent_key", reason="revoked", agent_id=record.id)
+            raise AuthenticationFailed(f"agent '{record.name}' has been revoked")
+        return AgentIdentity(record.id, record.name, record.tenant_id, tuple(record.labels))
 
     def _api_key_caller(self, key: str) -> Caller:
         parsed = parse_api_key(key)
@@ -419,6 +475,15 @@ class AuthService:
 
         A client that cannot send a tenant (an Ikasan client's HTTP Basic) may name it in
         the user name, ``<tenant>/<name>``: user names have no ``/``."""
+        if parse_agent_key(password) is not None:
+            # an agent key given as a password (HTTP Basic, a sign-in form): refused clearly.
+            # Something merely shaped like one may still be someone's password.
+            try:
+                self.authenticate_agent(password)
+            except AuthenticationFailed:
+                pass
+            else:
+                raise PermissionDenied(AGENT_ONLY)
         if not tenant and "/" in username:
             tenant, _, username = username.partition("/")
         address_key = _throttle_key("addr", client_address)

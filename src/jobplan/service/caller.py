@@ -8,7 +8,7 @@ from enum import StrEnum
 from jobplan.errors import PermissionDenied
 from jobplan.model import Role
 
-__all__ = ["ROLE_PERMISSIONS", "Caller", "Permission", "permissions_of"]
+__all__ = ["ROLE_PERMISSIONS", "AgentIdentity", "Caller", "Permission", "permissions_of"]
 
 
 class Permission(StrEnum):
@@ -26,6 +26,8 @@ class Permission(StrEnum):
     NODES_READ = "nodes:read"
     AUDIT_READ = "audit:read"
     METRICS_READ = "metrics:read"
+    AGENTS_READ = "agents:read"
+    AGENTS_WRITE = "agents:write"
 
 
 _VIEWER = {Permission.PLANS_READ, Permission.RUNS_READ, Permission.KEYS_READ}
@@ -35,8 +37,10 @@ _SUPERVISOR = _OPERATOR | {
     Permission.USERS_READ,
     Permission.NODES_READ,
     Permission.AUDIT_READ,
+    Permission.AGENTS_READ,
 }
-_ADMIN = _SUPERVISOR | {Permission.USERS_WRITE}
+# registering an agent hands out a key that claims the tenant's job runs: admins only
+_ADMIN = _SUPERVISOR | {Permission.USERS_WRITE, Permission.AGENTS_WRITE}
 
 #: What each role may do in its tenant. Keys are always one's own unless the role also has
 #: ``users:read`` (see others' keys) or ``users:write`` (revoke others' keys).
@@ -93,3 +97,14 @@ class Caller:
         raise PermissionDenied(
             f"role '{self.role}' in tenant '{self.tenant_name}' does not allow '{permission}'"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class AgentIdentity:
+    """A remote agent authenticated by its key: it acts in one tenant, as itself, and may
+    use only the agent protocol (never a user's operations: it is not a :class:`Caller`)."""
+
+    agent_id: str
+    name: str
+    tenant_id: str
+    labels: tuple[str, ...]

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from jobplan.engine.documents import VersionCache
 from jobplan.engine.state import RunState
 from jobplan.errors import InvalidInput
+from jobplan.service.agents import AgentService
 from jobplan.service.api_keys import ApiKeyService
 from jobplan.service.audit import AuditService
 from jobplan.service.auth import AuthService
@@ -49,6 +50,7 @@ class Services:
             database, self.passwords, on_password_change=self.auth.forget_cached_credentials
         )
         self.api_keys = ApiKeyService(database)
+        self.agents = AgentService(database, settings.lease_seconds)
         self.folders = FolderService(database)
         self.versions = VersionCache()
         # this node's metrics: recorded by the engine, the transfer worker and the HTTP

@@ -1,6 +1,7 @@
 """The record types services return, re-exported so adapters never import ``store``."""
 
 from jobplan.store.records import (
+    AgentRecord,
     ApiKeyRecord,
     AuditRecord,
     FolderRecord,
@@ -15,6 +16,7 @@ from jobplan.store.records import (
 )
 
 __all__ = [
+    "AgentRecord",
     "ApiKeyRecord",
     "AuditRecord",
     "FolderRecord",

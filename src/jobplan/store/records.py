@@ -9,6 +9,7 @@ from typing import Any
 from jobplan.model import plan_path
 
 __all__ = [
+    "AgentRecord",
     "ApiKeyRecord",
     "AuditRecord",
     "FolderRecord",
@@ -69,6 +70,27 @@ class ApiKeyRecord:
     expires_at: datetime | None
     last_used_at: datetime | None
     revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRecord:
+    """A registered agent. ``key_hash`` is the SHA-256 of its key's secret, never the key;
+    host, version, connected_since, last_heartbeat and slots are what the agent reports
+    (``None`` until the agent protocol fills them)."""
+
+    id: str
+    tenant_id: str
+    name: str
+    labels: list[str]
+    key_hash: str
+    created_at: datetime
+    created_by: str | None
+    revoked_at: datetime | None
+    host: str | None
+    version: str | None
+    connected_since: datetime | None
+    last_heartbeat: datetime | None
+    slots: int | None
 
 
 @dataclass(frozen=True, slots=True)

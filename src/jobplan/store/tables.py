@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "agents",
     "api_keys",
     "audit_records",
     "events",
@@ -138,6 +139,35 @@ api_keys = Table(
     Column("last_used_at", UTCDateTime(), nullable=True),
     Column("revoked_at", UTCDateTime(), nullable=True),
     Index(None, "tenant_id", "user_id"),
+)
+
+agents = Table(
+    "agents",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("key_hash", String(64), nullable=False),
+    _created(),
+    # the user who registered it (no foreign key: the agent outlives its creator's account)
+    Column("created_by", String(36), nullable=True),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    # filled by the agent protocol (issue #14 item 1): what the agent says about itself
+    Column("host", String(255), nullable=True),
+    Column("version", String(64), nullable=True),
+    Column("connected_since", UTCDateTime(), nullable=True),
+    Column("last_heartbeat", UTCDateTime(), nullable=True),
+    Column("slots", Integer, nullable=True),
+    # a name is unique among a tenant's live agents: a revoked one's name can be registered anew
+    Index(
+        "uq_agents_tenant_id_name_live",
+        "tenant_id",
+        "name",
+        unique=True,
+        sqlite_where=text("revoked_at IS NULL"),
+        postgresql_where=text("revoked_at IS NULL"),
+    ),
 )
 
 refresh_tokens = Table(

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
 
-from jobplan.errors import InvalidInput, JobplanError, RateLimited
+from jobplan.errors import InvalidInput, JobplanError, PermissionDenied, RateLimited
 from jobplan.model import diff_plans
 from jobplan.service.caller import Permission
 from jobplan.service.cron_preview import preview_cron
@@ -76,7 +76,13 @@ def signin(
             request,
             "signin.html",
             None,
-            status_code=429 if isinstance(exc, RateLimited) else 401,
+            status_code=(
+                429
+                if isinstance(exc, RateLimited)
+                else 403
+                if isinstance(exc, PermissionDenied)  # an agent key given as a password
+                else 401
+            ),
             headers=headers,
             next=safe_next(next),
             message=exc.message,

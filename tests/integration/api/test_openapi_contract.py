@@ -80,6 +80,20 @@ def _walk_accounts(client: TestClient, root: Actor) -> None:
     token = {"grant_type": "client_credentials", "client_id": key["id"], "client_secret": "no"}
     _ok(client.post("/oauth/token", data=token), 401)
 
+    agent = _ok(client.post("/api/v1/agents", headers=h, json={"name": "edge-1"}), 201)
+    _ok(client.post("/api/v1/agents", headers=h, json={"name": "edge-1"}), 409)
+    _ok(client.post("/api/v1/agents", headers=h, json={"name": "edge 1"}), 422)
+    _ok(client.get("/api/v1/agents", headers=h, params={"state": "offline", "limit": 5}))
+    _ok(client.get("/api/v1/agents", headers=h, params={"state": "gone"}), 422)
+    _ok(client.get("/api/v1/agents/edge-1", headers=h))
+    _ok(client.get("/api/v1/agents/nope", headers=h), 404)
+    _ok(client.get("/api/v1/plans", headers={"X-API-Key": agent["key"]}), 403)
+    agent_token = {**token, "client_secret": agent["key"]}
+    _ok(client.post("/oauth/token", data=agent_token), 400)
+    _ok(client.delete(f"/api/v1/agents/{agent['id']}", headers=h))
+    _ok(client.delete("/api/v1/agents/nope", headers=h), 404)
+    _ok(client.get("/api/v1/plans", headers={"X-API-Key": agent["key"]}), 401)
+
     # failed HTTP Basic logins are throttled: 429 with Retry-After
     for _ in range(6):
         last = client.get("/api/v1/plans", auth=("vera", "wrong-password"))

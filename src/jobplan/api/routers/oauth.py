@@ -13,7 +13,13 @@ from pydantic import BaseModel
 
 from jobplan.api.deps import ServicesDep, client_address
 from jobplan.api.openapi import problem_responses
-from jobplan.errors import AuthenticationFailed, JobplanError, RateLimited, StoreError
+from jobplan.errors import (
+    AuthenticationFailed,
+    JobplanError,
+    PermissionDenied,
+    RateLimited,
+    StoreError,
+)
 from jobplan.service.auth import TokenPair
 
 router = APIRouter(tags=["auth"])
@@ -174,6 +180,8 @@ def token(
                 401, "invalid_client", exc.message, **{"WWW-Authenticate": 'Basic realm="jobplan"'}
             )
         return _oauth_error(400, "invalid_grant", exc.message)
+    except PermissionDenied as exc:  # an agent key: it opens only the agent protocol
+        return _oauth_error(400, "unauthorized_client", exc.message)
     except StoreError as exc:
         return _oauth_error(503, "temporarily_unavailable", exc.message)
     except JobplanError as exc:

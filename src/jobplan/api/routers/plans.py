@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from jobplan.api.deps import CallerDep, LimitQuery, OffsetQuery, ServicesDep, set_page_headers
 from jobplan.api.openapi import AUTHENTICATED, problem_responses
@@ -63,14 +64,20 @@ class ApplyOut(BaseModel):
     changed: bool
     changes: list[str]
     plan: PlanOut
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What may not work as meant, though the plan was stored: e.g. a job "
+        "naming an agent that is not registered.",
+    )
 
     @classmethod
-    def of(cls, result: ApplyResult) -> ApplyOut:
+    def of(cls, result: ApplyResult, warnings: Sequence[str] = ()) -> ApplyOut:
         return cls(
             created=result.created,
             changed=result.changed,
             changes=result.changes,
             plan=PlanOut.of_view(result.view),
+            warnings=list(warnings),
         )
 
 
@@ -122,7 +129,8 @@ def apply_plan(
     document: PlanDocument, caller: CallerDep, services: ServicesDep, comment: Comment = ""
 ) -> ApplyOut:
     """Create the plan named by the document, or store it as a new version if it changed."""
-    return ApplyOut.of(services.plans.apply(caller, document, comment))
+    result = services.plans.apply(caller, document, comment)
+    return ApplyOut.of(result, services.agents.plan_warnings(caller, document))
 
 
 @router.get(
@@ -179,7 +187,8 @@ def update_plan(
     comment: Comment = "",
 ) -> ApplyOut:
     """Store the document as a new version (version auto-bumped unless given)."""
-    return ApplyOut.of(services.plans.update(caller, plan_id, document, comment))
+    result = services.plans.update(caller, plan_id, document, comment)
+    return ApplyOut.of(result, services.agents.plan_warnings(caller, document))
 
 
 @router.delete(

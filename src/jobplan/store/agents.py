@@ -1,0 +1,133 @@
+"""The agent registry: one row per registered agent; only the hash of its key is stored."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import ColumnElement, Connection, func, select, update
+
+from jobplan.store._util import as_values, mapped, unique_violation_as, utcnow
+from jobplan.store.records import AgentRecord
+from jobplan.store.tables import agents
+
+__all__ = [
+    "AgentState",
+    "get_agent",
+    "get_agent_by_name",
+    "insert_agent",
+    "list_agents",
+    "names_of_live_agents",
+    "revoke_agent",
+]
+
+#: What :func:`list_agents` filters by: heard from within the lease, not, or revoked.
+AgentState = Literal["online", "offline", "revoked"]
+
+
+def insert_agent(
+    conn: Connection,
+    agent_id: str,
+    tenant_id: str,
+    name: str,
+    labels: list[str],
+    key_hash: str,
+    created_by: str | None,
+) -> AgentRecord:
+    """Register an agent; :class:`~jobplan.errors.AlreadyExists` when a live agent of the
+    tenant has the name."""
+    record = AgentRecord(
+        agent_id,
+        tenant_id,
+        name,
+        labels,
+        key_hash,
+        utcnow(),
+        created_by,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
+    with unique_violation_as("agent", name):
+        conn.execute(agents.insert().values(**as_values(record)))
+    return record
+
+
+def get_agent(conn: Connection, agent_id: str) -> AgentRecord | None:
+    return mapped(AgentRecord, conn.execute(select(agents).where(agents.c.id == agent_id)).first())
+
+
+def get_agent_by_name(conn: Connection, tenant_id: str, name: str) -> AgentRecord | None:
+    """The tenant's live agent of that name, else the one of that name revoked last."""
+    row = conn.execute(
+        select(agents)
+        .where(agents.c.tenant_id == tenant_id, agents.c.name == name)
+        .order_by(agents.c.revoked_at.is_not(None), agents.c.revoked_at.desc())
+        .limit(1)
+    ).first()
+    return mapped(AgentRecord, row)
+
+
+def _state_condition(state: AgentState, online_since: datetime) -> ColumnElement[bool]:
+    if state == "revoked":
+        return agents.c.revoked_at.is_not(None)
+    heard = agents.c.last_heartbeat >= online_since
+    if state == "online":
+        return agents.c.revoked_at.is_(None) & heard
+    return agents.c.revoked_at.is_(None) & (agents.c.last_heartbeat.is_(None) | ~heard)
+
+
+def list_agents(
+    conn: Connection,
+    tenant_id: str,
+    limit: int,
+    offset: int,
+    *,
+    state: AgentState | None = None,
+    online_since: datetime | None = None,
+) -> tuple[list[AgentRecord], int]:
+    """A tenant's agents by name (revoked ones after the live ones of the same name);
+    ``state`` keeps those online (a heartbeat at or after ``online_since``), offline or
+    revoked."""
+    condition: ColumnElement[bool] = agents.c.tenant_id == tenant_id
+    if state is not None:
+        if online_since is None:
+            raise ValueError("filtering by state needs online_since")
+        condition = condition & _state_condition(state, online_since)
+    rows = conn.execute(
+        select(agents)
+        .where(condition)
+        .order_by(
+            agents.c.name, agents.c.revoked_at.is_not(None), agents.c.revoked_at.desc(), agents.c.id
+        )
+        .limit(limit)
+        .offset(offset)
+    )
+    total = conn.execute(select(func.count()).select_from(agents).where(condition)).scalar_one()
+    return [AgentRecord(**r._mapping) for r in rows], total
+
+
+def names_of_live_agents(conn: Connection, tenant_id: str) -> tuple[set[str], set[str]]:
+    """The names and the labels of a tenant's agents that are not revoked."""
+    rows = conn.execute(
+        select(agents.c.name, agents.c.labels).where(
+            agents.c.tenant_id == tenant_id, agents.c.revoked_at.is_(None)
+        )
+    )
+    names: set[str] = set()
+    labels: set[str] = set()
+    for name, agent_labels in rows:
+        names.add(name)
+        labels.update(agent_labels or [])
+    return names, labels
+
+
+def revoke_agent(conn: Connection, agent_id: str) -> None:
+    conn.execute(
+        update(agents)
+        .where(agents.c.id == agent_id, agents.c.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
