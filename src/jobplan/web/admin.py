@@ -39,6 +39,8 @@ def tabs_of(session: SessionDep) -> list[tuple[str, str]]:
         tabs.append(("/admin/tenant", "Tenant settings"))
     if caller.can(Permission.NODES_READ):
         tabs.append(("/admin/nodes", "Nodes"))
+    if caller.can(Permission.AGENTS_READ):
+        tabs.append(("/admin/agents", "Agents"))
     return tabs
 
 
