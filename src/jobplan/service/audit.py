@@ -61,6 +61,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DONE",
     "FAILED",
+    "METHOD_AGENT_KEY",
     "METHOD_API_KEY",
     "METHOD_BASIC",
     "METHOD_BEARER",
@@ -97,6 +98,7 @@ METHOD_CONSOLE = "console"  # console sign-in, and requests with its session coo
 METHOD_BEARER = "bearer"  # an access token
 METHOD_BASIC = "basic"  # HTTP Basic on the request itself
 METHOD_API_KEY = "api_key"
+METHOD_AGENT_KEY = "agent_key"  # a remote agent's key (key_id: the agent's id)
 METHOD_CLIENT_CREDENTIALS = "client_credentials"  # OAuth grant with an API key
 METHOD_REFRESH = "refresh_token"
 METHOD_LOCAL = "local"  # the offline admin CLI, on the server's own database
@@ -489,7 +491,17 @@ def _failed_login(
         user = accounts.get_member_by_username(conn, named.id, username) if named else None
     elif username:  # without a tenant: only an account whose name is unique on the server
         user = accounts.get_global_user(conn, username)
-    if key_id is not None:
+    target_type = "api_key" if key_id else "user"
+    if key_id is not None and method == METHOD_AGENT_KEY:
+        from jobplan.store import agents
+
+        target_type = "agent"
+        agent = agents.get_agent(conn, key_id)
+        if agent is not None:
+            found = accounts.get_tenant(conn, agent.tenant_id)
+            tenant = (found.id, found.name) if found else None
+            username = agent.name
+    elif key_id is not None:
         from jobplan.store import credentials
 
         key = credentials.get_api_key(conn, key_id)
@@ -512,7 +524,7 @@ def _failed_login(
         tenant=tenant,
         actor_name=user.username if user else username,
         auth_method=method,
-        target_type="api_key" if key_id else "user",
+        target_type=target_type,
         target_id=key_id or (user.id if user else None),
         target_path=user.username if user else username,
         status=status,

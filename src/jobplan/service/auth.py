@@ -328,17 +328,20 @@ class AuthService:
         parsed = parse_agent_key(key)
         if parsed is None:
             raise AuthenticationFailed("agent key is malformed: expected jpa_<id>_<secret>")
-        agent_id, secret = parsed
-        with self._db.read() as conn:
-            record = agent_store.get_agent(conn, agent_id[:64])
-        if record is None or not constant_time_equal(record.key_hash, sha256_hex(secret)):
-            log.warning(
-                "login.failed", method="agent_key", reason="invalid", agent_id=agent_id[:64]
-            )
-            raise AuthenticationFailed("agent key is invalid")
-        if record.revoked_at is not None:
-            log.warning("login.failed", method="agent_key", reason="revoked", agent_id=record.id)
-            raise AuthenticationFailed(f"agent '{record.name}' has been revoked")
+        agent_id, secret = parsed[0][:64], parsed[1]
+        try:
+            with self._db.read() as conn:
+                record = agent_store.get_agent(conn, agent_id)
+            if record is None or not constant_time_equal(record.key_hash, sha256_hex(secret)):
+                raise AuthenticationFailed("agent key is invalid")
+            if record.revoked_at is not None:
+                raise AuthenticationFailed(f"agent '{record.name}' has been revoked")
+        except JobplanError as exc:
+            # in the audit log with the agent's id, never the secret (as for API keys)
+            method = audit.METHOD_AGENT_KEY
+            audit.record_login(self._db, method=method, username=None, error=exc, key_id=agent_id)
+            _log_failed(method, exc, key_id=agent_id)
+            raise
         return AgentIdentity(record.id, record.name, record.tenant_id, tuple(record.labels))
 
     def _api_key_caller(self, key: str) -> Caller:

@@ -110,6 +110,17 @@ def test_an_agent_key_is_refused_by_every_api_and_by_none_once_revoked(
     # a wrong secret for a real agent is a 401 too
     wrong = key[: key.rindex("_") + 1] + "x" * 43
     assert client.get("/api/v1/plans", headers={"X-API-Key": wrong}).status_code == 401
+    # each refused agent key is a failed login in the audit log: the agent, never the secret
+    with services.database.read() as conn:
+        failed = conn.execute(
+            select(audit_records).where(audit_records.c.auth_method == "agent_key")
+        ).all()
+    assert len(failed) == 4, failed
+    for row in failed:
+        assert (row.action, row.outcome, row.target_type) == ("login", "refused", "agent")
+        assert row.target_path == "edge-1" and row.tenant_name == root.tenant
+        assert key.split("_", 2)[2] not in str(tuple(row))
+    assert sorted(row.message for row in failed)[-1] == "agent key is invalid"
 
 
 def test_revoking_frees_the_name_and_state_is_derived_from_heartbeats(
