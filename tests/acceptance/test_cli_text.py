@@ -146,3 +146,19 @@ def test_ids_from_the_command_line_stay_one_path_segment(env: dict[str, str]) ->
         assert "Traceback" not in result.stderr and "HTTP 404" in result.stderr, result.stderr
     dots = jobplan_cli("runs", "status", "..", env=env)
     assert dots.returncode == 2 and "run id must not be empty, '.' or '..'" in dots.stderr
+
+
+def test_first_start_banner_is_not_folded(tmp_path: Path) -> None:
+    """Written to a log file, the banner keeps each line whole: a URL or the reset command
+    cut at 80 columns cannot be copied."""
+    process = ServerProcess(home=tmp_path / "home")
+    process.start()
+    try:
+        output = process.output()
+    finally:
+        process.stop()
+    url = process.url
+    assert f"serving on {url} (console at {url}/, API docs at {url}/docs)\n" in output
+    user = re.search(r"  user: +(\S+)\n  password: \S{16,}\n", output)
+    assert user, output
+    assert f"(reset with: jobplan users reset-password {user[1]}).\n" in output

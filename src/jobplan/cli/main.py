@@ -171,7 +171,7 @@ def serve(
                 f"\n  tenant:   {created.tenant}\n  user:     {created.username}\n"
                 f"  password: {created.password}\n"
                 "Keep it safe; it is not shown again "
-                "(reset with: jobplan users reset-password admin).\n",
+                f"(reset with: jobplan users reset-password {created.username}).\n",
             ),
             highlight=False,
         )

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, TypeVar
+from typing import Annotated, TextIO, TypeVar
 
 import typer
 import yaml
@@ -38,9 +38,9 @@ table piped to a file, ``grep`` or ``awk`` keeps whole values and one line per r
 the terminal behind standard error (Rich would take its width) or ``COLUMNS`` say."""
 
 
-def _stdout_is_terminal() -> bool:
+def _is_terminal(stream: TextIO) -> bool:
     try:
-        return sys.stdout.isatty()
+        return stream.isatty()
     except (AttributeError, ValueError):  # replaced or closed
         return False
 
@@ -48,8 +48,10 @@ def _stdout_is_terminal() -> bool:
 # Markup is off: server messages, plan and entry names, help and user input are printed as
 # they are (``[[agent.name]]`` or ``profiles/[/x].json`` are text, not Rich tags). Styling is
 # given explicitly with :func:`line` and :func:`bold`.
-out = Console(markup=False, width=None if _stdout_is_terminal() else PIPED_WIDTH)
-err = Console(stderr=True, markup=False)
+# Standard error too: a server's banner and messages written to a log file or a journal are
+# not folded at 80 columns (a URL or a command cut in two).
+out = Console(markup=False, width=None if _is_terminal(sys.stdout) else PIPED_WIDTH)
+err = Console(stderr=True, markup=False, width=None if _is_terminal(sys.stderr) else PIPED_WIDTH)
 
 
 class Format(StrEnum):
