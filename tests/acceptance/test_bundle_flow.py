@@ -58,6 +58,7 @@ def test_export_with_tokens_then_dry_run_and_import_into_another_tenant(
         "JOBPLAN_URL": server.url,
         "JOBPLAN_USER": "tester",
         "JOBPLAN_PASSWORD": "tester-password-1",
+        "JOBPLAN_TENANT": "test",  # a tenant's own user names its tenant to sign in
     }
 
     plan_file = tmp_path / "eod.yaml"
