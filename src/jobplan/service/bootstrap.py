@@ -29,9 +29,10 @@ def bootstrap_admin(
 
     With ``JOBPLAN_ADMIN_USER`` and ``JOBPLAN_ADMIN_PASSWORD`` that user is created (if
     ``JOBPLAN_ADMIN_TENANT`` has no member of that name; names are per tenant) as system admin
-    and admin of ``JOBPLAN_ADMIN_TENANT``; without them, on an empty
-    database, user ``admin`` gets a generated password, returned once for the console and
-    stored only as a hash. Returns ``None`` when nothing was created.
+    and admin of ``JOBPLAN_ADMIN_TENANT``. Without both, only on an empty database: the user
+    is ``JOBPLAN_ADMIN_USER`` (default ``admin``) and the password ``JOBPLAN_ADMIN_PASSWORD``,
+    else a generated one, returned once for the console and stored only as a hash. Returns
+    ``None`` when nothing was created.
     """
     tenant_name = check_slug(settings.admin_tenant, "JOBPLAN_ADMIN_TENANT")
     configured = settings.admin_user is not None and settings.admin_password is not None
@@ -39,8 +40,13 @@ def bootstrap_admin(
         assert settings.admin_user is not None and settings.admin_password is not None
         username = check_username(settings.admin_user, "JOBPLAN_ADMIN_USER")
         password = check_password(settings.admin_password, "JOBPLAN_ADMIN_PASSWORD")
-    else:
-        username, password = "admin", new_secret(18)
+    else:  # one of the two alone is honoured, not silently ignored
+        username = check_username(settings.admin_user or "admin", "JOBPLAN_ADMIN_USER")
+        password = (
+            check_password(settings.admin_password, "JOBPLAN_ADMIN_PASSWORD")
+            if settings.admin_password is not None
+            else new_secret(18)
+        )
     with database.transaction() as conn:
         if not configured and accounts.count_tenants(conn) > 0:
             return None
@@ -63,4 +69,5 @@ def bootstrap_admin(
             accounts.add_membership(conn, user, tenant.id, Role.ADMIN)
     if not created:
         return None
-    return BootstrapResult(username, tenant_name, None if configured else password)
+    generated = not configured and settings.admin_password is None
+    return BootstrapResult(username, tenant_name, password if generated else None)
