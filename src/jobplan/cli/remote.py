@@ -153,8 +153,9 @@ def plans_show(
     version: Annotated[str | None, typer.Option(help="A version instead of the current.")] = None,
     output: OutputOption = Format.TABLE,
 ) -> None:
-    """Print a plan's document as YAML (-o json/yaml: the API's plan or version object, with
-    the document and its metadata)."""
+    """Print a plan's document as YAML.
+
+    With -o json or yaml: the API's plan or version object, the document with its metadata."""
     client = client_of(ctx)
     plan_id = resolve_plan_id(client, plan)
     path = f"/api/v1/plans/{plan_id}" + (

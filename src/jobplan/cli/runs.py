@@ -167,8 +167,9 @@ def runs_logs(
     tail: Annotated[int | None, typer.Option(help="Only the last N characters.")] = None,
     attempt: Annotated[int | None, typer.Option(help="A given attempt (default: latest).")] = None,
 ) -> None:
-    """Print a job run's output; --follow streams it while the job runs (and waits for a job
-    that has not started yet)."""
+    """Print a job run's output; --follow streams it while the job runs.
+
+    With --follow, a job that has not started yet is waited for."""
     client = client_of(ctx)
     job = _wait_until_started(client, job_run_id) if follow else _job_run(client, job_run_id)
     if job["attempt"] == 0:
@@ -249,8 +250,9 @@ def runs_job(
     action: Annotated[str, typer.Argument(help=f"One of: {', '.join(ACTIONS)}.")],
     job_run_id: Annotated[str, typer.Argument(help="Job run id.")],
 ) -> None:
-    """Act on a job run: hold, release, skip, unskip, reset, acknowledge or kill. A kill waits
-    (up to a minute) for the job to end and says how it ended."""
+    """Act on a job run: hold, release, skip, unskip, reset, acknowledge or kill.
+
+    A kill waits (up to a minute) for the job to end and says how it ended."""
     if action not in ACTIONS:
         raise fail(f"action must be one of {', '.join(ACTIONS)}, got {action!r}")
     client = client_of(ctx)

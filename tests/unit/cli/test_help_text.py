@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from typing import Any
 
@@ -62,3 +63,18 @@ def test_top_level_help_groups_the_commands_one_line_each() -> None:
     assert rows["nodes"] == "List the nodes (jobplan serve processes): live, stale or stopped."
     assert rows["version"] == "Print the jobplan version (as jobplan --version)."
     assert "``" not in result.output
+
+
+def test_every_command_summary_is_one_line() -> None:
+    """A group's command list shows each command's first paragraph with its line breaks kept
+    (Typer's rich mode), so a summary wrapped in the docstring would break mid-sentence."""
+    root = typer.main.get_command(app)
+    broken = []
+    for path in _commands(root):
+        command: Any = root
+        for name in path:
+            command = command.commands[name]
+        summary = inspect.cleandoc(command.help or "").split("\n\n")[0]
+        if "\n" in summary:
+            broken.append(" ".join(path))
+    assert broken == []
