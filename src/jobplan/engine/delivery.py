@@ -56,6 +56,7 @@ def safe_url(url: str) -> str:
 def email_subject(message: NotificationRecord) -> str:
     payload = message.payload
     what = {
+        "run_started": "run started",
         "run_failed": f"run {payload.get('status', 'ERROR')}",
         "run_completed": "run completed",
         "run_overdue": "run overdue",

@@ -1,4 +1,7 @@
-"""Which messages a run's outcome calls for (the plan's ``notifications``), as outbox rows.
+"""Which messages a run's start or outcome calls for (the plan's ``notifications``), as
+outbox rows. A webhook with a template in ``webhook_templates`` gets the JSON object its
+template renders from the standard payload; a template that fails to render makes a message
+already ``failed``, whose ``last_error`` says why (it is never sent half-made).
 
 They are written in the same transaction as the state change they describe, so a message is
 never lost to a crash and never sent about a change that was rolled back; the engine's
@@ -13,7 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from jobplan.model import Notifications
-from jobplan.store.notifications import PENDING
+from jobplan.model.webhook_template import TemplateError, render_template
+from jobplan.store.notifications import FAILED, PENDING
 from jobplan.store.records import JobRunRecord, NotificationRecord, PlanRunRecord
 
 __all__ = [
@@ -21,10 +25,12 @@ __all__ = [
     "RUN_COMPLETED",
     "RUN_FAILED",
     "RUN_OVERDUE",
+    "RUN_STARTED",
     "channel_of",
     "messages",
 ]
 
+RUN_STARTED = "run_started"
 RUN_FAILED = "run_failed"
 RUN_COMPLETED = "run_completed"
 RUN_OVERDUE = "run_overdue"
@@ -37,6 +43,8 @@ def channel_of(recipient: str) -> str:
 
 
 def _recipients(settings: Notifications, event: str) -> Sequence[str]:
+    if event == RUN_STARTED:
+        return settings.on_start
     if event == RUN_FAILED:
         return settings.on_failure
     if event == RUN_COMPLETED:
@@ -88,25 +96,44 @@ def messages(
         payload["job"] = job_run.job_name
         payload["job_run_id"] = job_run.id
     return [
-        NotificationRecord(
-            id=str(uuid.uuid4()),
-            tenant_id=run.tenant_id,
-            plan_id=run.plan_id,
-            plan_path=run.plan_path,
-            plan_run_id=run.id,
-            job_run_id=job_run.id if job_run is not None else None,
-            event=event,
-            channel=channel_of(recipient),
-            recipient=recipient,
-            payload=payload,
-            status=PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            owner_node=None,
-            lease_until=None,
-            last_error=None,
-            created_at=now,
-            sent_at=None,
-        )
-        for recipient in recipients
+        _message(settings, event, run, job_run, recipient, payload, now) for recipient in recipients
     ]
+
+
+def _message(
+    settings: Notifications,
+    event: str,
+    run: PlanRunRecord,
+    job_run: JobRunRecord | None,
+    recipient: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> NotificationRecord:
+    channel = channel_of(recipient)
+    template = settings.webhook_templates.get(recipient) if channel == "webhook" else None
+    error: str | None = None
+    if template is not None:
+        try:
+            payload = render_template(template, payload)
+        except TemplateError as exc:
+            error = f"webhook template: {exc}"
+    return NotificationRecord(
+        id=str(uuid.uuid4()),
+        tenant_id=run.tenant_id,
+        plan_id=run.plan_id,
+        plan_path=run.plan_path,
+        plan_run_id=run.id,
+        job_run_id=job_run.id if job_run is not None else None,
+        event=event,
+        channel=channel,
+        recipient=recipient,
+        payload=payload,
+        status=PENDING if error is None else FAILED,
+        attempts=0,
+        next_attempt_at=now if error is None else None,
+        owner_node=None,
+        lease_until=None,
+        last_error=error,
+        created_at=now,
+        sent_at=None,
+    )

@@ -47,7 +47,7 @@ from jobplan.model import (
 from jobplan.store import notifications as outbox
 from jobplan.store import runs as store
 from jobplan.store.committed import after_commit, call_after_commit
-from jobplan.store.records import JobRunRecord, PlanRecord, PlanRunRecord
+from jobplan.store.records import JobRunRecord, NotificationRecord, PlanRecord, PlanRunRecord
 
 __all__ = [
     "ACTIONS",
@@ -192,6 +192,7 @@ class RunState:
         new_runs: list[PlanRunRecord] = []
         new_jobs: list[JobRunRecord] = []
         ended: list[tuple[PlanRunRecord, str, Notifications]] = []
+        started: list[NotificationRecord] = []  # on_start messages, written before the ends
         jobs_ended: list[_Ended] = []  # counted once the tick commits, in one go
         for request, graph in zip(requests, graphs, strict=True):
             plan = request.plan
@@ -210,7 +211,7 @@ class RunState:
                 if policy in (OverlapPolicy.BUFFER_ONE, OverlapPolicy.BUFFER_ALL):
                     status = PlanRunStatus.QUEUED.value
                 elif policy == OverlapPolicy.CANCEL_OTHER:
-                    self._flush(conn, new_runs, new_jobs, ended, now)
+                    self._flush(conn, new_runs, new_jobs, ended, started, now)
                     for other in store.open_plan_runs_of_plan(conn, plan.id):
                         self.end_plan_run(
                             conn,
@@ -272,6 +273,12 @@ class RunState:
                 ),
             )
             _log_opened(conn, run)
+            if status != PlanRunStatus.QUEUED and document.notifications.on_start:
+                started.extend(
+                    notify.messages(
+                        document.notifications, notify.RUN_STARTED, run, now, status=status
+                    )
+                )
             if ended_at is not None:
                 ended.append((run, status, document.notifications))
                 _log_ended(conn, run, status, now, None)
@@ -281,7 +288,7 @@ class RunState:
                 for name, draft in drafts.items()
             )
             outcomes.append(OpenOutcome(run, outcome, cancelled))
-        self._flush(conn, new_runs, new_jobs, ended, now)
+        self._flush(conn, new_runs, new_jobs, ended, started, now)
         self._jobs_ended(conn, jobs_ended, now)
         return outcomes
 
@@ -291,6 +298,7 @@ class RunState:
         runs: list[PlanRunRecord],
         jobs: list[JobRunRecord],
         ended: list[tuple[PlanRunRecord, str, Notifications]],
+        started: list[NotificationRecord],
         now: datetime,
     ) -> None:
         """Write opened runs (runs that finished while opening get their history strategy
@@ -312,7 +320,7 @@ class RunState:
             if settings.on_success
             for message in notify.messages(settings, notify.RUN_COMPLETED, run, now, status=status)
         ]
-        outbox.insert(conn, told)
+        outbox.insert(conn, [*started, *told])
         store.record_plan_ends(
             conn, [(run.tenant_id, run.plan_id, status, 0.0, now) for run, status, _ in ended]
         )
@@ -327,6 +335,7 @@ class RunState:
         runs.clear()
         jobs.clear()
         ended.clear()
+        started.clear()
 
     # --- evaluation -----------------------------------------------------------------------
 
@@ -841,6 +850,12 @@ class RunState:
             deadline_at=deadline,
             overdue_at=started.overdue_at,
         )
+        settings = graph.document.notifications
+        if settings.on_start:
+            outbox.insert(
+                conn,
+                notify.messages(settings, notify.RUN_STARTED, started, now, status=started.status),
+            )
         self.evaluate(conn, started, now)
 
     def expire_deadlines(self, conn: Connection, now: datetime, limit: int = 500) -> int:

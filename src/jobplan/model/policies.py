@@ -11,6 +11,7 @@ from jobplan.model._base import Document
 from jobplan.model._errors import ErrorCollector
 from jobplan.model._types import Recipient
 from jobplan.model.enums import HistoryStrategy, MisfirePolicy, OnError, OverlapPolicy
+from jobplan.model.webhook_template import TemplateError, check_template
 
 __all__ = ["Notifications", "Policies"]
 
@@ -65,8 +66,11 @@ Recipients = list[Recipient]
 
 class Notifications(Document):
     """Who hears about runs: email addresses or http(s) webhook URLs (which receive a JSON
-    POST describing the run)."""
+    POST describing the run, or the JSON object their template in ``webhook_templates``
+    renders)."""
 
+    on_start: Recipients = Field(default_factory=list, max_length=limits.MAX_RECIPIENTS)
+    """Told when a run starts (opens, or leaves the overlap queue)."""
     on_failure: Recipients = Field(default_factory=list, max_length=limits.MAX_RECIPIENTS)
     """Told when a run ends in error."""
     on_success: Recipients = Field(default_factory=list, max_length=limits.MAX_RECIPIENTS)
@@ -75,3 +79,28 @@ class Notifications(Document):
     """Told when a run passes ``overdue_after_seconds`` or a job its ``max_execution_seconds``."""
     overdue_after_seconds: int | None = Field(default=None, ge=1, le=_ONE_MONTH)
     """A run still going this long after it opened is overdue. None: only job limits apply."""
+    webhook_templates: dict[str, str] = Field(
+        default_factory=dict, max_length=limits.MAX_RECIPIENTS
+    )
+    """Body templates by webhook URL (one named above): sandboxed Jinja2 over the message's
+    fields that renders the JSON object posted instead of the standard payload."""
+
+    @model_validator(mode="after")
+    def _check_templates(self) -> Self:
+        errors = ErrorCollector()
+        named = {*self.on_start, *self.on_failure, *self.on_success, *self.on_overdue}
+        for url, source in self.webhook_templates.items():
+            if url not in named or not url.lower().startswith(("http://", "https://")):
+                errors.add(
+                    ("webhook_templates", url),
+                    "not a webhook URL named in on_start, on_failure, on_success or on_overdue",
+                    url,
+                    error_type="template",
+                )
+                continue
+            try:
+                check_template(source)
+            except TemplateError as exc:
+                errors.add(("webhook_templates", url), str(exc), source, error_type="template")
+        errors.raise_if_any(type(self).__name__)
+        return self

@@ -172,3 +172,64 @@ def test_notifications_are_tenant_scoped_and_filters_are_checked(
     unknown = client.get("/api/v1/notifications", headers=root.headers, params={"plan": "x/y"})
     assert unknown.status_code == 404
     assert client.get("/api/v1/notifications").status_code == 401
+
+
+def test_on_start_reaches_a_real_webhook_while_the_run_is_still_going(
+    client: TestClient, root: Actor, hooks: Hooks, tmp_path: Any
+) -> None:
+    """The job waits for a file the test writes only after the start message arrived: the
+    message cannot have been sent after the run ended. The Slack-shaped hook gets its
+    template's body, the plain one the standard payload."""
+    release = tmp_path / "release"
+    slack = f"{hooks.url}/slack"
+    template = '{"text": {{ (plan ~ " started (" ~ trigger ~ ")") | tojson }}}'
+    body = {
+        "name": "watched",
+        "folder": "ops",
+        "jobs": [
+            {
+                "name": "wait",
+                "kind": "command",
+                "command": f"while [ ! -e '{release}' ]; do sleep 0.05; done",
+            }
+        ],
+        "notifications": {
+            "on_start": [f"{hooks.url}/plain", slack],
+            "webhook_templates": {slack: template},
+        },
+    }
+    _, run_id = run_plan(client, root, body)
+    received = wait_for(lambda: len(hooks.received) == 2 and hooks.received, what="both hooks")
+    run = client.get(f"/api/v1/runs/{run_id}", headers=root.headers).json()
+    assert run["status"] == "RUNNING"
+    by_path = {path: (headers, payload) for path, headers, payload in received}
+    headers, payload = by_path["/plain"]
+    assert headers["X-Jobplan-Event"] == "run_started"
+    assert payload["event"] == "run_started" and payload["plan_run_id"] == run_id
+    assert payload["status"] == "RUNNING" and payload["ended_at"] is None
+    assert by_path["/slack"][1] == {"text": "ops/watched started (manual)"}
+    release.touch()
+    wait_for(
+        lambda: (
+            client.get(f"/api/v1/runs/{run_id}", headers=root.headers).json()["status"]
+            == "COMPLETE"
+        ),
+        what="run completes",
+    )
+
+
+def test_a_template_reaching_for_python_is_refused_at_apply_naming_the_field(
+    client: TestClient, root: Actor, hooks: Hooks
+) -> None:
+    hook = f"{hooks.url}/ok"
+    body = failing_plan(
+        hooks, on_failure=[hook], webhook_templates={hook: "{{ cycler.__init__.__globals__ }}"}
+    )
+    response = client.post("/api/v1/plans", headers=root.headers, json=body)
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert any("webhook_templates" in str(e["field"]) for e in problem["errors"]), problem
+    assert "'__globals__' names Python internals" in problem["detail"]
+    broken = failing_plan(hooks, on_failure=[hook], webhook_templates={hook: '{"a": {{ }'})
+    response = client.post("/api/v1/plans", headers=root.headers, json=broken)
+    assert response.status_code == 422 and "syntax error on line 1" in response.json()["detail"]

@@ -248,3 +248,85 @@ def test_old_sent_and_failed_messages_are_purged_pending_ones_kept(h: Harness) -
     assert h.tx(lambda c: outbox.purge(c, at(1))) == 0, "created at at(1): not older than that"
     assert h.tx(lambda c: outbox.purge(c, at(100))) == 2
     assert [m.status for m in messages(h)] == ["pending"]
+
+
+# --- on_start and webhook templates ----------------------------------------------------------
+
+SLACK = "https://hooks.slack.example/services/T0/B0/x"
+SLACK_TEMPLATE = (
+    '{"text": {{ (event ~ ": " ~ plan ~ " is " ~ status) | tojson }},'
+    ' "failed": [{% for job in failed_jobs %}{{ job | tojson }}'
+    "{% if not loop.last %},{% endif %}{% endfor %}]}"
+)
+
+
+def test_on_start_is_told_when_a_run_opens_before_its_end(h: Harness) -> None:
+    plan = h.plan(
+        jobs=[cmd("a")], **notifying(on_start=[HOOK], on_success=[HOOK], on_failure=[OPS])
+    )
+    run = h.start(plan)
+    [started] = messages(h)
+    assert (started.event, started.recipient, started.status) == ("run_started", HOOK, "pending")
+    assert started.payload["status"] == "RUNNING" and started.payload["ended_at"] is None
+    assert started.payload["started_at"] == T0.isoformat()
+    assert started.plan_run_id == run.id
+    h.step(at(1))
+    assert [m.event for m in messages(h)] == ["run_started", "run_completed"]
+
+
+def test_a_run_complete_as_it_opens_tells_its_start_first(h: Harness) -> None:
+    plan = h.plan(
+        jobs=[gate("g", "* * * * * ?")],
+        window={"cron": "0 * * * * ?"},
+        **notifying(on_start=[OPS], on_success=[OPS]),
+    )
+    h.set_next_fire(plan, at(60))
+    [outcome] = h.tx(lambda c: h.scheduler.tick(c, at(60.2)))
+    assert outcome.run is not None and outcome.run.status == "COMPLETE"
+    rows = h.tx(lambda c: outbox.list_for_tenant(c, h.tenant_id, limit=10))[0]
+    # same created_at: the outbox's own order (insertion) puts the start first
+    assert sorted(m.event for m in rows) == ["run_completed", "run_started"]
+
+
+def test_a_queued_run_is_told_when_it_leaves_the_queue(h: Harness) -> None:
+    plan = h.plan(jobs=[cmd("a")], policies={"overlap": "buffer_one"}, **notifying(on_start=[HOOK]))
+    first = h.start(plan)
+    queued = h.open(plan, at(1)).run
+    assert queued is not None
+    assert [m.plan_run_id for m in messages(h)] == [first.id], "queued: not started yet"
+    h.stop(first, at(30))
+    assert [m.plan_run_id for m in messages(h)] == [first.id, queued.id]
+    assert messages(h)[1].created_at == at(30)
+
+
+def test_a_webhook_template_shapes_the_payload(h: Harness) -> None:
+    plan = h.plan(
+        jobs=[cmd("a"), cmd("b")],
+        **notifying(on_failure=[SLACK, OPS], webhook_templates={SLACK: SLACK_TEMPLATE}),
+    )
+    h.start(plan)
+    h.step(at(1), ok=False)
+    by_recipient = {m.recipient: m for m in messages(h)}
+    assert by_recipient[SLACK].payload == {
+        "text": "run_failed: p is ERROR",
+        "failed": ["a", "b"],
+    }
+    assert by_recipient[SLACK].status == "pending"
+    assert by_recipient[OPS].payload["event"] == "run_failed", "emails keep the standard fields"
+
+
+def test_a_template_failing_at_render_makes_a_failed_message_saying_why(h: Harness) -> None:
+    # accepted at apply (only values show it), but the list is not JSON-quoted: Python's
+    # rendering of ['a'] is not JSON
+    template = '{"jobs": {{ failed_jobs }}}'
+    plan = h.plan(
+        jobs=[cmd("a")],
+        policies={"on_error": "end"},
+        **notifying(on_failure=[SLACK], webhook_templates={SLACK: template}),
+    )
+    h.start(plan)
+    h.step(at(1), ok=False)
+    [message] = messages(h)
+    assert message.status == "failed" and message.next_attempt_at is None
+    assert message.last_error is not None
+    assert message.last_error.startswith("webhook template: the template did not render valid JSON")
