@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -67,6 +68,18 @@ class Settings(BaseSettings):
         default=60.0, ge=0, description="A fire later than this counts as missed."
     )
     max_concurrent_jobs: int = Field(default=64, ge=1, description="Executions per node.")
+    unknown_agents: Literal["server", "wait"] = Field(
+        default="server",
+        description="A command or file job naming an agent that is not registered: `server` "
+        "runs it on the server (as before agents existed; Ikasan plans name agents of their "
+        "own), `wait` makes it wait until that agent is registered and claims it.",
+    )
+    agent_grace_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="A job run waiting this long for an agent when no agent that could take "
+        "it is online is flagged `agent_offline` and its plan's on_overdue recipients told.",
+    )
     output_limit_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="Output kept per job-run attempt."
     )

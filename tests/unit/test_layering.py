@@ -16,8 +16,10 @@ ALLOWED: dict[str, set[str]] = {
     "store": {"store", "model", "cron"},
     "bundle": {"bundle", "model", "cron"},
     "engine": {"engine", "store", "bundle", "model", "cron"},
-    "service": {"service", "engine", "store", "bundle", "model", "cron"},
-    "api": {"api", "service", "model", "cron"},
+    # ``agent`` for its pinned protocol messages (agent/protocol.py), which the server's
+    # agent routes share with the agent process
+    "service": {"service", "engine", "store", "bundle", "model", "cron", "agent"},
+    "api": {"api", "service", "model", "cron", "agent"},
     # the console shares the HTTP adapters' pieces (error table, caller resolution)
     "web": {"web", "api", "service", "model", "cron"},
     "cli": {"cli", "api", "service", "model", "cron"},

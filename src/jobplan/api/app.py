@@ -21,6 +21,7 @@ from jobplan.api.middleware import (
 )
 from jobplan.api.openapi import install_docs, install_openapi
 from jobplan.api.routers import (
+    agent_protocol,
     agents,
     api_keys,
     audit,
@@ -125,6 +126,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(notifications.router)
     app.include_router(nodes.router)
     app.include_router(agents.router)
+    app.include_router(agent_protocol.router)
     app.include_router(audit.router)
     app.include_router(diem.router)
     app.include_router(ikasan.router)

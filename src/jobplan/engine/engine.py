@@ -140,7 +140,11 @@ class Engine:
         self.node_name = settings.node_name or f"{socket.gethostname()}:{os.getpid()}"
         self.loops = [*LOOPS, *also_runs]
         if state is None:
-            state = RunState(versions or VersionCache(), settings.lease_seconds)
+            state = RunState(
+                versions or VersionCache(),
+                settings.lease_seconds,
+                unknown_agents=settings.unknown_agents,
+            )
         self.state = state
         self.versions = state.versions
         self.metrics = state.metrics
@@ -149,6 +153,9 @@ class Engine:
         self._running: dict[str, _Running] = {}
         self._polling: set[str] = set()
         self._slots = asyncio.Semaphore(settings.max_concurrent_jobs)
+        #: called when job runs may have become due (runs opened, jobs ended, recovered):
+        #: wakes agents waiting in a claim (set by ``hosted_engine``)
+        self.wake_agents: Callable[[], None] = lambda: None
         self._wake_scheduler = asyncio.Event()
         self._wake_dispatcher = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -294,9 +301,13 @@ class Engine:
         On SQLite only one server can use the database, so every other node is dead; on
         PostgreSQL we wait for their leases to expire (see the heartbeat loop).
         """
+        now = self.clock()
+        # agents outlive a server's downtime: give them a lease to reconnect in before their
+        # job runs count as lost (docs/agents.md#leases)
+        lease_until = now + timedelta(seconds=self.settings.lease_seconds)
+        await self.writer.run(partial(store.extend_agent_leases, lease_until=lease_until))
         if self.database.dialect != "sqlite":
             return
-        now = self.clock()
 
         def recover(conn: Connection) -> int:
             orphans = store.running_not_owned_by(conn, self.node_id)
@@ -319,6 +330,7 @@ class Engine:
             ticks.observe(time.perf_counter() - began)
             if outcomes:
                 self._wake_dispatcher.set()
+                self.wake_agents()
             self._beat("scheduler")
             delay = self.settings.engine_poll_seconds
             if following is not None:
@@ -354,7 +366,9 @@ class Engine:
             self._beat("dispatcher")
             if claim.rows >= batch and (claim.executions < free or claim.rows > claim.executions):
                 continue  # more may be due right now
-            following = await self.writer.run(_next_wake_time)
+            following = await self.writer.run(
+                partial(_next_wake_time, self.state.unknown_agents_wait)
+            )
             delay = self.settings.engine_poll_seconds
             if following is not None:
                 delay = min(delay, max(0.0, (following - self.clock()).total_seconds()))
@@ -408,6 +422,7 @@ class Engine:
         finally:
             self._running.pop(job_run.id, None)
         self._wake_dispatcher.set()
+        self.wake_agents()
 
     def _finish_tx(
         self, running: _Running, result: ExecutionResult, now: datetime, conn: Connection
@@ -441,6 +456,7 @@ class Engine:
             finally:
                 self._polling.discard(job_run_id)
             self._wake_dispatcher.set()
+            self.wake_agents()
 
         self._track(asyncio.create_task(poll(), name=f"jobplan-poll-{job_run_id}"))
 
@@ -507,6 +523,7 @@ class Engine:
         )
         await self.writer.run(partial(self._finish_tx, running, result, self.clock()))
         self._wake_dispatcher.set()
+        self.wake_agents()
 
     # --- heartbeat ------------------------------------------------------------------------
 
@@ -517,6 +534,7 @@ class Engine:
             if recovered:
                 log.warning("recovered_interrupted_job_runs", count=recovered)
                 self._wake_dispatcher.set()
+                self.wake_agents()
             self._beat("heartbeat")
             await asyncio.sleep(interval)
 
@@ -627,9 +645,13 @@ def _next_fire_time(conn: Connection) -> datetime | None:
     return _aware(value)
 
 
-def _next_wake_time(conn: Connection) -> datetime | None:
+def _next_wake_time(unknown_agents_wait: bool, conn: Connection) -> datetime | None:
+    """When the next job run this node may claim wakes (not those waiting for agents)."""
     value = conn.execute(
-        select(func.min(job_runs.c.wake_at)).where(job_runs.c.status == JobRunStatus.WAITING.value)
+        select(func.min(job_runs.c.wake_at)).where(
+            job_runs.c.status == JobRunStatus.WAITING.value,
+            store.on_server(unknown_agents_wait=unknown_agents_wait),
+        )
     ).scalar()
     return _aware(value)
 

@@ -44,6 +44,7 @@ from jobplan.model import (
     StartOutcome,
     TimeJob,
 )
+from jobplan.store import agents as agent_store
 from jobplan.store import notifications as outbox
 from jobplan.store import runs as store
 from jobplan.store.committed import after_commit, call_after_commit
@@ -117,9 +118,14 @@ class RunState:
         versions: VersionCache,
         lease_seconds: float = 30.0,
         metrics: Metrics | None = None,
+        *,
+        unknown_agents: str = "server",
     ) -> None:
+        """``unknown_agents``: ``server`` runs job runs naming an unregistered agent on the
+        server; ``wait`` leaves them for that agent (JOBPLAN_UNKNOWN_AGENTS)."""
         self.versions = versions
         self.lease = timedelta(seconds=lease_seconds)
+        self.unknown_agents_wait = unknown_agents == "wait"
         self.crons = CronCache()
         self.metrics = metrics if metrics is not None else Metrics()
 
@@ -284,7 +290,7 @@ class RunState:
                 _log_ended(conn, run, status, now, None)
             new_runs.append(run)
             new_jobs.extend(
-                draft.record(next(ids), run, name, graph.jobs[name].job.kind.value)
+                draft.record(next(ids), run, name, *_route(graph.jobs[name].job))
                 for name, draft in drafts.items()
             )
             outcomes.append(OpenOutcome(run, outcome, cancelled))
@@ -503,7 +509,14 @@ class RunState:
         return the ones to execute (command, http; at most ``max_executions``) or poll
         (file). Executions over the cap are left WAITING for a later claim."""
         tickets: list[Ticket] = []
-        claimed = store.claim_due_job_runs(conn, node_id, now, now + self.lease, limit)
+        claimed = store.claim_due_job_runs(
+            conn,
+            node_id,
+            now,
+            now + self.lease,
+            limit,
+            unknown_agents_wait=self.unknown_agents_wait,
+        )
         executions = 0
         runs: dict[str, PlanRunRecord | None] = {}
         busy: set[str] = set()
@@ -541,6 +554,51 @@ class RunState:
                     executions += 1
                     tickets.append(ticket)
         return Claim(tickets, len(claimed), executions)
+
+    def claim_for_agent(
+        self,
+        conn: Connection,
+        agent_id: str,
+        tenant_id: str,
+        targets: list[str],
+        now: datetime,
+        limit: int,
+    ) -> list[Ticket]:
+        """Take up to ``limit`` due job runs routed to an agent (``targets``: its name and
+        ``label:<label>`` of each label): command jobs are started (RUNNING, owned and
+        leased by the agent, locks taken), file jobs are leased to it for one poll (still
+        WAITING; see :meth:`file_polled`)."""
+        claimed = store.claim_agent_job_runs(
+            conn, agent_id, tenant_id, targets, now, now + self.lease, limit
+        )
+        tickets: list[Ticket] = []
+        runs: dict[str, PlanRunRecord | None] = {}
+        busy: set[str] = set()
+        for jr in claimed:
+            if jr.plan_run_id not in runs and jr.plan_run_id not in busy:
+                run = store.get_plan_run(conn, jr.plan_run_id, lock=True, skip_locked=True)
+                if run is None and store.get_plan_run(conn, jr.plan_run_id) is not None:
+                    busy.add(jr.plan_run_id)
+                else:
+                    runs[jr.plan_run_id] = run
+            if jr.plan_run_id in busy:
+                store.release_claim(conn, jr.id)
+                continue
+            run = runs[jr.plan_run_id]
+            if run is None or run.ended_at is not None or run.status == PlanRunStatus.QUEUED:
+                store.release_claim(conn, jr.id, disarm=True)
+                continue
+            graph = self.versions.graph(conn, run.plan_version_id)
+            job = graph.jobs[jr.job_name].job
+            if isinstance(job, FileJob):
+                tickets.append(Ticket(jr, run, job, {}, None))
+            elif job.kind.value == "command":
+                ticket = self._start(conn, jr, run, graph, job, agent_id, now)
+                if ticket is not None:
+                    tickets.append(ticket)
+            else:  # routed by mistake (only command and file jobs carry a target)
+                store.release_claim(conn, jr.id)
+        return tickets
 
     def _start(
         self,
@@ -971,28 +1029,45 @@ class RunState:
 
     # --- recovery -------------------------------------------------------------------------
 
-    def recover(self, conn: Connection, job_runs: list[JobRunRecord], now: datetime) -> int:
-        """Settle job runs that were RUNNING on a node that died: retry them per policy, or
-        mark them ERROR with reason "interrupted"."""
+    def recover(
+        self,
+        conn: Connection,
+        job_runs: list[JobRunRecord],
+        now: datetime,
+        *,
+        agent_fate: str = "lost",
+    ) -> int:
+        """Settle job runs that were RUNNING on a node that died, or on an agent whose lease
+        ran out (``agent_fate``: "lost", "revoked"): retry them per policy (an agent's maybe
+        on another agent of its label), or mark them ERROR with reason "interrupted: the node
+        running it stopped" or "agent edge-1 lost"."""
+        agent_names = agent_store.names_by_id(
+            conn, {jr.owner_node for jr in job_runs if jr.agent is not None and jr.owner_node}
+        )
         for jr in job_runs:
             run = store.get_plan_run(conn, jr.plan_run_id, lock=True)
             if run is None:
                 continue
             store.release_locks(conn, jr.id)
-            interrupted = ExecutionResult(
-                succeeded=False, reason="interrupted: the node running it stopped"
+            agent = agent_names.get(jr.owner_node or "") if jr.agent is not None else None
+            ended = (
+                f"agent {agent} {agent_fate}"
+                if agent is not None
+                else "interrupted: the node running it stopped"
             )
+            why = (
+                f"agent {agent} {agent_fate}"
+                if agent is not None
+                else "the node running it stopped"
+            )
+            interrupted = ExecutionResult(succeeded=False, reason=ended)
             duration = (now - jr.started_at).total_seconds() if jr.started_at else 0.0
             if jr.stop_requested or run.ended_at is not None:
                 _log_job_ended(
                     conn, jr, run, JobRunStatus.KILLED.value, interrupted, duration, None, None
                 )
                 store.mark_ended(
-                    conn,
-                    jr.id,
-                    status=JobRunStatus.KILLED.value,
-                    now=now,
-                    reason="interrupted: the node running it stopped",
+                    conn, jr.id, status=JobRunStatus.KILLED.value, now=now, reason=ended
                 )
                 self._job_ended(conn, jr.kind, JobRunStatus.KILLED.value, jr.started_at, now)
                 continue
@@ -1015,16 +1090,11 @@ class RunState:
                     jr.id,
                     wake_at=now,
                     retries=jr.retries + 1,
-                    reason=f"attempt {jr.attempt} interrupted (the node running it stopped); "
-                    "retrying",
+                    reason=f"attempt {jr.attempt} interrupted ({why}); retrying",
                 )
             else:
                 store.mark_ended(
-                    conn,
-                    jr.id,
-                    status=JobRunStatus.ERROR.value,
-                    now=now,
-                    reason="interrupted: the node running it stopped",
+                    conn, jr.id, status=JobRunStatus.ERROR.value, now=now, reason=ended
                 )
                 self._job_ended(conn, jr.kind, JobRunStatus.ERROR.value, jr.started_at, now)
             self._wake_lock_queue(conn, run.tenant_id, now)
@@ -1101,7 +1171,9 @@ class _Draft:
             if getattr(self, name) != getattr(jr, name)
         }
 
-    def record(self, job_run_id: str, run: PlanRunRecord, name: str, kind: str) -> JobRunRecord:
+    def record(
+        self, job_run_id: str, run: PlanRunRecord, name: str, kind: str, agent: str | None
+    ) -> JobRunRecord:
         """The new job run of ``run`` this draft describes."""
         return JobRunRecord(
             id=job_run_id,
@@ -1126,7 +1198,23 @@ class _Draft:
             reason=self.reason,
             flags=[],
             acknowledged=False,
+            agent=agent,
         )
+
+
+#: The job kinds an agent runs; the others stay on the server whatever ``agent`` says.
+_AGENT_KINDS = frozenset({"command", "file"})
+#: ``job_runs.agent``'s width: ``label:`` and a name (a longer plain name names no agent).
+_AGENT_CHARS = 108
+
+
+def _route(job: Job) -> tuple[str, str | None]:
+    """A job's kind, and the agent target its job runs carry (None: the server runs it)."""
+    kind = job.kind.value
+    agent = job.agent
+    if agent is None or kind not in _AGENT_KINDS:
+        return kind, None
+    return kind, agent[:_AGENT_CHARS]
 
 
 _MUTABLE = ("status", "attempt", "queued_at", "wake_at", "started_at", "ended_at", "reason")

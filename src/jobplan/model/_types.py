@@ -16,6 +16,8 @@ from jobplan.model._errors import custom_error
 from jobplan.model.semver import SemVer
 
 __all__ = [
+    "AGENT_LABEL_PREFIX",
+    "AgentTarget",
     "CronText",
     "Description",
     "EnvName",
@@ -250,6 +252,25 @@ ShortText = Annotated[
     AfterValidator(_check_no_nul),
 ]
 Value = Annotated[str, StringConstraints(max_length=limits.MAX_VALUE_CHARS)]
+
+#: A job's ``agent`` naming any agent with a label rather than one agent.
+AGENT_LABEL_PREFIX = "label:"
+
+
+def _check_agent_target(value: str) -> str:
+    if value.startswith(AGENT_LABEL_PREFIX):
+        check_name(value[len(AGENT_LABEL_PREFIX) :], "agent label")
+    return value
+
+
+AgentTarget = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=limits.MAX_TEXT_CHARS),
+    AfterValidator(_check_no_nul),
+    AfterValidator(_check_agent_target),
+]
+"""Where a job runs: an agent's name (``edge-1``; Ikasan's ``agentName``, any text), or
+``label:<label>`` (any agent carrying the label; the label has the grammar of a name)."""
 PathText = Annotated[
     str,
     StringConstraints(min_length=1, max_length=limits.MAX_PATH_CHARS),

@@ -35,6 +35,7 @@ from jobplan.model import limits
 from jobplan.model._base import Document
 from jobplan.model._errors import ErrorCollector, custom_error, strip_union_tags
 from jobplan.model._types import (
+    AgentTarget,
     CronText,
     Description,
     EnvName,
@@ -90,8 +91,10 @@ class _JobBase(Document):
     """Flag an attempt that completes sooner than this (suspiciously quick)."""
     max_execution_seconds: float | None = Field(default=None, gt=0, le=_ONE_MONTH)
     """Flag an attempt still running after this as overdue (it is not killed)."""
-    agent: ShortText | None = None
-    """Where the job runs (Ikasan ``agentName``); None: any node."""
+    agent: AgentTarget | None = None
+    """Where a command or file job runs: an agent's name (Ikasan ``agentName``), or
+    ``label:<label>`` for any agent with that label. None: on the server. See
+    docs/agents.md#routing."""
 
     @model_validator(mode="after")
     def _check(self) -> Self:

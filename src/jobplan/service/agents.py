@@ -16,12 +16,14 @@ exist yet: until it does every agent is offline and holds no job runs.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from pydantic_core import PydanticCustomError
 from sqlalchemy import Connection
 
+from jobplan.engine.state import RunState
 from jobplan.errors import InvalidInput, NotFound
 from jobplan.model import JobKind, PlanDocument
 from jobplan.model._types import check_name
@@ -33,6 +35,7 @@ from jobplan.service.pagination import Page, check_page
 from jobplan.service.security import new_secret, sha256_hex
 from jobplan.store import Database
 from jobplan.store import agents as store
+from jobplan.store import runs as runs_store
 from jobplan.store.agents import AgentState
 from jobplan.store.records import AgentRecord
 
@@ -99,11 +102,31 @@ def check_labels(labels: list[str], field: str = "labels") -> list[str]:
 class AgentService:
     """Register, list, show and revoke a tenant's agents."""
 
-    def __init__(self, database: Database, lease_seconds: float) -> None:
+    def __init__(
+        self,
+        database: Database,
+        lease_seconds: float,
+        *,
+        state: RunState | None = None,
+        unknown_agents: str = "server",
+        on_revoked: Callable[[], None] = lambda: None,
+    ) -> None:
+        """``state``: settles a revoked agent's job runs (by policy); ``unknown_agents``: what
+        apply warnings say happens to jobs naming no registered agent (JOBPLAN_UNKNOWN_AGENTS);
+        ``on_revoked``: wakes the agent's open long-poll, which then answers 401."""
         self._db = database
         self._lease = timedelta(seconds=lease_seconds)
+        self._state = state
+        self._unknown_wait = unknown_agents == "wait"
+        self._on_revoked = on_revoked
 
-    def _status(self, record: AgentRecord, now: datetime) -> AgentStatus:
+    def _statuses(
+        self, conn: Connection, records: list[AgentRecord], now: datetime
+    ) -> list[AgentStatus]:
+        counts = store.running_counts(conn, [r.id for r in records])
+        return [self._status(r, now, counts.get(r.id, 0)) for r in records]
+
+    def _status(self, record: AgentRecord, now: datetime, running: int = 0) -> AgentStatus:
         state: AgentState
         if record.revoked_at is not None:
             state = "revoked"
@@ -111,9 +134,7 @@ class AgentService:
             state = "online"
         else:
             state = "offline"
-        # job runs held by the agent: counted once the agent protocol assigns any (issue #14
-        # item 1); until then no agent holds one, and 0 is the truth, not a placeholder
-        return AgentStatus(record, state, 0)
+        return AgentStatus(record, state, running)
 
     @audited("agent.create", "agent", "name")
     def register(self, caller: Caller, name: str, labels: list[str] | None = None) -> NewAgent:
@@ -153,23 +174,32 @@ class AgentService:
             items, total = store.list_agents(
                 conn, caller.tenant_id, limit, offset, state=wanted, online_since=now - self._lease
             )
-        return Page([self._status(r, now) for r in items], total, limit, offset)
+            statuses = self._statuses(conn, items, now)
+        return Page(statuses, total, limit, offset)
 
     def get(self, caller: Caller, ref: str) -> AgentStatus:
         """An agent by id or name (the live one of that name, else the one revoked last)."""
         caller.require(Permission.AGENTS_READ)
+        now = datetime.now(UTC)
         with self._db.read() as conn:
             record = self._find(conn, caller, ref)
-        return self._status(record, datetime.now(UTC))
+            return self._statuses(conn, [record], now)[0]
 
     @audited("agent.revoke", "agent", "ref")
     def revoke(self, caller: Caller, ref: str) -> AgentStatus:
         """Revoke an agent (by id or name): its key stops working at once and its name is
         free to register anew. The row stays, for the audit trail."""
         caller.require(Permission.AGENTS_WRITE)
+        now = datetime.now(UTC)
         with self._db.transaction() as conn:
             record = self._find(conn, caller, ref)
             store.revoke_agent(conn, record.id)
+            if self._state is not None and record.revoked_at is None:
+                # its job runs are settled now, by policy (retried elsewhere, or ERROR
+                # "agent edge-1 revoked"); the agent, disconnected, kills what it runs
+                held = runs_store.running_owned_by(conn, record.id)
+                self._state.recover(conn, held, now, agent_fate="revoked")
+                runs_store.release_claims_of(conn, record.id)
             revoked = store.get_agent(conn, record.id)
             assert revoked is not None
             audit.record(
@@ -181,6 +211,7 @@ class AgentService:
                     {"revoked_at": _when(revoked.revoked_at)},
                 ),
             )
+        self._on_revoked()
         return self._status(revoked, datetime.now(UTC))
 
     def plan_warnings(self, caller: Caller, document: PlanDocument) -> tuple[str, ...]:
@@ -192,12 +223,19 @@ class AgentService:
             if job.agent and job.kind in _AGENT_KINDS:
                 by_target.setdefault(job.agent, []).append(job.name)
         unknown = self.unknown_targets(caller.tenant_id, set(by_target))
+        unnamed = (
+            "they wait until such an agent is registered and connects"
+            if self._unknown_wait
+            else "they run on the server until one is (JOBPLAN_UNKNOWN_AGENTS=server)"
+        )
         return tuple(
             f"jobs {', '.join(by_target[target])}: "
             + (
-                f"no registered agent has the label '{target[len(LABEL_PREFIX) :]}'"
+                f"no registered agent has the label '{target[len(LABEL_PREFIX) :]}'; they "
+                "wait until an agent with that label is registered and connects"
                 if target.startswith(LABEL_PREFIX)
-                else f"no agent '{target}' is registered in tenant '{caller.tenant_name}'"
+                else f"no agent '{target}' is registered in tenant '{caller.tenant_name}'; "
+                + unnamed
             )
             for target in unknown
         )

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from jobplan.engine.documents import VersionCache
 from jobplan.engine.state import RunState
 from jobplan.errors import InvalidInput
+from jobplan.service.agent_protocol import AgentProtocol
 from jobplan.service.agents import AgentService
 from jobplan.service.api_keys import ApiKeyService
 from jobplan.service.audit import AuditService
@@ -50,7 +51,6 @@ class Services:
             database, self.passwords, on_password_change=self.auth.forget_cached_credentials
         )
         self.api_keys = ApiKeyService(database)
-        self.agents = AgentService(database, settings.lease_seconds)
         self.folders = FolderService(database)
         self.versions = VersionCache()
         # this node's metrics: recorded by the engine, the transfer worker and the HTTP
@@ -58,7 +58,21 @@ class Services:
         self.metrics = MetricsService(database, settings)
         # one run state for the services and the hosted engine: one cron cache, the lease
         # settings of this node
-        self.state = RunState(self.versions, settings.lease_seconds, self.metrics.metrics)
+        self.state = RunState(
+            self.versions,
+            settings.lease_seconds,
+            self.metrics.metrics,
+            unknown_agents=settings.unknown_agents,
+        )
+        # the agent protocol (/api/v1/agent/*) and the registry (/api/v1/agents)
+        self.agent_protocol = AgentProtocol(database, settings, self.state)
+        self.agents = AgentService(
+            database,
+            settings.lease_seconds,
+            state=self.state,
+            unknown_agents=settings.unknown_agents,
+            on_revoked=lambda: self.runs.notify(),  # the engine and waiting agents look again
+        )
         self.plans = PlanService(database)
         self.runs = RunService(database, self.state, self.plans)
         self.bundles = BundleService(self.plans)
@@ -73,11 +87,19 @@ class Services:
         self.voltmx = VoltMxJobService(database, self.plans, self.runs)
         self.audit = AuditService(database)
         self.bootstrap: BootstrapResult | None = None
+        self.connect_engine(lambda: None)
 
     def connect_engine(self, notify: Callable[[], None]) -> None:
-        """Let changes made through the services wake the engine at once."""
-        self.plans.notify = notify
-        self.runs.notify = notify
+        """Let changes made through the services wake the engine (and the agents waiting in
+        a claim) at once."""
+        hub = self.agent_protocol.hub
+
+        def wake() -> None:
+            notify()
+            hub.wake()
+
+        self.plans.notify = wake
+        self.runs.notify = wake
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> Services:

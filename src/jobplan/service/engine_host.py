@@ -33,7 +33,13 @@ async def hosted_engine(services: Services) -> AsyncIterator[Engine]:
             )
         )
         services.connect_engine(engine.notify)
+        protocol = services.agent_protocol
+        protocol.writer = engine.writer  # agents' transactions join the engine's batches
+        protocol.on_results = engine.notify
+        engine.wake_agents = protocol.hub.wake
         try:
             yield engine
         finally:
             services.connect_engine(lambda: None)
+            protocol.writer = None
+            protocol.on_results = lambda: None

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, Connection, func, select, update
 
 from jobplan.store._util import as_values, mapped, unique_violation_as, utcnow
 from jobplan.store.records import AgentRecord
-from jobplan.store.tables import agents
+from jobplan.store.tables import agents, job_runs
 
 __all__ = [
     "AgentState",
@@ -17,8 +17,11 @@ __all__ = [
     "get_agent_by_name",
     "insert_agent",
     "list_agents",
+    "names_by_id",
     "names_of_live_agents",
+    "record_contact",
     "revoke_agent",
+    "running_counts",
 ]
 
 #: What :func:`list_agents` filters by: heard from within the lease, not, or revoked.
@@ -131,3 +134,40 @@ def revoke_agent(conn: Connection, agent_id: str) -> None:
         .where(agents.c.id == agent_id, agents.c.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
+
+
+def record_contact(
+    conn: Connection,
+    agent_id: str,
+    now: datetime,
+    *,
+    host: str | None = None,
+    version: str | None = None,
+    slots: int | None = None,
+    connected: bool = False,
+) -> None:
+    """The agent was heard from now; ``connected``: it said hello (host, version, slots)."""
+    values: dict[str, object] = {"last_heartbeat": now}
+    if connected:
+        values.update(host=host, version=version, slots=slots, connected_since=now)
+    conn.execute(update(agents).where(agents.c.id == agent_id).values(**values))
+
+
+def names_by_id(conn: Connection, agent_ids: set[str]) -> dict[str, str]:
+    """The names of the agents of these ids (ids of no agent, e.g. nodes', are absent)."""
+    if not agent_ids:
+        return {}
+    rows = conn.execute(select(agents.c.id, agents.c.name).where(agents.c.id.in_(agent_ids)))
+    return {row.id: row.name for row in rows}
+
+
+def running_counts(conn: Connection, agent_ids: list[str]) -> dict[str, int]:
+    """How many RUNNING job runs each agent holds (agents holding none are absent)."""
+    if not agent_ids:
+        return {}
+    rows = conn.execute(
+        select(job_runs.c.owner_node, func.count())
+        .where(job_runs.c.owner_node.in_(agent_ids), job_runs.c.status == "RUNNING")
+        .group_by(job_runs.c.owner_node)
+    )
+    return {owner: int(count) for owner, count in rows}

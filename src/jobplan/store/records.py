@@ -205,6 +205,8 @@ class JobRunRecord:
     reason: str | None
     flags: list[str]
     acknowledged: bool
+    #: the agent (``edge-1``) or label (``label:linux``) its job names; None: the server
+    agent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    ColumnElement,
     Connection,
     Table,
     and_,
@@ -31,9 +32,11 @@ from sqlalchemy import (
 )
 
 from jobplan.model import PlanRunStatus
+from jobplan.model._types import AGENT_LABEL_PREFIX
 from jobplan.store._util import as_values, mapped, new_id
 from jobplan.store.records import JobRunRecord, PlanRecord, PlanRunRecord, PlanStatsRecord
 from jobplan.store.tables import (
+    agents,
     events,
     job_run_output,
     job_runs,
@@ -685,14 +688,76 @@ def update_job_runs(conn: Connection, job_run_ids: Sequence[str], **values: Any)
         conn.execute(update(job_runs).where(job_runs.c.id.in_(job_run_ids)).values(**values))
 
 
+def on_server(*, unknown_agents_wait: bool = False) -> ColumnElement[bool]:
+    """Job runs a server node runs: those naming no agent (first: the common case), and
+    unless ``unknown_agents_wait``, those naming (by name, not by label) an agent that the
+    row's tenant has not registered, or has revoked. Everything else waits for its agent."""
+    if unknown_agents_wait:
+        return job_runs.c.agent.is_(None)
+    registered = (
+        select(agents.c.id)
+        .where(
+            agents.c.tenant_id == job_runs.c.tenant_id,
+            agents.c.name == job_runs.c.agent,
+            agents.c.revoked_at.is_(None),
+        )
+        .exists()
+    )
+    return or_(
+        job_runs.c.agent.is_(None),
+        and_(~job_runs.c.agent.like(f"{AGENT_LABEL_PREFIX}%"), ~registered),
+    )
+
+
 def claim_due_job_runs(
-    conn: Connection, node_id: str, now: datetime, lease_until: datetime, limit: int
+    conn: Connection,
+    node_id: str,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    *,
+    unknown_agents_wait: bool = False,
 ) -> list[JobRunRecord]:
-    """Take up to ``limit`` armed WAITING job runs whose wake time has come, leasing them to
-    ``node_id``. On PostgreSQL concurrent nodes skip each other's rows (SKIP LOCKED)."""
+    """Take up to ``limit`` armed WAITING job runs whose wake time has come and that a server
+    runs (:func:`on_server`), leasing them to ``node_id``. On PostgreSQL concurrent nodes
+    skip each other's rows (SKIP LOCKED)."""
     query = (
         select(job_runs)
         .where(
+            job_runs.c.status == "WAITING",
+            job_runs.c.wake_at <= now,
+            or_(job_runs.c.lease_until.is_(None), job_runs.c.lease_until < now),
+            on_server(unknown_agents_wait=unknown_agents_wait),
+        )
+        .order_by(job_runs.c.wake_at)
+        .limit(limit)
+    )
+    rows = [
+        JobRunRecord(**r._mapping) for r in conn.execute(_locking(conn, query, skip_locked=True))
+    ]
+    update_job_runs(conn, [r.id for r in rows], owner_node=node_id, lease_until=lease_until)
+    return rows
+
+
+def claim_agent_job_runs(
+    conn: Connection,
+    agent_id: str,
+    tenant_id: str,
+    targets: Sequence[str],
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+) -> list[JobRunRecord]:
+    """Take up to ``limit`` armed WAITING job runs of the tenant routed to one of ``targets``
+    (the agent's name, ``label:<label>`` for each of its labels) whose wake time has come,
+    leasing them to the agent. On PostgreSQL concurrent claims skip each other's rows."""
+    if limit <= 0 or not targets:
+        return []
+    query = (
+        select(job_runs)
+        .where(
+            job_runs.c.tenant_id == tenant_id,
+            job_runs.c.agent.in_(targets),
             job_runs.c.status == "WAITING",
             job_runs.c.wake_at <= now,
             or_(job_runs.c.lease_until.is_(None), job_runs.c.lease_until < now),
@@ -703,8 +768,69 @@ def claim_due_job_runs(
     rows = [
         JobRunRecord(**r._mapping) for r in conn.execute(_locking(conn, query, skip_locked=True))
     ]
-    update_job_runs(conn, [r.id for r in rows], owner_node=node_id, lease_until=lease_until)
+    update_job_runs(conn, [r.id for r in rows], owner_node=agent_id, lease_until=lease_until)
     return rows
+
+
+def has_due_for_agent(
+    conn: Connection, tenant_id: str, targets: Sequence[str], now: datetime
+) -> bool:
+    """Whether :func:`claim_agent_job_runs` would take anything now (a cheap read)."""
+    if not targets:
+        return False
+    query = (
+        select(job_runs.c.id)
+        .where(
+            job_runs.c.tenant_id == tenant_id,
+            job_runs.c.agent.in_(targets),
+            job_runs.c.status == "WAITING",
+            job_runs.c.wake_at <= now,
+            or_(job_runs.c.lease_until.is_(None), job_runs.c.lease_until < now),
+        )
+        .limit(1)
+    )
+    return conn.execute(query).first() is not None
+
+
+def extend_leases(conn: Connection, owner: str, lease_until: datetime) -> None:
+    """Extend the leases of every job run ``owner`` (a node or an agent) holds: running, or
+    claimed for a file poll."""
+    conn.execute(
+        update(job_runs).where(job_runs.c.owner_node == owner).values(lease_until=lease_until)
+    )
+
+
+def extend_agent_leases(conn: Connection, lease_until: datetime) -> int:
+    """Give every job run an agent holds a lease until at least ``lease_until``: a server
+    starting (after downtime) lets agents reconnect before their job runs count as lost."""
+    result = conn.execute(
+        update(job_runs)
+        .where(
+            job_runs.c.owner_node.in_(select(agents.c.id)),
+            or_(job_runs.c.lease_until.is_(None), job_runs.c.lease_until < lease_until),
+        )
+        .values(lease_until=lease_until)
+    )
+    return int(result.rowcount or 0)
+
+
+def holdings(conn: Connection, job_run_ids: Sequence[str]) -> list[JobRunRecord]:
+    """The job runs of these ids that exist (what an agent says it holds, as stored)."""
+    out: list[JobRunRecord] = []
+    ids = list(dict.fromkeys(job_run_ids))
+    for start in range(0, len(ids), 500):
+        rows = conn.execute(select(job_runs).where(job_runs.c.id.in_(ids[start : start + 500])))
+        out.extend(JobRunRecord(**r._mapping) for r in rows)
+    return out
+
+
+def release_claims_of(conn: Connection, owner: str) -> None:
+    """Give back the WAITING job runs ``owner`` claimed for a file poll."""
+    conn.execute(
+        update(job_runs)
+        .where(job_runs.c.owner_node == owner, job_runs.c.status == "WAITING")
+        .values(**_RELEASED)
+    )
 
 
 def running_with_expired_lease(
@@ -720,8 +846,14 @@ def running_with_expired_lease(
 
 
 def running_not_owned_by(conn: Connection, node_id: str) -> list[JobRunRecord]:
+    """RUNNING job runs of other nodes; not those agents hold (an agent outlives a server's
+    restart: its leases decide)."""
     rows = conn.execute(
-        select(job_runs).where(job_runs.c.status == "RUNNING", job_runs.c.owner_node != node_id)
+        select(job_runs).where(
+            job_runs.c.status == "RUNNING",
+            job_runs.c.owner_node != node_id,
+            job_runs.c.owner_node.not_in(select(agents.c.id)),
+        )
     )
     return [JobRunRecord(**r._mapping) for r in rows]
 
@@ -818,6 +950,38 @@ def append_output(
                 {"job_run_id": job_run_id, "attempt": attempt, "seq": start_seq + i, "chunk": c}
                 for i, c in enumerate(chunks)
             ],
+        )
+
+
+def output_sizes(
+    conn: Connection, keys: Sequence[tuple[str, int]]
+) -> dict[tuple[str, int], tuple[int, set[int]]]:
+    """For each ``(job_run_id, attempt)``: the characters of output stored and the seqs."""
+    out: dict[tuple[str, int], tuple[int, set[int]]] = {key: (0, set()) for key in keys}
+    ids = sorted({job_run_id for job_run_id, _ in keys})
+    for start in range(0, len(ids), 500):
+        rows = conn.execute(
+            select(
+                job_run_output.c.job_run_id,
+                job_run_output.c.attempt,
+                job_run_output.c.seq,
+                func.length(job_run_output.c.chunk),
+            ).where(job_run_output.c.job_run_id.in_(ids[start : start + 500]))
+        )
+        for job_run_id, attempt, seq, size in rows:
+            known = out.get((job_run_id, attempt))
+            if known is not None:
+                known[1].add(seq)
+                out[(job_run_id, attempt)] = (known[0] + int(size or 0), known[1])
+    return out
+
+
+def insert_output(conn: Connection, rows: Sequence[tuple[str, int, int, str]]) -> None:
+    """Insert output chunks ``(job_run_id, attempt, seq, text)``."""
+    if rows:
+        conn.execute(
+            insert(job_run_output),
+            [{"job_run_id": i, "attempt": a, "seq": q, "chunk": c} for i, a, q, c in rows],
         )
 
 

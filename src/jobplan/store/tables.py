@@ -325,9 +325,22 @@ job_runs = Table(
     Column("reason", Text, nullable=True),
     Column("flags", JSON, nullable=False),
     Column("acknowledged", Boolean, nullable=False),
+    # where a command or file job runs: an agent's name, or ``label:<label>`` (any agent with
+    # the label); NULL: on the server (docs/agents.md#routing)
+    Column("agent", String(108), nullable=True),
     UniqueConstraint("plan_run_id", "job_name"),
     Index(None, "status", "wake_at"),
     Index(None, "tenant_id", "status"),
+    # agents' claims: only routed rows are indexed
+    Index(
+        "ix_job_runs_agent_claim",
+        "tenant_id",
+        "agent",
+        "status",
+        "wake_at",
+        sqlite_where=text("agent IS NOT NULL"),
+        postgresql_where=text("agent IS NOT NULL"),
+    ),
 )
 
 job_run_output = Table(

@@ -216,8 +216,10 @@ def test_applying_a_plan_naming_an_unknown_agent_warns_and_stores_it(
     assert applied.status_code == 200, applied.text
     assert applied.json()["created"] is True
     assert applied.json()["warnings"] == [
-        "jobs lost, lost-too: no agent 'edge-9' is registered in tenant 'default'",
-        "jobs watch: no registered agent has the label 'gpu'",
+        "jobs lost, lost-too: no agent 'edge-9' is registered in tenant 'default'; they "
+        "run on the server until one is (JOBPLAN_UNKNOWN_AGENTS=server)",
+        "jobs watch: no registered agent has the label 'gpu'; they wait until an agent "
+        "with that label is registered and connects",
     ]
     plan_id = applied.json()["plan"]["id"]
     # a revoked agent counts as unknown; PUT answers the same warnings

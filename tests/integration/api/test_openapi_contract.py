@@ -90,6 +90,7 @@ def _walk_accounts(client: TestClient, root: Actor) -> None:
     _ok(client.get("/api/v1/plans", headers={"X-API-Key": agent["key"]}), 403)
     agent_token = {**token, "client_secret": agent["key"]}
     _ok(client.post("/oauth/token", data=agent_token), 400)
+    _walk_agent_protocol(client, root, {"X-API-Key": agent["key"]})
     _ok(client.delete(f"/api/v1/agents/{agent['id']}", headers=h))
     _ok(client.delete("/api/v1/agents/nope", headers=h), 404)
     _ok(client.get("/api/v1/plans", headers={"X-API-Key": agent["key"]}), 401)
@@ -98,6 +99,22 @@ def _walk_accounts(client: TestClient, root: Actor) -> None:
     for _ in range(6):
         last = client.get("/api/v1/plans", auth=("vera", "wrong-password"))
     assert last.status_code == 429, last.text
+
+
+def _walk_agent_protocol(client: TestClient, root: Actor, agent: dict[str, str]) -> None:
+    hello = {"protocol": 1, "host": "h", "version": "v", "slots": 1}
+    held = [{"job_run_id": "gone", "attempt": 1}]
+    _ok(client.post("/api/v1/agent/hello", headers=agent, json={**hello, "holding": held}))
+    _ok(client.post("/api/v1/agent/hello", headers=agent, json={**hello, "protocol": 99}), 409)
+    _ok(client.post("/api/v1/agent/hello", headers=agent, json={**hello, "slots": 0}), 422)
+    _ok(client.post("/api/v1/agent/hello", headers=root.headers, json=hello), 403)
+    _ok(client.post("/api/v1/agent/hello", json=hello), 401)
+    _ok(client.post("/api/v1/agent/claim", headers=agent, json={"free": 1, "wait_seconds": 0}))
+    _ok(client.post("/api/v1/agent/heartbeat", headers=agent, json={"holding": held}))
+    chunk = {"job_run_id": "gone", "attempt": 1, "seq": 0, "text": "x"}
+    _ok(client.post("/api/v1/agent/output", headers=agent, json={"chunks": [chunk]}))
+    result = {"job_run_id": "gone", "attempt": 1, "succeeded": True}
+    _ok(client.post("/api/v1/agent/results", headers=agent, json={"results": [result]}))
 
 
 def _walk_plans_and_runs(client: TestClient, root: Actor) -> None:
