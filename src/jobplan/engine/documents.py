@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 
 from jobplan.engine.graph import RunGraph
 from jobplan.errors import Conflict, StoreError
-from jobplan.model import PlanDocument
+from jobplan.model import STORED_CONTEXT, PlanDocument
 from jobplan.store import plans as plan_store
 from jobplan.store.records import PlanVersionRecord
 
@@ -33,7 +33,8 @@ def load_document(record: PlanVersionRecord) -> PlanDocument:
             f"this server reads format {PLAN_FORMAT_VERSION}"
         )
     try:
-        return PlanDocument.model_validate(record.document)
+        # references were checked when the version was saved (see model/_references.py)
+        return PlanDocument.model_validate(record.document, context=STORED_CONTEXT)
     except ValidationError as exc:
         raise StoreError(f"plan version {record.version} cannot be read: {exc}") from exc
 

@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 
 from jobplan.engine import notify
 from jobplan.engine.blackouts import in_blackout
+from jobplan.engine.context import ContextError, FireContexts
 from jobplan.engine.crons import CronCache
 from jobplan.engine.documents import VersionCache
 from jobplan.engine.executors.base import ExecutionResult
@@ -43,6 +44,7 @@ from jobplan.model import (
     PlanRunStatus,
     StartOutcome,
     TimeJob,
+    substitution,
 )
 from jobplan.store import agents as agent_store
 from jobplan.store import notifications as outbox
@@ -127,6 +129,9 @@ class RunState:
         self.lease = timedelta(seconds=lease_seconds)
         self.unknown_agents_wait = unknown_agents == "wait"
         self.crons = CronCache()
+        #: computes each job's context and resolves its references; add namespace sources
+        #: (``contexts.namespaces["secret"] = ...``) before the engine starts
+        self.contexts = FireContexts(self.crons)
         self.metrics = metrics if metrics is not None else Metrics()
 
     def _job_ended(
@@ -624,9 +629,15 @@ class RunState:
         )
         if run.status != PlanRunStatus.RUNNING:
             store.update_plan_run(conn, run.id, status=PlanRunStatus.RUNNING.value)
-        environment = dict(run.parameters)
-        environment.update(graph.jobs[jr.job_name].parameters)
-        environment.update(JOBPLAN_PLAN=run.plan_path, JOBPLAN_PLAN_RUN_ID=run.id)
+        parameters = dict(run.parameters)
+        parameters.update(graph.jobs[jr.job_name].parameters)
+        try:
+            prepared = self.contexts.prepare(conn, run, graph.document, job, parameters)
+        except ContextError as exc:
+            failed = ExecutionResult(succeeded=False, reason=exc.reason)
+            self.finish(conn, jr.id, node_id, failed, now)
+            return None
+        job, environment = prepared.job, prepared.environment
         policies = graph.document.policies
         timeout = job.timeout_seconds or policies.timeout_seconds
         started = replace(jr, status=JobRunStatus.RUNNING.value, attempt=attempt, started_at=now)
@@ -1312,5 +1323,8 @@ def _parameters(document: PlanDocument, overrides: Mapping[str, str] | None) -> 
             raise InvalidInput(
                 f"unknown parameter '{name}' (the plan defines: {known})", field="parameters"
             )
+        problem = substitution.problem(value)
+        if problem is not None:
+            raise InvalidInput(problem, field=f"parameters.{name}")
         parameters[name] = value
     return parameters

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from jobplan.model._checks import Located
 from jobplan.model._errors import error_messages, format_location
+from jobplan.model._references import STORED as STORED_CONTEXT
 from jobplan.model._types import FolderPath, Name
 from jobplan.model.condition import And, Condition, JobRef, Not, Or, StageRef, parse_condition
 from jobplan.model.diff import Change, ChangeKind, diff_plans
@@ -36,6 +37,7 @@ from jobplan.model.semver import SemVer, latest_matching
 from jobplan.model.stage import Lock, Stage
 
 __all__ = [
+    "STORED_CONTEXT",
     "And",
     "Blackout",
     "Change",

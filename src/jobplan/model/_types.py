@@ -33,6 +33,7 @@ __all__ = [
     "Value",
     "VersionText",
     "check_timezone",
+    "is_http_url",
 ]
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_.\-]+")
@@ -150,12 +151,13 @@ def _check_no_nul(value: str) -> str:
 
 
 def _check_url(value: str) -> str:
-    if not _is_http_url(value):
+    if not is_http_url(value):
         raise custom_error("url", f"{_preview(value)} is not an absolute http:// or https:// URL")
     return value
 
 
-def _is_http_url(value: str) -> bool:
+def is_http_url(value: str) -> bool:
+    """Whether ``value`` is an absolute http(s) URL with a host (and no whitespace)."""
     if any(ch.isspace() or ord(ch) < 32 for ch in value):
         return False
     try:
@@ -168,7 +170,7 @@ def _is_http_url(value: str) -> bool:
 
 
 def _check_recipient(value: str) -> str:
-    if _EMAIL_RE.fullmatch(value) is None and not _is_http_url(value):
+    if _EMAIL_RE.fullmatch(value) is None and not is_http_url(value):
         raise custom_error(
             "recipient",
             f"{_preview(value)} is neither an email address nor an http(s) webhook URL",

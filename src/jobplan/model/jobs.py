@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
+    AfterValidator,
     BeforeValidator,
     Discriminator,
     Field,
@@ -25,15 +27,17 @@ from pydantic import (
     PlainValidator,
     StringConstraints,
     Tag,
+    ValidationInfo,
     WithJsonSchema,
     WrapValidator,
     model_validator,
 )
 
 from jobplan.cron import CronExpression
-from jobplan.model import limits
+from jobplan.model import limits, substitution
 from jobplan.model._base import Document
-from jobplan.model._errors import ErrorCollector, custom_error, strip_union_tags
+from jobplan.model._errors import ErrorCollector, Loc, custom_error, strip_union_tags
+from jobplan.model._references import check_text, checking, json_strings, url_problem
 from jobplan.model._types import (
     AgentTarget,
     CronText,
@@ -45,8 +49,8 @@ from jobplan.model._types import (
     PathText,
     ShortText,
     TimeZoneName,
-    UrlText,
     Value,
+    is_http_url,
 )
 from jobplan.model.condition import Condition
 from jobplan.model.enums import DstGap, HttpMethod, JobKind, StartupControl
@@ -97,7 +101,7 @@ class _JobBase(Document):
     docs/agents.md#routing."""
 
     @model_validator(mode="after")
-    def _check(self) -> Self:
+    def _check(self, info: ValidationInfo) -> Self:
         errors = ErrorCollector()
         check_unique_names(self.parameters, "parameters", "parameter", errors)
         if (
@@ -112,18 +116,24 @@ class _JobBase(Document):
                 error_type="range",
             )
         self._check_kind(errors)
+        if checking(info):
+            self._check_references(errors)
         errors.raise_if_any(type(self).__name__)
         return self
 
     def _check_kind(self, errors: ErrorCollector) -> None:
         """Kind-specific checks; add problems to ``errors``."""
 
+    def _check_references(self, errors: ErrorCollector) -> None:
+        """Check the ``${...}`` references of kind-specific fields (not for stored plans)."""
+
 
 class CommandJob(_JobBase):
     """Run a command line or multi-line script through the shell on an agent.
 
     Parameters reach the command only as environment variables (``$region``); they are never
-    substituted into the command text, so values cannot inject shell syntax.
+    substituted into the command text, so values cannot inject shell syntax. References in
+    values (``${scheduled_for:%Y}``) are resolved before the variables are set.
     """
 
     kind: Literal[JobKind.COMMAND] = JobKind.COMMAND
@@ -138,7 +148,12 @@ class CommandJob(_JobBase):
     environment: dict[EnvName, Value] = Field(
         default_factory=dict, max_length=limits.MAX_MAPPING_ITEMS
     )
-    """Extra environment variables (parameters with the same name take precedence)."""
+    """Extra environment variables (parameters with the same name take precedence); values
+    may refer to the run's context like parameter values."""
+
+    def _check_references(self, errors: ErrorCollector) -> None:
+        for name, value in self.environment.items():
+            check_text(value, ("environment", name), errors)
 
     def _check_kind(self, errors: ErrorCollector) -> None:
         if not self.command.strip():
@@ -188,14 +203,45 @@ StatusSpec = Annotated[
 """An HTTP status code (``404``) or a class of codes (``"2xx"``)."""
 
 
+def _check_url_template(value: str, info: ValidationInfo) -> str:
+    """An absolute http(s) URL, whose ``${...}`` references (if any) stand after its host."""
+    probe = value
+    if substitution.has_references(value):
+        try:
+            pieces = substitution.parse(value).pieces
+        except substitution.TemplateError as exc:
+            if checking(info):
+                raise custom_error("reference", str(exc)) from None
+            pieces = (value,)
+        problem = url_problem(value) if checking(info) else None
+        if problem is not None:
+            raise custom_error("reference", problem)
+        # each reference stands for some percent-encoded text: check the URL around them
+        probe = "".join(piece if isinstance(piece, str) else "x" for piece in pieces)
+    if not is_http_url(probe):
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        raise custom_error("url", f"{shown!r} is not an absolute http:// or https:// URL")
+    return value
+
+
+UrlTemplate = Annotated[
+    str,
+    StringConstraints(max_length=limits.MAX_URL_CHARS),
+    AfterValidator(_check_url_template),
+]
+"""An absolute http(s) URL that may hold references in its path, query and fragment."""
+
+
 class HttpJob(_JobBase):
     """Call an HTTP endpoint: an absolute ``url``, or a ``service`` + ``operation`` whose base
     URL comes from the tenant's service registry (the Volt MX dialect)."""
 
     kind: Literal[JobKind.HTTP] = JobKind.HTTP
     method: HttpMethod = HttpMethod.GET
-    url: UrlText | None = None
-    """Absolute http:// or https:// URL. Give this or ``service``."""
+    url: UrlTemplate | None = None
+    """Absolute http:// or https:// URL. Give this or ``service``. Its path, query and
+    fragment may hold references (``${region}``, ``${scheduled_for:%Y-%m-%d}``), each value
+    percent-encoded for where it stands."""
     service: ShortText | None = None
     """Service name in the tenant's registry (Volt MX ``serviceName``)."""
     operation: ShortText | None = None
@@ -212,7 +258,8 @@ class HttpJob(_JobBase):
         default_factory=dict, max_length=limits.MAX_MAPPING_ITEMS
     )
     body: str | dict[str, JsonValue] | None = None
-    """Request body: text sent as is, or an object sent as JSON."""
+    """Request body: text sent as is, or an object sent as JSON. References are resolved in
+    the text, or in the object's string values (never spliced into JSON text)."""
     expected_statuses: list[StatusSpec] = Field(
         default_factory=lambda: list[int | str](["2xx"]), min_length=1, max_length=500
     )
@@ -224,6 +271,21 @@ class HttpJob(_JobBase):
             if spec == status or (isinstance(spec, str) and str(status)[0] == spec[0]):
                 return True
         return False
+
+    def texts(self) -> Iterator[tuple[Loc, str]]:
+        """Every header value and body string that may hold references, with its location
+        (the URL is checked by its type)."""
+        for name, value in self.headers.items():
+            yield ("headers", name), value
+        if isinstance(self.body, str):
+            yield ("body",), self.body
+        elif self.body is not None:
+            yield from json_strings(self.body, ("body",))
+
+    def _check_references(self, errors: ErrorCollector) -> None:
+        # names are checked by the plan, which knows the parameters this job sees
+        for loc, text in self.texts():
+            check_text(text, loc, errors, names=False)
 
     def _check_kind(self, errors: ErrorCollector) -> None:
         if self.url is None and self.service is None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, Self
+
+from pydantic import ValidationInfo, model_validator
 
 from jobplan.model._base import Document
 from jobplan.model._errors import ErrorCollector, Loc
+from jobplan.model._references import check_text, checking
 from jobplan.model._types import Description, EnvName, Value
 
 __all__ = ["Parameter"]
@@ -22,11 +25,20 @@ class Parameter(Document):
     name: EnvName
     """Variable name: ``[A-Za-z_][A-Za-z0-9_]*``."""
     default: Value = ""
-    """Value used when a run does not supply one."""
+    """Value used when a run does not supply one. May refer to the run's context, e.g.
+    ``${scheduled_for:%Y-%m-%d}`` (see docs/plans.md, "References in values")."""
     description: Description = ""
     per_environment: bool = False
     """Differs per environment: exported bundles carry a ``[[name]]`` token instead of the
     default, to be replaced when the bundle is imported elsewhere."""
+
+    @model_validator(mode="after")
+    def _check_references(self, info: ValidationInfo) -> Self:
+        if checking(info):
+            errors = ErrorCollector()
+            check_text(self.default, ("default",), errors)
+            errors.raise_if_any(type(self).__name__)
+        return self
 
 
 class _Named(Protocol):

@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, model_validator
 
 from jobplan.model import limits
 from jobplan.model._base import Document
 from jobplan.model._checks import Located, check_plan, walk
 from jobplan.model._errors import ErrorCollector
+from jobplan.model._references import check_text, checking
 from jobplan.model._types import Description, FolderPath, Name, VersionText
 from jobplan.model.diff import Change, diff_plans
-from jobplan.model.jobs import Job
+from jobplan.model.jobs import HttpJob, Job
 from jobplan.model.parameter import Parameter, check_unique_names
 from jobplan.model.policies import Notifications, Policies
 from jobplan.model.schedule import Window
@@ -58,12 +59,30 @@ class PlanDocument(Document):
     """Semaphores limiting how many of some jobs run at once (shared across plans by name)."""
 
     @model_validator(mode="after")
-    def _check(self) -> Self:
+    def _check(self, info: ValidationInfo) -> Self:
         errors = ErrorCollector()
         check_unique_names(self.parameters, "parameters", "parameter", errors)
         check_plan(self.jobs, self.stages, self.locks, errors)
+        if checking(info):
+            self._check_http_references(errors)
         errors.raise_if_any(type(self).__name__)
         return self
+
+    def _check_http_references(self, errors: ErrorCollector) -> None:
+        """The names HTTP jobs refer to: the context's, or parameters the job sees (the
+        plan's, its stages' and its own)."""
+        plan_names = {p.name for p in self.parameters}
+        for entry in self.walk():
+            job = entry.item
+            if not isinstance(job, HttpJob):
+                continue
+            names = set(plan_names).union(
+                *({p.name for p in stage.parameters} for stage in entry.parents),
+                {p.name for p in job.parameters},
+            )
+            texts = [(("url",), job.url)] if job.url is not None else []
+            for loc, text in [*texts, *job.texts()]:
+                check_text(text, (*entry.loc, *loc), errors, parameters=names)
 
     @property
     def path(self) -> str:

@@ -335,6 +335,12 @@ def test_ticket_environment_has_plan_parameters_overrides_and_run_ids(h: Harness
         "ONLY_A": "x",
         "JOBPLAN_PLAN": "p",
         "JOBPLAN_PLAN_RUN_ID": run.id,
+        # a manual run serves the moment it was asked for; the plan has no window
+        "JOBPLAN_SCHEDULED_FOR": "2030-01-07T12:00:00+00:00",
+        "JOBPLAN_SCHEDULED_FOR_UTC": "2030-01-07T12:00:00Z",
+        "JOBPLAN_PREVIOUS_SCHEDULED_FOR": "",
+        "JOBPLAN_TRIGGER": "manual",
+        "JOBPLAN_TENANT": "acme",
     }
 
 

@@ -467,6 +467,7 @@ def test_json_schema_is_generated() -> None:
 def test_public_surface() -> None:
     assert sorted(jobplan.model.__all__) == sorted(
         [
+            "STORED_CONTEXT",
             "And",
             "Blackout",
             "Change",

@@ -4,11 +4,14 @@
   service's base URL in the run's tenant's registry (the
   :class:`~jobplan.engine.executors.base.ServiceResolver`) plus ``"/" + operation``. An
   unregistered service, or a failed lookup, is a failed result, not an error.
-* **Request**: the job's method and headers, sent as written; no templating, and the request's
-  ``environment`` (the parameters) is not used. A text body is sent as UTF-8 (``text/plain``
-  unless the job sets ``Content-Type``); an object body as JSON (``application/json`` unless
-  set). Redirects are followed, at most ``max_redirects`` (10) of them. No cookies are kept
-  between requests, so jobs of different tenants never share any.
+* **Request**: the job's method, URL, headers and body as the runner resolved them
+  (:mod:`jobplan.engine.context` puts parameter and context values in place of ``${...}``
+  references before the job reaches an executor); only ``$${`` escapes are left, each sent as
+  ``${``, and a reference still there fails the attempt. A text body is sent as UTF-8
+  (``text/plain`` unless the job sets ``Content-Type``); an object body as JSON
+  (``application/json`` unless set). The URL is sent as written, its percent-encoding kept
+  (``%2F`` stays ``%2F``). Redirects are followed, at most ``max_redirects`` (10) of them. No
+  cookies are kept between requests, so jobs of different tenants never share any.
 * **Success**: the final response status is one of the job's ``expected_statuses``
   (:meth:`~jobplan.model.HttpJob.accepts`; ``2xx`` by default).
 * **Capture**: the first ``output_limit_bytes`` of the (decompressed) body, also streamed to the
@@ -31,6 +34,7 @@ from typing import NamedTuple, Self
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
+from pydantic import JsonValue
 
 from jobplan import __version__
 from jobplan.engine.executors._output import OutputCapture
@@ -41,6 +45,7 @@ from jobplan.engine.executors.base import (
     ServiceResolver,
 )
 from jobplan.model import HttpJob
+from jobplan.model import substitution as sub
 
 __all__ = ["HttpExecutor"]
 
@@ -112,6 +117,10 @@ class HttpExecutor:
             raise TypeError(f"HttpExecutor cannot run {job.kind} jobs")
         if self._session is None:
             raise RuntimeError("HttpExecutor is not started: use 'async with' or call start()")
+        try:
+            job = _literal_job(job)
+        except sub.TemplateError as exc:
+            return ExecutionResult(succeeded=False, reason=str(exc))
         url = await self._target(job, request.tenant_id)
         if url.problem is not None:
             return ExecutionResult(succeeded=False, reason=url.problem)
@@ -230,6 +239,49 @@ def _payload(job: HttpJob) -> tuple[bytes | None, dict[str, str]]:
     if not typed:
         headers["Content-Type"] = "text/plain; charset=utf-8"
     return job.body.encode(), headers
+
+
+def _unresolved(reference: sub.Reference) -> str:
+    raise sub.TemplateError(
+        f"{reference.text}: reference not resolved (the engine resolves references when the "
+        "job starts)"
+    )
+
+
+def _literal(text: str) -> str:
+    """A resolved value as sent: its ``$${`` escapes as ``${``."""
+    return sub.render(text, _unresolved)
+
+
+def _literal_json(value: JsonValue) -> JsonValue:
+    if isinstance(value, str):
+        return _literal(value)
+    if isinstance(value, dict):
+        return {key: _literal_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_literal_json(item) for item in value]
+    return value
+
+
+def _literal_job(job: HttpJob) -> HttpJob:
+    """The job as sent (see the module docstring); raises :class:`TemplateError` for a
+    reference left unresolved."""
+    if not any(sub.has_references(text) for _, text in job.texts()) and not (
+        job.url and sub.has_references(job.url)
+    ):
+        return job
+    body: str | dict[str, JsonValue] | None = job.body
+    if isinstance(body, str):
+        body = _literal(body)
+    elif body is not None:
+        body = {key: _literal_json(item) for key, item in body.items()}
+    return job.model_copy(
+        update={
+            "url": _literal(job.url) if job.url is not None else None,
+            "headers": {name: _literal(value) for name, value in job.headers.items()},
+            "body": body,
+        }
+    )
 
 
 def _describe(exc: aiohttp.ClientError | OSError, url: str, max_redirects: int) -> str:
