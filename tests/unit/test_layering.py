@@ -22,7 +22,9 @@ ALLOWED: dict[str, set[str]] = {
     "api": {"api", "service", "model", "cron", "agent"},
     # the console shares the HTTP adapters' pieces (error table, caller resolution)
     "web": {"web", "api", "service", "model", "cron"},
-    "cli": {"cli", "api", "service", "model", "cron"},
+    "cli": {"cli", "api", "service", "agent", "model", "cron"},
+    # the agent process runs jobs with the engine's executors, nothing else of the server's
+    "agent": {"agent", "engine", "model", "cron"},
 }
 
 

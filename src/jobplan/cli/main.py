@@ -12,6 +12,7 @@ from rich.table import Table
 
 from jobplan import __version__
 from jobplan.cli.admin import db_app, users_app
+from jobplan.cli.agent import agent
 from jobplan.cli.agents import agents_app
 from jobplan.cli.audit import audit_app
 from jobplan.cli.client import ApiClient, load_connection
@@ -48,6 +49,7 @@ app.add_typer(audit_app, name="audit", rich_help_panel=OPERATIONS)
 app.command("nodes", rich_help_panel=OPERATIONS)(nodes)
 app.add_typer(agents_app, name="agents", rich_help_panel=OPERATIONS)
 app.add_typer(db_app, name="db", rich_help_panel=SERVER)
+app.command("agent", rich_help_panel=SERVER)(agent)
 
 
 def _print_version(value: bool) -> None:
