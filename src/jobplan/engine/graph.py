@@ -156,3 +156,30 @@ class RunGraph:
             return PlanRunStatus.ERROR, []
         stuck = sorted(n for n, s in statuses.items() if s == JobRunStatus.WAITING)
         return PlanRunStatus.COMPLETE, stuck
+
+    # --- re-runs --------------------------------------------------------------------------
+
+    def downstream(self, names: frozenset[str] | set[str]) -> frozenset[str]:
+        """``names`` and every job that depends on one of them, transitively: through its own
+        ``depends_on`` or an enclosing stage's, where a stage reference stands for the stage's
+        jobs (any reference counts, ``not`` included)."""
+        dependents: dict[str, set[str]] = {}
+        for name, node in self.jobs.items():
+            for condition in node.conditions:
+                for upstream in self._references(condition):
+                    dependents.setdefault(upstream, set()).add(name)
+        found = set(names)
+        todo = list(names)
+        while todo:
+            for dependent in dependents.get(todo.pop(), ()):
+                if dependent not in found:
+                    found.add(dependent)
+                    todo.append(dependent)
+        return frozenset(found)
+
+    def _references(self, condition: Condition) -> set[str]:
+        if isinstance(condition, JobRef):
+            return {condition.job}
+        if isinstance(condition, StageRef):
+            return set(self.stage_members.get(condition.stage, ()))
+        return {name for operand in condition.operands() for name in self._references(operand)}

@@ -13,7 +13,7 @@ Job runs:    WAITING -> RUNNING -> COMPLETE | ERROR | KILLED, with LOCK_QUEUED, 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,15 +48,24 @@ from jobplan.model import (
 )
 from jobplan.store import agents as agent_store
 from jobplan.store import notifications as outbox
+from jobplan.store import plans as plan_store
 from jobplan.store import runs as store
 from jobplan.store.committed import after_commit, call_after_commit
-from jobplan.store.records import JobRunRecord, NotificationRecord, PlanRecord, PlanRunRecord
+from jobplan.store.records import (
+    JobRunRecord,
+    NotificationRecord,
+    PlanRecord,
+    PlanRunRecord,
+    RerunRecord,
+)
 
 __all__ = [
     "ACTIONS",
+    "RERUN_SELECTIONS",
     "Claim",
     "OpenOutcome",
     "OpenRequest",
+    "RerunOutcome",
     "RunState",
     "Ticket",
     "actions_allowed",
@@ -110,6 +119,20 @@ class OpenOutcome:
     run: PlanRunRecord | None
     outcome: StartOutcome
     cancelled: list[str] = field(default_factory=list)
+
+
+#: What a re-run may name instead of a list of jobs: the failed ones, or every one that ran.
+RERUN_SELECTIONS = ("failed", "all")
+
+
+@dataclass(frozen=True, slots=True)
+class RerunOutcome:
+    """What re-running a plan run did: the run as it now stands, the record of the re-run,
+    and the jobs given a new attempt (by name, sorted)."""
+
+    run: PlanRunRecord
+    rerun: RerunRecord
+    cleared: list[str]
 
 
 class RunState:
@@ -357,15 +380,19 @@ class RunState:
         now: datetime,
         *,
         not_before: datetime | None = None,
+        opened_for: datetime | None = None,
     ) -> None:
         """Arm the jobs whose conditions now hold, complete time gates that are due, and
-        settle the plan run's status."""
+        settle the plan run's status. ``opened_for``: the run is (re)opening for this fire
+        time (time gates armed now count their fire from it)."""
         if run.ended_at is not None or run.status == PlanRunStatus.QUEUED:
             return
         graph = self.versions.graph(conn, run.plan_version_id)
         records = {jr.job_name: jr for jr in store.job_runs_of(conn, run.id)}
         drafts = {name: _Draft.of(jr) for name, jr in records.items()}
-        status, changed, ended_jobs = self._settle(graph, drafts, now, not_before or now)
+        status, changed, ended_jobs = self._settle(
+            graph, drafts, now, not_before or now, opened_for
+        )
         self._jobs_ended(conn, ended_jobs, now)
         for name in changed:
             store.settle_job_run(conn, records[name].id, drafts[name].changes(records[name]))
@@ -1038,6 +1065,171 @@ class RunState:
             store.update_plan_run(conn, run.id, status=run.status)
         self.evaluate(conn, run, now)
 
+    # --- re-runs --------------------------------------------------------------------------
+
+    def rerun_plan_run(
+        self,
+        conn: Connection,
+        run: PlanRunRecord,
+        jobs: str | Sequence[str],
+        *,
+        downstream: bool,
+        by: str,
+        now: datetime,
+        force: bool = False,
+    ) -> RerunOutcome:
+        """Re-run a finished or stalled plan run in place (Airflow's "clear"): the chosen job
+        runs (``"failed"``, ``"all"`` that ran, or names; with ``downstream`` also every job
+        depending on them, transitively) go back to WAITING for a new attempt; the others
+        keep their results and do not run again. The run keeps its version, parameters and
+        fire time and reopens (RUNNING) to end by the usual rules.
+
+        A run can be re-run once it has ended with none of its jobs still running, or while
+        it is *stalled*: open in ERROR with no job running, queued on a lock, on hold or
+        armed. Raises :class:`Conflict` otherwise, when its plan version is gone, when the
+        selection clears nothing, or (unless ``force``) when reopening an ended run would
+        break its overlap policy; :class:`InvalidInput` for unknown or no job names."""
+        locked = store.get_plan_run(conn, run.id, lock=True)
+        if locked is None:
+            raise Conflict(f"plan run {run.id} no longer exists")
+        run = locked
+        records = {jr.job_name: jr for jr in store.job_runs_of(conn, run.id)}
+        _check_rerunnable(run, records.values())
+        if plan_store.get_version_by_id(conn, run.plan_version_id) is None:
+            raise Conflict(
+                f"cannot re-run plan run {run.id}: its plan version {run.version} is gone "
+                f"(plan '{run.plan_path}' was deleted)"
+            )
+        graph = self.versions.graph(conn, run.plan_version_id)
+        chosen = _rerun_selection(run, records, jobs)
+        if downstream:
+            chosen |= graph.downstream(chosen) & records.keys()
+        named = set() if isinstance(jobs, str) else set(jobs)
+        cleared = sorted(
+            name
+            for name in chosen
+            if records[name].status in _RERUNNABLE
+            # a held job named explicitly is released by its re-run
+            or (name in named and records[name].status == JobRunStatus.ON_HOLD)
+        )
+        if not cleared:
+            raise Conflict(
+                f"nothing to re-run in plan run {run.id}: "
+                f"{_describe_selection(jobs)} has no job that ran (they are "
+                + ", ".join(f"{n} {records[n].status}" for n in sorted(chosen)[:5])
+                + ")"
+            )
+        if run.ended_at is not None and not force:
+            self._check_rerun_overlap(conn, run, graph)
+        number = store.count_reruns(conn, run.id) + 1
+        rerun = RerunRecord(
+            id=store.new_run_ids(1)[0],
+            tenant_id=run.tenant_id,
+            plan_run_id=run.id,
+            number=number,
+            requested_by=by,
+            requested_at=now,
+            selection={
+                "jobs": jobs if isinstance(jobs, str) else list(jobs),
+                "downstream": downstream,
+                "force": force,
+            },
+            previous_status=run.status,
+            previous_started_at=run.started_at,
+            previous_ended_at=run.ended_at,
+            previous_reason=run.reason,
+            jobs=[_attempt_of(records[name]) for name in cleared],
+        )
+        store.insert_rerun(conn, rerun)
+        store.clear_for_rerun(
+            conn, [records[name].id for name in cleared], f"re-run {number} by {by}"
+        )
+        reopened = self._reopen(conn, run, graph, now, f"re-run {number} by {by}")
+        self.evaluate(conn, reopened, now, opened_for=run.scheduled_for or run.created_at)
+        after_commit(
+            conn,
+            log,
+            "plan_run.rerun",
+            plan_run=run.id,
+            plan=run.plan_path,
+            rerun=number,
+            jobs=cleared,
+            previous_status=run.status,
+            by=by,
+            tenant_id=run.tenant_id,
+        )
+        final = store.get_plan_run(conn, run.id)
+        return RerunOutcome(final or reopened, rerun, cleared)
+
+    def _check_rerun_overlap(self, conn: Connection, run: PlanRunRecord, graph: RunGraph) -> None:
+        """Reopening an ended run makes it active again: under any overlap policy but
+        ``allow``, refuse while another run of the plan is open (``force`` overrides)."""
+        policy = graph.document.policies.overlap
+        if policy == OverlapPolicy.ALLOW:
+            return
+        others = store.open_plan_runs_of_plan(conn, run.plan_id)
+        if others:
+            other = others[-1]
+            raise Conflict(
+                f"cannot re-run plan run {run.id} now: plan '{run.plan_path}' has an open run "
+                f"{other.id} ({other.status}) and its overlap policy is {policy.value}; wait "
+                "for it to end or stop it, or set force to re-run anyway"
+            )
+
+    def _reopen(
+        self, conn: Connection, run: PlanRunRecord, graph: RunGraph, now: datetime, why: str
+    ) -> PlanRunRecord:
+        """RUNNING again. An ended run starts afresh (start time, TTL and overdue time from
+        now; no purge date; ``on_start`` told, with ``why`` as the reason) and its earlier end
+        leaves the plan's statistics, to be counted again when it ends; a stalled run simply
+        goes on."""
+        if run.ended_at is None:
+            store.update_plan_run(conn, run.id, status=PlanRunStatus.RUNNING.value, reason=None)
+            return replace(run, status=PlanRunStatus.RUNNING.value, reason=None)
+        started = run.started_at or run.created_at
+        store.uncount_plan_end(
+            conn, run.plan_id, run.status, max(0.0, (run.ended_at - started).total_seconds())
+        )
+        window = graph.document.window
+        reopened = replace(
+            run,
+            status=PlanRunStatus.RUNNING.value,
+            started_at=now,
+            ended_at=None,
+            reason=None,
+            purge_after=None,
+            deadline_at=(
+                now + timedelta(seconds=window.ttl_seconds)
+                if window and window.ttl_seconds
+                else None
+            ),
+            overdue_at=_overdue_at(graph.document, now),
+        )
+        store.update_plan_run(
+            conn,
+            run.id,
+            status=reopened.status,
+            started_at=now,
+            ended_at=None,
+            reason=None,
+            purge_after=None,
+            deadline_at=reopened.deadline_at,
+            overdue_at=reopened.overdue_at,
+        )
+        settings = graph.document.notifications
+        if settings.on_start:
+            outbox.insert(
+                conn,
+                notify.messages(
+                    settings, notify.RUN_STARTED, reopened, now, status=reopened.status, reason=why
+                ),
+            )
+        return reopened
+
+    def reruns(self, conn: Connection, run_id: str) -> list[RerunRecord]:
+        """The plan run's re-runs, oldest first."""
+        return store.reruns_of(conn, run_id)
+
     # --- recovery -------------------------------------------------------------------------
 
     def recover(
@@ -1135,6 +1327,105 @@ _ACTIONS: dict[JobAction, frozenset[str]] = {
 ACTIONS = tuple(JobAction)
 #: Actions that let a plan run held in ERROR go on.
 _RESUMING = frozenset({JobAction.SKIP, JobAction.RESET, JobAction.RELEASE, JobAction.UNSKIP})
+
+
+#: Job-run states with a result a re-run clears (COMPLETE, ERROR, KILLED, SKIPPED).
+_RERUNNABLE = frozenset(
+    {JobRunStatus.COMPLETE, JobRunStatus.ERROR, JobRunStatus.KILLED, JobRunStatus.SKIPPED}
+)
+
+
+def _check_rerunnable(run: PlanRunRecord, jobs: Any) -> None:
+    """Refuse (409) a re-run of a run that is queued, still running or still stopping."""
+    if run.status == PlanRunStatus.QUEUED:
+        raise Conflict(f"cannot re-run plan run {run.id}: it is QUEUED and has not started yet")
+    busy = [
+        jr
+        for jr in jobs
+        if jr.status in (JobRunStatus.RUNNING, JobRunStatus.LOCK_QUEUED)
+        or (
+            run.ended_at is None
+            and (
+                jr.status == JobRunStatus.ON_HOLD
+                or (jr.status == JobRunStatus.WAITING and jr.queued_at is not None)
+            )
+        )
+    ]
+    if run.ended_at is None and (run.status != PlanRunStatus.ERROR or busy):
+        what = (
+            f"job '{busy[0].job_name}' is {busy[0].status}" if busy else "it has jobs still to run"
+        )
+        raise Conflict(
+            f"cannot re-run plan run {run.id}: it is still running ({run.status}: {what}); "
+            "re-run it once it has ended or stalled in ERROR, or stop it first"
+        )
+    if busy:
+        raise Conflict(
+            f"cannot re-run plan run {run.id}: it has ended ({run.status}) but job "
+            f"'{busy[0].job_name}' is still {busy[0].status} (being stopped); try again once "
+            "it has ended"
+        )
+
+
+def _rerun_selection(
+    run: PlanRunRecord, records: Mapping[str, JobRunRecord], jobs: str | Sequence[str]
+) -> set[str]:
+    """The job names a re-run's ``jobs`` picks (before ``downstream``)."""
+    if jobs == "failed":
+        chosen = {name for name, jr in records.items() if jr.status in FAILED}
+        if not chosen:
+            raise Conflict(
+                f"nothing to re-run in plan run {run.id}: it has no failed job "
+                f"(it is {run.status}); re-run named jobs or all"
+            )
+        return chosen
+    if jobs == "all":
+        return {name for name, jr in records.items() if jr.status in _RERUNNABLE}
+    if isinstance(jobs, str):
+        raise InvalidInput(
+            f"must be {' or '.join(repr(s) for s in RERUN_SELECTIONS)} or a list of job names",
+            field="jobs",
+        )
+    names = set(jobs)
+    if not names:
+        raise InvalidInput("name at least one job to re-run", field="jobs")
+    unknown = sorted(names - records.keys())
+    if unknown:
+        known = ", ".join(sorted(records)[:20]) + (", ..." if len(records) > 20 else "")
+        raise InvalidInput(
+            f"no job named {', '.join(repr(n) for n in unknown)} in plan run {run.id} "
+            f"(its jobs: {known})",
+            field="jobs",
+        )
+    disabled = sorted(n for n in names if records[n].status == JobRunStatus.DISABLED)
+    if disabled:
+        raise Conflict(
+            f"cannot re-run {', '.join(repr(n) for n in disabled)} in plan run {run.id}: "
+            "disabled in this run"
+        )
+    return names
+
+
+def _describe_selection(jobs: str | Sequence[str]) -> str:
+    if isinstance(jobs, str):
+        return f"the selection '{jobs}'"
+    return "the selection " + ", ".join(repr(n) for n in sorted(set(jobs)))
+
+
+def _attempt_of(jr: JobRunRecord) -> dict[str, Any]:
+    """A job run's last attempt as a re-run record keeps it (JSON)."""
+    return {
+        "job_name": jr.job_name,
+        "job_run_id": jr.id,
+        "attempt": jr.attempt,
+        "status": jr.status,
+        "exit_code": jr.exit_code,
+        "http_status": jr.http_status,
+        "reason": jr.reason,
+        "flags": list(jr.flags),
+        "started_at": jr.started_at.isoformat() if jr.started_at else None,
+        "ended_at": jr.ended_at.isoformat() if jr.ended_at else None,
+    }
 
 
 def actions_allowed(status: str, run_ended: bool) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from jobplan.engine.state import OpenOutcome, RunState
+from jobplan.engine.state import RERUN_SELECTIONS, OpenOutcome, RunState
 from jobplan.errors import InvalidInput, NotFound
 from jobplan.model import JobAction, JobRunStatus, PlanDocument, PlanRunStatus
 from jobplan.service.audit import audited, record
@@ -21,7 +21,7 @@ from jobplan.service.validation import check_event_name
 from jobplan.store import Database
 from jobplan.store import plans as plan_store
 from jobplan.store import runs as store
-from jobplan.store.records import JobRunRecord, PlanRecord, PlanRunRecord
+from jobplan.store.records import JobRunRecord, PlanRecord, PlanRunRecord, RerunRecord
 
 __all__ = [
     "JOB_ACTIONS",
@@ -29,6 +29,7 @@ __all__ = [
     "OutputView",
     "PlanInstances",
     "PlanStats",
+    "RerunResult",
     "RunInstance",
     "RunService",
     "RunView",
@@ -39,12 +40,24 @@ PLAN_RUN_STATUSES = {s.value for s in PlanRunStatus}
 JOB_RUN_STATUSES = {s.value for s in JobRunStatus}
 #: At most this many runs in one answer about a plan's or a tenant's current runs.
 MAX_INSTANCES = 500
+#: At most this many job names in one re-run request.
+MAX_RERUN_JOBS = 1000
 
 
 @dataclass(frozen=True, slots=True)
 class RunView:
     run: PlanRunRecord
     jobs: list[JobRunRecord]
+
+
+@dataclass(frozen=True, slots=True)
+class RerunResult:
+    """A re-run: the run as it now stands (with its job runs), the re-run's record, and the
+    jobs given a new attempt."""
+
+    view: RunView
+    rerun: RerunRecord
+    cleared: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +112,23 @@ def _statuses(values: list[str] | None, known: set[str], field: str) -> list[str
     return values
 
 
+def _check_rerun_jobs(jobs: object) -> None:
+    if isinstance(jobs, str):
+        if jobs not in RERUN_SELECTIONS:
+            raise InvalidInput(
+                f"must be {' or '.join(repr(s) for s in RERUN_SELECTIONS)} or a list of job "
+                f"names, got {jobs[:100]!r}",
+                field="jobs",
+            )
+        return
+    if not isinstance(jobs, list) or not all(isinstance(name, str) for name in jobs):
+        raise InvalidInput("must be 'failed', 'all' or a list of job names", field="jobs")
+    if not jobs:
+        raise InvalidInput("name at least one job to re-run", field="jobs")
+    if len(jobs) > MAX_RERUN_JOBS:
+        raise InvalidInput(f"at most {MAX_RERUN_JOBS} job names", field="jobs")
+
+
 def _job_action_name(arguments: Mapping[str, Any]) -> str:
     action = str(arguments.get("action", ""))
     return f"job_run.{action}" if action in JOB_ACTIONS else "job_run.action"
@@ -108,6 +138,10 @@ def _status_change(before: str, after: str | None, path: str = "status") -> list
     if after is None or before == after:
         return []
     return [{"kind": "changed", "path": path, "before": before, "after": after}]
+
+
+def _added(path: str, value: object) -> dict[str, Any]:
+    return {"kind": "added", "path": path, "before": None, "after": value}
 
 
 def _opened(run: PlanRunRecord | None, outcome: str) -> list[dict[str, Any]]:
@@ -298,6 +332,64 @@ class RunService:
         self.notify()
         operator_action(caller, "run.stop", plan=run.plan_path, plan_run=run.id)
         return stopped or run
+
+    @audited("run.rerun", "plan_run", "run_id")
+    def rerun(
+        self,
+        caller: Caller,
+        run_id: str,
+        jobs: str | list[str],
+        *,
+        downstream: bool = False,
+        force: bool = False,
+    ) -> RerunResult:
+        """Re-run a finished (or stalled) run in place: ``jobs`` is ``"failed"``, ``"all"``
+        or job names; with ``downstream`` the jobs depending on them run again too (see
+        :meth:`RunState.rerun_plan_run`). Committed before this returns."""
+        caller.require(Permission.RUNS_WRITE)
+        _check_rerun_jobs(jobs)
+        now = datetime.now(UTC)
+        with self._db.transaction() as conn:
+            run = self._run(conn, caller, run_id, lock=True)
+            outcome = self._state.rerun_plan_run(
+                conn,
+                run,
+                jobs,
+                downstream=downstream,
+                by=caller.username,
+                now=now,
+                force=force,
+            )
+            view = RunView(
+                outcome.run, sorted(store.job_runs_of(conn, run.id), key=lambda j: j.job_name)
+            )
+            record(
+                conn,
+                target_id=run.id,
+                target_path=run.plan_path,
+                changes=[
+                    *_status_change(run.status, outcome.run.status),
+                    _added("rerun", outcome.rerun.number),
+                    _added("jobs", outcome.cleared),
+                ],
+            )
+        self.notify()
+        operator_action(
+            caller,
+            "run.rerun",
+            plan=run.plan_path,
+            plan_run=run.id,
+            rerun=outcome.rerun.number,
+            jobs=outcome.cleared,
+        )
+        return RerunResult(view, outcome.rerun, outcome.cleared)
+
+    def reruns(self, caller: Caller, run_id: str) -> list[RerunRecord]:
+        """The run's re-runs, oldest first, each with the results its cleared jobs had."""
+        caller.require(Permission.RUNS_READ)
+        with self._db.read() as conn:
+            run = self._run(conn, caller, run_id)
+            return self._state.reruns(conn, run.id)
 
     def list_runs(
         self,

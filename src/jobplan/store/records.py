@@ -21,6 +21,7 @@ __all__ = [
     "PlanStatsRecord",
     "PlanVersionRecord",
     "RefreshTokenRecord",
+    "RerunRecord",
     "TenantRecord",
     "TransferJobRecord",
     "UserRecord",
@@ -207,6 +208,25 @@ class JobRunRecord:
     acknowledged: bool
     #: the agent (``edge-1``) or label (``label:linux``) its job names; None: the server
     agent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RerunRecord:
+    """One re-run of a plan run: what was asked, by whom, and the run and its cleared job
+    runs as they stood before it (``jobs``: one dict per job run, see ``store.runs``)."""
+
+    id: str
+    tenant_id: str
+    plan_run_id: str
+    number: int
+    requested_by: str
+    requested_at: datetime
+    selection: dict[str, Any]
+    previous_status: str
+    previous_started_at: datetime | None
+    previous_ended_at: datetime | None
+    previous_reason: str | None
+    jobs: list[dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)

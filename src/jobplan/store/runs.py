@@ -34,7 +34,13 @@ from sqlalchemy import (
 from jobplan.model import PlanRunStatus
 from jobplan.model._types import AGENT_LABEL_PREFIX
 from jobplan.store._util import as_values, mapped, new_id
-from jobplan.store.records import JobRunRecord, PlanRecord, PlanRunRecord, PlanStatsRecord
+from jobplan.store.records import (
+    JobRunRecord,
+    PlanRecord,
+    PlanRunRecord,
+    PlanStatsRecord,
+    RerunRecord,
+)
 from jobplan.store.tables import (
     agents,
     events,
@@ -42,6 +48,7 @@ from jobplan.store.tables import (
     job_runs,
     lock_holders,
     nodes,
+    plan_run_reruns,
     plan_runs,
     plan_stats,
     plans,
@@ -1263,3 +1270,78 @@ def open_plan_runs_of_tenant(
         .limit(limit)
     )
     return [PlanRunRecord(**r._mapping) for r in rows]
+
+
+# --- re-runs ---------------------------------------------------------------------------------
+
+
+def clear_for_rerun(conn: Connection, job_run_ids: Sequence[str], reason: str) -> None:
+    """-> WAITING afresh for a re-run of its (finished or stalled) plan run: last attempt's
+    result, retries, flags, stop request and acknowledgement cleared. ``attempt`` is kept, so
+    the next execution is numbered after it and earlier attempts' output stays readable."""
+    update_job_runs(
+        conn,
+        job_run_ids,
+        status="WAITING",
+        wake_at=None,
+        queued_at=None,
+        started_at=None,
+        ended_at=None,
+        owner_node=None,
+        lease_until=None,
+        stop_requested=False,
+        acknowledged=False,
+        retries=0,
+        exit_code=None,
+        http_status=None,
+        pid=None,
+        flags=[],
+        reason=reason,
+    )
+
+
+def uncount_plan_end(conn: Connection, plan_id: str, status: str, duration_seconds: float) -> None:
+    """Take a reopened run's earlier end back out of its plan's statistics (it is counted
+    again when it ends again), never below zero."""
+
+    def less(column: Any, amount: float) -> Any:
+        return (
+            func.greatest(column - amount, 0)
+            if conn.dialect.name == "postgresql"
+            else (func.max(column - amount, 0))
+        )
+
+    conn.execute(
+        update(plan_stats)
+        .where(plan_stats.c.plan_id == plan_id)
+        .values(
+            total=less(plan_stats.c.total, 1),
+            succeeded=less(plan_stats.c.succeeded, int(status == "COMPLETE")),
+            failed=less(plan_stats.c.failed, int(status == "ERROR")),
+            ended=less(plan_stats.c.ended, int(status == "ENDED")),
+            total_duration_seconds=less(plan_stats.c.total_duration_seconds, duration_seconds),
+        )
+    )
+
+
+def insert_rerun(conn: Connection, record: RerunRecord) -> None:
+    conn.execute(insert(plan_run_reruns).values(**as_values(record)))
+
+
+def reruns_of(conn: Connection, plan_run_id: str) -> list[RerunRecord]:
+    """The plan run's re-runs, oldest (number 1) first."""
+    rows = conn.execute(
+        select(plan_run_reruns)
+        .where(plan_run_reruns.c.plan_run_id == plan_run_id)
+        .order_by(plan_run_reruns.c.number)
+    )
+    return [RerunRecord(**r._mapping) for r in rows]
+
+
+def count_reruns(conn: Connection, plan_run_id: str) -> int:
+    query = (
+        select(func.count())
+        .select_from(plan_run_reruns)
+        .where(plan_run_reruns.c.plan_run_id == plan_run_id)
+    )
+    return int(conn.execute(query).scalar_one())

@@ -39,6 +39,7 @@ __all__ = [
     "metadata",
     "nodes",
     "notifications",
+    "plan_run_reruns",
     "plan_runs",
     "plan_stats",
     "plan_versions",
@@ -341,6 +342,30 @@ job_runs = Table(
         sqlite_where=text("agent IS NOT NULL"),
         postgresql_where=text("agent IS NOT NULL"),
     ),
+)
+
+plan_run_reruns = Table(
+    "plan_run_reruns",
+    metadata,
+    # one row per re-run of a finished (or stalled) plan run: what was asked, by whom, and
+    # the results the cleared job runs had before it (their output stays under its attempt)
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column(
+        "plan_run_id", String(36), ForeignKey("plan_runs.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("number", Integer, nullable=False),
+    Column("requested_by", String(64), nullable=False),
+    Column("requested_at", UTCDateTime(), nullable=False),
+    # {"jobs": "failed" | "all" | [names], "downstream": bool, "force": bool}
+    Column("selection", JSON, nullable=False),
+    Column("previous_status", String(16), nullable=False),
+    Column("previous_started_at", UTCDateTime(), nullable=True),
+    Column("previous_ended_at", UTCDateTime(), nullable=True),
+    Column("previous_reason", Text, nullable=True),
+    # the cleared job runs as they stood: name, id, attempt, status, exit code, times, reason
+    Column("jobs", JSON, nullable=False),
+    UniqueConstraint("plan_run_id", "number"),
 )
 
 job_run_output = Table(

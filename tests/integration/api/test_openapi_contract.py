@@ -175,6 +175,12 @@ def _walk_plans_and_runs(client: TestClient, root: Actor) -> None:
     _ok(client.post(f"/api/v1/job-runs/{job_run['id']}/hold", headers=h), 409)
     _ok(client.post(f"/api/v1/job-runs/{job_run['id']}/explode", headers=h), 422)
     _ok(client.get(f"{url}/stats", headers=h))
+    _ok(client.post(f"/api/v1/runs/{run_id}/rerun", headers=h, json={"jobs": ["ghost"]}), 422)
+    _ok(client.post(f"/api/v1/runs/{run_id}/rerun", headers=h, json={"jobs": "failed"}), 409)
+    _ok(client.post(f"/api/v1/runs/{run_id}/rerun", headers=h, json={"jobs": "all"}))
+    _ok(client.post("/api/v1/runs/nope/rerun", headers=h, json={}), 404)
+    _ok(client.get(f"/api/v1/runs/{run_id}/reruns", headers=h))
+    wait_for(lambda: run_detail(client, root, run_id)["ended_at"], what="the re-run to end")
     _ok(client.post("/api/v1/events", headers=h, json={"name": "go"}))
 
     _ok(client.put("/api/v1/services/orders", headers=h, json={"base_url": "http://x"}), 201)

@@ -12,8 +12,8 @@ from jobplan.api.deps import CallerDep, LimitQuery, OffsetQuery, ServicesDep, se
 from jobplan.api.openapi import AUTHENTICATED, problem_responses
 from jobplan.errors import Conflict
 from jobplan.model import JobAction, StartOutcome
-from jobplan.service.records import JobRunRecord, PlanRunRecord
-from jobplan.service.runs import OutputView, PlanStats
+from jobplan.service.records import JobRunRecord, PlanRunRecord, RerunRecord
+from jobplan.service.runs import MAX_RERUN_JOBS, OutputView, PlanStats, RerunResult
 
 router = APIRouter(prefix="/api/v1", tags=["runs"], responses=problem_responses(*AUTHENTICATED))
 #: Largest output sequence number (the column is a 32-bit integer in PostgreSQL).
@@ -111,6 +111,86 @@ class PlanRunOut(BaseModel):
 
 class PlanRunDetail(PlanRunOut):
     jobs: list[JobRunOut]
+
+
+class RerunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    jobs: Literal["failed", "all"] | list[Annotated[str, Field(max_length=100)]] = Field(
+        default="failed",
+        max_length=MAX_RERUN_JOBS,
+        description="`failed` (the ERROR and KILLED jobs), `all` (every job that ran) or job "
+        "names.",
+    )
+    downstream: bool = Field(
+        default=False, description="Also re-run every job depending on them, transitively."
+    )
+    force: bool = Field(
+        default=False,
+        description="Reopen an ended run even if its overlap policy forbids it while another "
+        "run of the plan is open.",
+    )
+
+
+class PreviousAttemptOut(BaseModel):
+    job_name: str
+    job_run_id: str
+    attempt: int = Field(description="Its output stays readable under this attempt number.")
+    status: str
+    exit_code: int | None
+    http_status: int | None
+    reason: str | None
+    flags: list[str]
+    started_at: datetime | None
+    ended_at: datetime | None
+
+
+class RerunRecordOut(BaseModel):
+    number: int = Field(description="1 for the run's first re-run, then 2, ...")
+    requested_by: str
+    requested_at: datetime
+    jobs_requested: str | list[str] = Field(description="What was asked: failed, all or names.")
+    downstream: bool
+    force: bool
+    previous_status: str
+    previous_started_at: datetime | None
+    previous_ended_at: datetime | None
+    previous_reason: str | None
+    jobs: list[PreviousAttemptOut] = Field(
+        description="The job runs it cleared, as they stood before it."
+    )
+
+    @classmethod
+    def of(cls, r: RerunRecord) -> RerunRecordOut:
+        return cls(
+            number=r.number,
+            requested_by=r.requested_by,
+            requested_at=r.requested_at,
+            jobs_requested=r.selection.get("jobs", "failed"),
+            downstream=bool(r.selection.get("downstream")),
+            force=bool(r.selection.get("force")),
+            previous_status=r.previous_status,
+            previous_started_at=r.previous_started_at,
+            previous_ended_at=r.previous_ended_at,
+            previous_reason=r.previous_reason,
+            jobs=[PreviousAttemptOut.model_validate(job) for job in r.jobs],
+        )
+
+
+class RerunOut(BaseModel):
+    run: PlanRunDetail
+    rerun: RerunRecordOut
+    cleared: list[str] = Field(description="The jobs given a new attempt.")
+
+    @classmethod
+    def of(cls, result: RerunResult) -> RerunOut:
+        return cls(
+            run=PlanRunDetail(
+                **PlanRunOut.of(result.view.run).model_dump(),
+                jobs=[JobRunOut.of(j) for j in result.view.jobs],
+            ),
+            rerun=RerunRecordOut.of(result.rerun),
+            cleared=result.cleared,
+        )
 
 
 class StartOut(BaseModel):
@@ -248,6 +328,45 @@ def get_run(run_id: RunId, caller: CallerDep, services: ServicesDep) -> PlanRunD
 def stop_run(run_id: RunId, caller: CallerDep, services: ServicesDep) -> PlanRunOut:
     """End the run: running jobs are killed (their whole process group), nothing else starts."""
     return PlanRunOut.of(services.runs.stop(caller, run_id))
+
+
+@router.post(
+    "/runs/{run_id}/rerun",
+    operation_id="rerun_plan_run",
+    response_model=RerunOut,
+    responses=problem_responses(
+        404,
+        (
+            409,
+            "The run is still running (or queued, or stopping), its plan version is gone, the "
+            "selection clears nothing, or the overlap policy forbids reopening it now.",
+        ),
+        (422, "Unknown job names, or no job named."),
+    ),
+)
+def rerun_run(
+    run_id: RunId, caller: CallerDep, services: ServicesDep, body: RerunIn | None = None
+) -> RerunOut:
+    """Re-run a finished (or stalled) run in place, as Airflow's "clear": the chosen jobs
+    (and with `downstream` what depends on them) get a new attempt, the others keep their
+    results and do not run again; the run reopens and ends by the usual rules, with its
+    version, parameters and `scheduled_for`."""
+    body = body or RerunIn()
+    jobs = body.jobs if isinstance(body.jobs, str) else list(body.jobs)
+    result = services.runs.rerun(caller, run_id, jobs, downstream=body.downstream, force=body.force)
+    return RerunOut.of(result)
+
+
+@router.get(
+    "/runs/{run_id}/reruns",
+    operation_id="list_plan_run_reruns",
+    response_model=list[RerunRecordOut],
+    responses=problem_responses(404),
+)
+def list_reruns(run_id: RunId, caller: CallerDep, services: ServicesDep) -> list[RerunRecordOut]:
+    """The run's re-runs, oldest first, each with the results its cleared jobs had (their
+    output stays readable: `GET /job-runs/{id}/output?attempt=N`)."""
+    return [RerunRecordOut.of(r) for r in services.runs.reruns(caller, run_id)]
 
 
 @router.get(
