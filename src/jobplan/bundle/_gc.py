@@ -1,4 +1,5 @@
-"""Pausing the cyclic garbage collector while a bundle's entries are built.
+"""Pausing the cyclic garbage collector around bounded, allocation-heavy work: a bundle's
+entries being built, a scheduler tick opening thousands of runs.
 
 CPython starts a collection every few hundred container allocations, and a full one each
 time the objects that survived grow by a quarter, whether or not any of them can form a
@@ -7,7 +8,9 @@ until the plan is written, next to the validated plan documents: the full collec
 triggers walk all of that several times, about a fifth of the export's time (more in a server
 holding large caches). The objects built here are freed by reference counting; the few
 cycles (a context tree while a plan is read back) wait for the next collection after the
-pause.
+pause. A scheduler tick is alike: a burst's tick builds tens of thousands of short-lived
+records next to a version cache holding every scheduled plan's parsed document, and the
+collections it triggered were 15-30% of its CPU.
 
 The pause is process-wide (``gc.disable``), so it is kept to bounded, CPU-bound work (never
 around I/O of unknown length such as history streamed from the database). Nested and

@@ -12,6 +12,7 @@ Job runs:    WAITING -> RUNNING -> COMPLETE | ERROR | KILLED, with LOCK_QUEUED, 
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -72,6 +73,8 @@ __all__ = [
 ]
 
 _OPEN = (PlanRunStatus.RUNNING.value, PlanRunStatus.ERROR.value)
+#: the triggers of runs a scheduler tick opens
+_SCHEDULED = frozenset({"schedule", "catchup"})
 log = get_logger(__name__)
 _FINAL = frozenset({JobRunStatus.COMPLETE, JobRunStatus.ERROR, JobRunStatus.KILLED})
 #: A job run that ended while settling: (kind, status, started at), for metrics.
@@ -228,6 +231,7 @@ class RunState:
         ended: list[tuple[PlanRunRecord, str, Notifications]] = []
         started: list[NotificationRecord] = []  # on_start messages, written before the ends
         jobs_ended: list[_Ended] = []  # counted once the tick commits, in one go
+        debug = logging.getLogger(__name__).isEnabledFor(logging.DEBUG)
         for request, graph in zip(requests, graphs, strict=True):
             plan = request.plan
             document = graph.document
@@ -306,7 +310,14 @@ class RunState:
                     _overdue_at(document, now) if status == PlanRunStatus.RUNNING.value else None
                 ),
             )
-            _log_opened(conn, run)
+            # a scheduled run that completed as it opened (no job executed) is told at DEBUG
+            # and counted in the tick's INFO summary (``scheduler.tick``): two INFO lines per
+            # such run were about a third of a burst's CPU (docs/performance.md)
+            quiet = ended_at is not None and request.trigger in _SCHEDULED
+            if not quiet:
+                _log_opened(conn, run)
+            elif debug:
+                _log_opened(conn, run, "debug")
             if status != PlanRunStatus.QUEUED and document.notifications.on_start:
                 started.extend(
                     notify.messages(
@@ -315,7 +326,10 @@ class RunState:
                 )
             if ended_at is not None:
                 ended.append((run, status, document.notifications))
-                _log_ended(conn, run, status, now, None)
+                if not quiet:
+                    _log_ended(conn, run, status, now, None)
+                elif debug:
+                    _log_ended(conn, run, status, now, None, "debug")
             new_runs.append(run)
             new_jobs.extend(
                 draft.record(next(ids), run, name, *_route(graph.jobs[name].job))
@@ -1522,11 +1536,12 @@ def _route(job: Job) -> tuple[str, str | None]:
 _MUTABLE = ("status", "attempt", "queued_at", "wake_at", "started_at", "ended_at", "reason")
 
 
-def _log_opened(conn: Connection, run: PlanRunRecord) -> None:
+def _log_opened(conn: Connection, run: PlanRunRecord, level: str = "info") -> None:
     after_commit(
         conn,
         log,
         "plan_run.opened",
+        level,
         plan_run=run.id,
         plan=run.plan_path,
         version=run.version,
@@ -1539,14 +1554,19 @@ def _log_opened(conn: Connection, run: PlanRunRecord) -> None:
 
 
 def _log_ended(
-    conn: Connection, run: PlanRunRecord, status: str, now: datetime, reason: str | None
+    conn: Connection,
+    run: PlanRunRecord,
+    status: str,
+    now: datetime,
+    reason: str | None,
+    level: str | None = None,
 ) -> None:
     started = run.started_at or run.created_at
     after_commit(
         conn,
         log,
         "plan_run.ended",
-        "info" if status == PlanRunStatus.COMPLETE else "warning",
+        level or ("info" if status == PlanRunStatus.COMPLETE else "warning"),
         plan_run=run.id,
         plan=run.plan_path,
         status=status,
