@@ -25,6 +25,7 @@ from jobplan.api.routers import (
     agents,
     api_keys,
     audit,
+    backfills,
     cron,
     folders,
     health,
@@ -127,6 +128,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(nodes.router)
     app.include_router(agents.router)
     app.include_router(agent_protocol.router)
+    app.include_router(backfills.router)
     app.include_router(audit.router)
     app.include_router(diem.router)
     app.include_router(ikasan.router)

@@ -2,7 +2,8 @@
 
 Loops (each a small method, run as a named task):
 
-- ``scheduler``   opens plan runs of due windows, sleeping until the next due fire;
+- ``scheduler``   opens plan runs of due windows, sleeping until the next due fire, and
+                  the next runs of running backfills (also opened as a backfill run ends);
 - ``dispatcher``  claims due job runs and starts their executions or file polls;
 - ``control``     every half second: stop requests, TTLs, output flushing;
 - ``heartbeat``   keeps this node's leases alive and recovers the job runs of dead nodes,
@@ -340,7 +341,8 @@ class Engine:
     def _tick_tx(self, now: datetime, conn: Connection) -> tuple[bool, datetime | None]:
         """One scheduler tick, and when the next one is due, in one transaction."""
         outcomes = self.scheduler.tick(conn, now)
-        return bool(outcomes), _next_fire_time(conn)
+        backfills = self.state.advance_backfills(conn, now)
+        return bool(outcomes) or bool(backfills), _next_fire_time(conn)
 
     # --- dispatcher -----------------------------------------------------------------------
 

@@ -19,9 +19,10 @@ from sqlalchemy import Connection
 from jobplan.bundle import paused_gc
 from jobplan.cron import CronExpression
 from jobplan.engine.blackouts import in_blackout
+from jobplan.engine.crons import CronCache
 from jobplan.engine.state import OpenOutcome, OpenRequest, RunState
 from jobplan.logging import get_logger
-from jobplan.model import MisfirePolicy, PlanDocument, Policies, StartOutcome
+from jobplan.model import MisfirePolicy, PlanDocument, Policies, StartOutcome, Window
 from jobplan.store import runs as store
 from jobplan.store.committed import after_commit, call_after_commit
 
@@ -31,8 +32,10 @@ __all__ = [
     "FirePlan",
     "WindowScheduler",
     "due_fires",
+    "fire_allowed",
     "in_blackout",
     "next_window_fire",
+    "window_fires",
 ]
 
 #: Never open more than this many catch-up runs for one plan in one tick.
@@ -50,6 +53,39 @@ def next_window_fire(document: PlanDocument, after: datetime) -> datetime | None
         return None
     fire = document.window.schedule().next_after(after)
     return fire.astimezone(UTC) if fire else None
+
+
+def fire_allowed(window: Window, fire: datetime) -> bool:
+    """Whether a fire time of ``window``'s cron opens a run: the one test, after the cron
+    (zone, DST rule), that the scheduler's tick and :func:`window_fires` (backfills) share:
+    not in a blackout."""
+    return not (window.blackouts and in_blackout(window.blackouts, fire, window.timezone))
+
+
+def window_fires(
+    window: Window,
+    start: datetime,
+    end: datetime,
+    limit: int,
+    crons: CronCache | None = None,
+) -> tuple[list[datetime], bool]:
+    """The fire times (UTC) of ``window`` in ``[start, end)`` that open a run, as the
+    scheduler computes them (its cron in its zone with its DST rule, then
+    :func:`fire_allowed`), oldest first, and whether more remain: the scan stops after
+    ``limit`` fires, or after ``10 * limit`` cron times (blacked-out ones included), so a
+    huge range costs no more than a small one."""
+    cron = (crons or CronCache()).get(window.cron, window.timezone, window.dst_gap.value)
+    out: list[datetime] = []
+    scanned = 0
+    moment = cron.next_after(start - timedelta(microseconds=1))
+    while moment is not None and moment < end:
+        if len(out) >= limit or scanned >= 10 * limit:
+            return out, True
+        scanned += 1
+        if fire_allowed(window, moment):
+            out.append(moment.astimezone(UTC))
+        moment = cron.next_after(moment)
+    return out, False
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +226,7 @@ class WindowScheduler:
             for trigger, moments in (("catchup", fires.missed), ("schedule", fires.on_time)):
                 for fire in moments:
                     last = fire
-                    if window.blackouts and in_blackout(window.blackouts, fire, window.timezone):
+                    if not fire_allowed(window, fire):
                         continue
                     delay = random.uniform(0, window.jitter_seconds) if window.jitter_seconds else 0
                     requests.append(

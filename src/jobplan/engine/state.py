@@ -48,6 +48,7 @@ from jobplan.model import (
     substitution,
 )
 from jobplan.store import agents as agent_store
+from jobplan.store import backfills as backfill_store
 from jobplan.store import notifications as outbox
 from jobplan.store import plans as plan_store
 from jobplan.store import runs as store
@@ -75,6 +76,8 @@ __all__ = [
 _OPEN = (PlanRunStatus.RUNNING.value, PlanRunStatus.ERROR.value)
 #: the triggers of runs a scheduler tick opens
 _SCHEDULED = frozenset({"schedule", "catchup"})
+#: The trigger of runs a backfill opens, and the state of a backfill still opening them.
+BACKFILL, BACKFILL_RUNNING = "backfill", "running"
 log = get_logger(__name__)
 _FINAL = frozenset({JobRunStatus.COMPLETE, JobRunStatus.ERROR, JobRunStatus.KILLED})
 #: A job run that ended while settling: (kind, status, started at), for metrics.
@@ -222,7 +225,7 @@ class RunState:
                 if not r.force and graph.document.policies.overlap != OverlapPolicy.ALLOW
             }
         )
-        running = store.count_open_runs_by_plan(conn, plan_ids) if plan_ids else {}
+        running = store.count_open_runs_by_plan(conn, plan_ids, overlap=True) if plan_ids else {}
         queued = store.count_runs_by_plan(conn, plan_ids, PlanRunStatus.QUEUED) if plan_ids else {}
         ids = iter(store.new_run_ids(sum(1 + len(graph.jobs) for graph in graphs)))
         outcomes: list[OpenOutcome] = []
@@ -250,7 +253,7 @@ class RunState:
                     status = PlanRunStatus.QUEUED.value
                 elif policy == OverlapPolicy.CANCEL_OTHER:
                     self._flush(conn, new_runs, new_jobs, ended, started, now)
-                    for other in store.open_plan_runs_of_plan(conn, plan.id):
+                    for other in store.open_plan_runs_of_plan(conn, plan.id, overlap=True):
                         self.end_plan_run(
                             conn,
                             other,
@@ -932,9 +935,75 @@ class RunState:
                 overdue_at=None,
             )
         self._start_buffered(conn, run.plan_id, now)
+        if run.trigger == BACKFILL:
+            backfill_id = backfill_store.backfill_of_run(conn, run.id)
+            if backfill_id is not None:
+                self.advance_backfill(conn, backfill_id, now)
+
+    # --- backfills ------------------------------------------------------------------------
+
+    def advance_backfill(self, conn: Connection, backfill_id: str, now: datetime) -> int:
+        """Open a running backfill's next fire times, oldest first, while fewer than its
+        ``max_active`` runs are open; mark it complete once every fire has a run and every
+        run has ended; returns how many runs it opened. Its row is locked first
+        (PostgreSQL), so two nodes never open the same fire twice. Backfill runs bypass the
+        plan's overlap policy (``force``): docs/backfill.md."""
+        backfill = backfill_store.get_backfill(conn, backfill_id, lock=True)
+        if backfill is None or backfill.state != BACKFILL_RUNNING:
+            return 0
+        opened = backfill.opened
+        still_open = backfill_store.counts_of(conn, [backfill.id])[backfill.id][0]
+        plan = plan_store.get_plan(conn, backfill.tenant_id, backfill.plan_id)
+        if plan is None or plan.current_version_id is None:
+            backfill_store.update_backfill(
+                conn, backfill.id, state="cancelled", reason="the plan was deleted", ended_at=now
+            )
+            return 0
+        while opened < len(backfill.fires) and still_open < backfill.max_active:
+            fires = backfill.fires[opened : opened + backfill.max_active - still_open]
+            requests = [
+                OpenRequest(
+                    plan,
+                    BACKFILL,
+                    backfill.created_by,
+                    scheduled_for=datetime.fromisoformat(fire),
+                    force=True,
+                )
+                for fire in fires
+            ]
+            outcomes = self.open_plan_runs(conn, requests, now)
+            backfill_store.insert_backfill_runs(
+                conn,
+                backfill.id,
+                [
+                    (outcome.run.id, request.scheduled_for or now)
+                    for outcome, request in zip(outcomes, requests, strict=True)
+                    if outcome.run is not None
+                ],
+            )
+            opened += len(fires)
+            still_open = backfill_store.counts_of(conn, [backfill.id])[backfill.id][0]
+        done = opened >= len(backfill.fires) and still_open == 0
+        if opened != backfill.opened or done:
+            backfill_store.update_backfill(
+                conn,
+                backfill.id,
+                opened=opened,
+                **({"state": "complete", "ended_at": now} if done else {}),
+            )
+        return opened - backfill.opened
+
+    def advance_backfills(self, conn: Connection, now: datetime, limit: int = 100) -> int:
+        """Advance running backfills not being advanced elsewhere (a node's sweep, after a
+        restart or when a run ended in a way that advanced nothing); returns how many runs
+        they opened."""
+        return sum(
+            self.advance_backfill(conn, backfill_id, now)
+            for backfill_id in backfill_store.running_backfills(conn, limit)
+        )
 
     def _start_buffered(self, conn: Connection, plan_id: str, now: datetime) -> None:
-        if store.open_plan_runs_of_plan(conn, plan_id):
+        if store.open_plan_runs_of_plan(conn, plan_id, overlap=True):
             return
         queued = store.plan_runs_of_plan(conn, plan_id, [PlanRunStatus.QUEUED.value])
         if not queued:

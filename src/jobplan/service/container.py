@@ -12,6 +12,7 @@ from jobplan.service.agents import AgentService
 from jobplan.service.api_keys import ApiKeyService
 from jobplan.service.audit import AuditService
 from jobplan.service.auth import AuthService
+from jobplan.service.backfills import BackfillService
 from jobplan.service.bootstrap import BootstrapResult, bootstrap_admin
 from jobplan.service.bundles import BundleService
 from jobplan.service.folders import FolderService
@@ -75,6 +76,7 @@ class Services:
         )
         self.plans = PlanService(database)
         self.runs = RunService(database, self.state, self.plans)
+        self.backfills = BackfillService(database, self.state, self.plans)
         self.bundles = BundleService(self.plans)
         self.transfers = TransferService(
             database, settings, self.plans, self.runs, self.metrics.metrics
@@ -100,6 +102,7 @@ class Services:
 
         self.plans.notify = wake
         self.runs.notify = wake
+        self.backfills.notify = wake
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> Services:

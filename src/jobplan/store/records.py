@@ -12,6 +12,7 @@ __all__ = [
     "AgentRecord",
     "ApiKeyRecord",
     "AuditRecord",
+    "BackfillRecord",
     "FolderRecord",
     "JobRunRecord",
     "MembershipRecord",
@@ -180,6 +181,27 @@ class PlanRunRecord:
     reason: str | None
     created_by: str
     overdue_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillRecord:
+    """A backfill: ``fires`` (UTC, oldest first) of which the first ``opened`` have a run."""
+
+    id: str
+    tenant_id: str
+    plan_id: str
+    plan_path: str
+    start: datetime
+    end: datetime
+    max_active: int
+    timezone: str
+    fires: list[str]
+    opened: int
+    state: str
+    reason: str | None
+    created_by: str
+    created_at: datetime
+    ended_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -151,33 +151,38 @@ def new_run_ids(count: int) -> list[str]:
 _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
-def count_open_runs_by_plan(conn: Connection, plan_ids: Sequence[str]) -> dict[str, int]:
-    """How many open runs (RUNNING, or ERROR and not ended) each plan has."""
+def count_open_runs_by_plan(
+    conn: Connection, plan_ids: Sequence[str], *, overlap: bool = False
+) -> dict[str, int]:
+    """How many open runs (RUNNING, or ERROR and not ended) each plan has; with ``overlap``
+    only those the overlap policy weighs (backfill runs are not: docs/backfill.md)."""
     counts: dict[str, int] = {}
     for start in range(0, len(plan_ids), 500):
-        rows = conn.execute(
-            select(plan_runs.c.plan_id, func.count())
-            .where(
-                plan_runs.c.plan_id.in_(plan_ids[start : start + 500]),
-                plan_runs.c.status.in_(("RUNNING", "ERROR")),
-                plan_runs.c.ended_at.is_(None),
-            )
-            .group_by(plan_runs.c.plan_id)
+        query = select(plan_runs.c.plan_id, func.count()).where(
+            plan_runs.c.plan_id.in_(plan_ids[start : start + 500]),
+            plan_runs.c.status.in_(("RUNNING", "ERROR")),
+            plan_runs.c.ended_at.is_(None),
         )
+        if overlap:
+            query = query.where(plan_runs.c.trigger != "backfill")
+        rows = conn.execute(query.group_by(plan_runs.c.plan_id))
         counts.update({row[0]: int(row[1]) for row in rows})
     return counts
 
 
-def open_plan_runs_of_plan(conn: Connection, plan_id: str) -> list[PlanRunRecord]:
-    rows = conn.execute(
-        select(plan_runs)
-        .where(
-            plan_runs.c.plan_id == plan_id,
-            plan_runs.c.status.in_(("RUNNING", "ERROR")),
-            plan_runs.c.ended_at.is_(None),
-        )
-        .order_by(plan_runs.c.created_at, plan_runs.c.id)
+def open_plan_runs_of_plan(
+    conn: Connection, plan_id: str, *, overlap: bool = False
+) -> list[PlanRunRecord]:
+    """A plan's open runs, oldest first; with ``overlap`` only those the overlap policy
+    weighs (backfill runs are not: docs/backfill.md)."""
+    query = select(plan_runs).where(
+        plan_runs.c.plan_id == plan_id,
+        plan_runs.c.status.in_(("RUNNING", "ERROR")),
+        plan_runs.c.ended_at.is_(None),
     )
+    if overlap:
+        query = query.where(plan_runs.c.trigger != "backfill")
+    rows = conn.execute(query.order_by(plan_runs.c.created_at, plan_runs.c.id))
     return [PlanRunRecord(**r._mapping) for r in rows]
 
 

@@ -29,6 +29,8 @@ __all__ = [
     "agents",
     "api_keys",
     "audit_records",
+    "backfill_runs",
+    "backfills",
     "events",
     "folders",
     "job_run_output",
@@ -295,6 +297,43 @@ plan_runs = Table(
         sqlite_where=text("ended_at IS NULL"),
         postgresql_where=text("ended_at IS NULL"),
     ),
+)
+
+# a backfill: the fire times of a plan's window in a past range, opened as runs a few at a
+# time (engine/state.py RunState.advance_backfill); fires are fixed when it is created
+backfills = Table(
+    "backfills",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    # no foreign key: the record outlives a deleted plan (it is then cancelled)
+    Column("plan_id", String(36), nullable=False),
+    Column("plan_path", String(700), nullable=False),
+    Column("start", UTCDateTime(), nullable=False),
+    Column("end", UTCDateTime(), nullable=False),
+    Column("max_active", Integer, nullable=False),
+    Column("timezone", String(64), nullable=False),  # the window's, when it was created
+    Column("fires", JSON, nullable=False),  # ISO 8601 UTC fire times, oldest first
+    Column("opened", Integer, nullable=False),  # how many of them have a run
+    Column("state", String(16), nullable=False),  # running | complete | cancelled
+    Column("reason", Text, nullable=True),
+    Column("created_by", String(64), nullable=False),
+    _created(),
+    Column("ended_at", UTCDateTime(), nullable=True),
+    Index(None, "tenant_id", "created_at"),
+    Index(None, "state"),
+)
+
+# the runs a backfill opened (a run belongs to at most one backfill)
+backfill_runs = Table(
+    "backfill_runs",
+    metadata,
+    Column("plan_run_id", String(36), primary_key=True),
+    Column(
+        "backfill_id", String(36), ForeignKey("backfills.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("scheduled_for", UTCDateTime(), nullable=False),
+    Index(None, "backfill_id"),
 )
 
 job_runs = Table(

@@ -199,6 +199,24 @@ def _walk_plans_and_runs(client: TestClient, root: Actor) -> None:
     exported = client.get("/api/v1/audit/export", headers=h, params={"action": "plan."})
     assert exported.status_code == 200, exported.text
 
+    windowed = {**document, "name": "contract-bf", "window": {"cron": "0 0 12 * * ?"}}
+    windowed_plan = _ok(client.post("/api/v1/plans", headers=h, json=windowed), 201)
+    backfill_url = f"/api/v1/plans/{windowed_plan['id']}/backfill"
+    week = {"start": "2026-01-01T00:00:00Z", "end": "2026-01-08T00:00:00Z"}
+    _ok(client.post(backfill_url, headers=h, json={**week, "dry_run": True}))
+    _ok(client.post(f"{url}/backfill", headers=h, json=week), 409)  # no window
+    _ok(client.post(backfill_url, headers=h, json={**week, "max_active": 0}), 422)
+    _ok(client.post("/api/v1/plans/nope/backfill", headers=h, json=week), 404)
+    backfill = _ok(client.post(backfill_url, headers=h, json=week), 201)["backfill"]
+    _ok(client.get("/api/v1/backfills", headers=h, params={"state": "running"}))
+    _ok(client.get("/api/v1/backfills", headers=h, params={"state": "asleep"}), 422)
+    _ok(client.get(f"/api/v1/backfills/{backfill['id']}", headers=h))
+    _ok(client.get("/api/v1/backfills/nope", headers=h), 404)
+    _ok(client.post(f"/api/v1/backfills/{backfill['id']}/cancel", headers=h))
+    _ok(client.post("/api/v1/backfills/nope/cancel", headers=h), 404)
+    _ok(client.delete(f"/api/v1/backfills/{backfill['id']}", headers=h))
+    _ok(client.delete("/api/v1/backfills/nope", headers=h), 404)
+
     _ok(client.delete(url, headers=h), 204)
 
 
