@@ -17,6 +17,7 @@ from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Column,
     ColumnElement,
     Connection,
@@ -403,18 +404,66 @@ def _sqlite_insert(table: Table) -> tuple[str, Callable[[Sequence[Any]], list[tu
     return statement, rows
 
 
-def _bulk_insert(conn: Connection, table: Table, records: Sequence[Any]) -> None:
-    """Insert records (their fields named as the table's columns). On SQLite the values are
-    rendered once and handed to the driver's executemany directly: the scheduler's hot path,
-    where per-value type processing was most of the cost. Elsewhere, SQLAlchemy's
-    executemany."""
+@cache
+def _postgres_copy(table: Table) -> tuple[str, Callable[[Sequence[Any]], list[tuple[Any, ...]]]]:
+    """A ``COPY ... FROM STDIN`` for the table and a function rendering records as its rows:
+    JSON columns as JSON text (what SQLAlchemy's JSON type binds: ``json.dumps``), every other
+    value as it is (psycopg writes text, numbers, booleans and aware datetimes itself)."""
+    names = [c.name for c in table.columns]
+    as_json = [isinstance(c.type, JSON) for c in table.columns]
+    statement = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+    values_of = _getter(names)
+    if not any(as_json):
+        return statement, lambda records: [values_of(record) for record in records]
+
+    def rows(records: Sequence[Any]) -> list[tuple[Any, ...]]:
+        out = []
+        for record in records:
+            out.append(
+                tuple(
+                    _json_text(value) if json_column and value is not None else value
+                    for json_column, value in zip(as_json, values_of(record), strict=True)
+                )
+            )
+        return out
+
+    return statement, rows
+
+
+def _json_text(value: Any) -> str:
+    if not value and isinstance(value, dict | list):
+        return "{}" if isinstance(value, dict) else "[]"
+    return json.dumps(value)
+
+
+def _copy_rows(conn: Connection, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+    """Stream ``rows`` into ``COPY ... FROM STDIN`` on the connection's own psycopg
+    connection, inside its transaction (one round trip for the batch)."""
+    driver: Any = conn.connection.dbapi_connection  # a psycopg.Connection
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _bulk_insert(
+    conn: Connection, table: Table, records: Sequence[Any], *, fast: bool = True
+) -> None:
+    """Insert records (their fields named as the table's columns). The scheduler's hot path,
+    where per-value type processing was most of the cost: on SQLite the values are rendered
+    once and handed to the driver's executemany directly; on PostgreSQL (psycopg) they are
+    streamed with ``COPY``. Elsewhere, or with ``fast=False`` (the plain path the fast ones
+    are tested against), SQLAlchemy's executemany."""
     if not records:
         return
-    if conn.dialect.name != "sqlite":
+    dialect = conn.dialect
+    if fast and dialect.name == "sqlite":
+        statement, rows = _sqlite_insert(table)
+        conn.exec_driver_sql(statement, rows(records))
+    elif fast and dialect.name == "postgresql" and dialect.driver == "psycopg":
+        statement, rows = _postgres_copy(table)
+        _copy_rows(conn, statement, rows(records))
+    else:
         conn.execute(insert(table), [as_values(r) for r in records])
-        return
-    statement, rows = _sqlite_insert(table)
-    conn.exec_driver_sql(statement, rows(records))
 
 
 def get_job_run(
@@ -1059,15 +1108,28 @@ def armed_event_waiters(conn: Connection, tenant_id: str) -> list[JobRunRecord]:
 # --- plans' schedules and statistics ---------------------------------------------------------
 
 
-def due_plans(conn: Connection, now: datetime, limit: int) -> list[PlanRecord]:
-    """Enabled plans whose window is due, locked for this transaction (SKIP LOCKED)."""
-    if conn.dialect.name == "sqlite":  # the scheduler's hot path: no per-value processing
+def due_plans(
+    conn: Connection, now: datetime, limit: int, *, fast: bool = True
+) -> list[PlanRecord]:
+    """Enabled plans whose window is due, locked for this transaction (SKIP LOCKED). On
+    SQLite and PostgreSQL (psycopg) with ``fast`` (the scheduler's hot path), raw SQL with no
+    per-value processing by SQLAlchemy; ``fast=False`` is the plain path it is tested
+    against."""
+    if fast and conn.dialect.name == "sqlite":
         rows = conn.exec_driver_sql(
             f"SELECT {', '.join(_PLAN_COLUMNS)} FROM plans "  # noqa: S608 - our own names
             "WHERE next_fire_time <= ? AND enabled = 1 ORDER BY next_fire_time LIMIT ?",
             (_sqlite_datetime(now), limit),
         )
         return _plans_from_sqlite(rows)
+    if fast and conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        rows = conn.exec_driver_sql(
+            f"SELECT {', '.join(_PLAN_COLUMNS)} FROM plans "  # noqa: S608 - our own names
+            "WHERE next_fire_time <= %s AND enabled ORDER BY next_fire_time LIMIT %s "
+            "FOR UPDATE SKIP LOCKED",
+            (now, limit),
+        )
+        return _plans_from_postgres(rows)
     query = (
         select(plans)
         .where(plans.c.next_fire_time <= now, plans.c.enabled.is_(True))
@@ -1107,6 +1169,21 @@ def _plans_from_sqlite(rows: Iterable[Sequence[Any]]) -> list[PlanRecord]:
     return records
 
 
+def _plans_from_postgres(rows: Iterable[Sequence[Any]]) -> list[PlanRecord]:
+    """Plan records from raw psycopg rows (which come typed: booleans, parsed JSON, aware
+    datetimes in the session's zone, turned to UTC here as SQLAlchemy's type would)."""
+    at = [index for index, name in enumerate(_PLAN_COLUMNS) if name in _PLAN_DATETIMES]
+    records = []
+    for row in rows:
+        values = list(row)
+        for index in at:
+            value = values[index]
+            if value is not None and value.tzinfo is not UTC:
+                values[index] = value.astimezone(UTC)
+        records.append(PlanRecord(*values))
+    return records
+
+
 def set_next_fire(
     conn: Connection, plan_id: str, next_fire: datetime | None, last_fire: datetime | None
 ) -> None:
@@ -1117,13 +1194,27 @@ def set_next_fire(
 
 
 def set_next_fires(
-    conn: Connection, schedule: Sequence[tuple[str, datetime | None, datetime | None]]
+    conn: Connection,
+    schedule: Sequence[tuple[str, datetime | None, datetime | None]],
+    *,
+    fast: bool = True,
 ) -> None:
     """Advance many plans' schedules in one statement: ``(plan_id, next_fire, last_fire)``;
-    a ``None`` last fire keeps the stored one."""
+    a ``None`` last fire keeps the stored one. On PostgreSQL (psycopg) with ``fast``, one
+    ``UPDATE ... FROM unnest(arrays)`` round trip for the batch."""
     if not schedule:
         return
-    if conn.dialect.name == "sqlite":
+    if fast and conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        ids, nexts, lasts = zip(*schedule, strict=True)
+        conn.exec_driver_sql(
+            "UPDATE plans SET next_fire_time = v.next_fire, "
+            "last_fire_time = COALESCE(v.last_fire, plans.last_fire_time) "
+            "FROM unnest(%s::varchar[], %s::timestamptz[], %s::timestamptz[]) "
+            "AS v(id, next_fire, last_fire) WHERE plans.id = v.id",
+            (list(ids), list(nexts), list(lasts)),
+        )
+        return
+    if fast and conn.dialect.name == "sqlite":
         rendered: dict[datetime | None, str | None] = {None: None}
         for _, *pair in schedule:
             for when in pair:
@@ -1156,10 +1247,11 @@ def get_stats(conn: Connection, tenant_id: str, plan_id: str) -> PlanStatsRecord
 
 
 def record_plan_ends(
-    conn: Connection, ends: Sequence[tuple[str, str, str, float, datetime]]
+    conn: Connection, ends: Sequence[tuple[str, str, str, float, datetime]], *, fast: bool = True
 ) -> None:
     """Count finished plan runs ``(tenant_id, plan_id, status, duration, when)`` in their
-    plans' statistics (kept even when history is off), one statement per kind of change."""
+    plans' statistics (kept even when history is off), one statement per kind of change
+    (one upsert on SQLite and PostgreSQL with ``fast``)."""
     if not ends:
         return
     totals: dict[str, dict[str, Any]] = {}
@@ -1182,8 +1274,14 @@ def record_plan_ends(
         row["ended"] += status == "ENDED"
         row["total_duration_seconds"] += duration
         row["last_status"], row["last_run_at"] = status, when
-    if conn.dialect.name == "sqlite":
+    if fast and conn.dialect.name == "sqlite":
         _upsert_stats_sqlite(conn, list(totals.values()))
+        return
+    if fast and conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        conn.exec_driver_sql(
+            _STATS_UPSERT.replace("?", "%s"),
+            [tuple(row[name] for name in _STATS_COLUMNS) for row in totals.values()],
+        )
         return
     ids = list(totals)
     existing: set[str] = set()
