@@ -17,7 +17,8 @@ Four named loops share one :class:`ServerLink`:
   them per their policy) for at most ``report_seconds``, and ends.
 
 When a call fails for want of a server (:class:`ServerUnavailable`), the loop that saw it
-reconnects: capped, jittered backoff, moving round-robin through the server URLs, until a
+reconnects: jittered backoff capped at a heartbeat interval (so the agent is back within
+its lease once the server is), moving round-robin through the server URLs, until a
 ``hello`` (with the job runs still held) succeeds; the other loops wait for that. Running jobs
 keep running meanwhile. When the server refuses the agent (:class:`AgentRefused`: a revoked
 key), every running job is killed and :meth:`AgentRuntime.run` raises.
@@ -179,7 +180,10 @@ class AgentRuntime:
         async with self._reconnecting:
             if generation != self._generation:
                 return
-            backoff = Backoff()
+            # back within a heartbeat of the server's return: a restarted server keeps the
+            # agents' job runs for one lease, then resolves them as lost
+            assert self._session is not None
+            backoff = Backoff(cap=min(10.0, max(0.5, self._session.heartbeat_seconds)))
             _log.warning("agent.disconnected", error=str(error), holding=len(self._attempts))
             while True:
                 self._link.rotate()
