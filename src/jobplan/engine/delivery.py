@@ -61,6 +61,7 @@ def email_subject(message: NotificationRecord) -> str:
         "run_completed": "run completed",
         "run_overdue": "run overdue",
         "job_overdue": f"job '{payload.get('job', '?')}' overdue",
+        "agent_offline": f"job '{payload.get('job', '?')}' waits for an offline agent",
     }.get(message.event, message.event)
     return f"[jobplan] {message.plan_path}: {what}"
 

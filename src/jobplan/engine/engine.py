@@ -505,6 +505,9 @@ class Engine:
             self.state.flag_overdue_job(conn, job_run_id, now)
         self.state.expire_deadlines(conn, now)
         self.state.notify_overdue(conn, now)
+        self.state.watch_agent_waits(
+            conn, now, timedelta(seconds=self.settings.agent_grace_seconds)
+        )
         return store.stop_requests_for(conn, self.node_id)
 
     def _track(self, task: asyncio.Task[None]) -> None:

@@ -21,6 +21,7 @@ from jobplan.store.notifications import FAILED, PENDING
 from jobplan.store.records import JobRunRecord, NotificationRecord, PlanRunRecord
 
 __all__ = [
+    "AGENT_OFFLINE",
     "JOB_OVERDUE",
     "RUN_COMPLETED",
     "RUN_FAILED",
@@ -35,6 +36,9 @@ RUN_FAILED = "run_failed"
 RUN_COMPLETED = "run_completed"
 RUN_OVERDUE = "run_overdue"
 JOB_OVERDUE = "job_overdue"
+#: a job run has waited longer than JOBPLAN_AGENT_GRACE_SECONDS for an agent none of which
+#: is online (told to the plan's ``on_overdue`` recipients)
+AGENT_OFFLINE = "agent_offline"
 
 
 def channel_of(recipient: str) -> str:

@@ -1074,6 +1074,50 @@ class RunState:
         store.set_flags(conn, jr.id, [*jr.flags, "overdue"])
         self._tell_job_overdue(conn, jr, now)
 
+    def watch_agent_waits(self, conn: Connection, now: datetime, grace: timedelta) -> int:
+        """Job runs waiting for their agent: say so in their reason once due for a second
+        ("waiting for agent edge-1"); after ``grace`` with no agent online that could take
+        one, flag it ``agent_offline`` and tell the plan's ``on_overdue`` recipients (once).
+        Returns how many were flagged."""
+        wait = self.unknown_agents_wait
+        store.mark_waiting_for_agents(conn, now - _SEC, unknown_agents_wait=wait)
+        waiting = store.waiting_for_agents_since(conn, now - grace, 200, unknown_agents_wait=wait)
+        if not waiting:
+            return 0
+        online = agent_store.online_targets(
+            conn, {jr.tenant_id for jr in waiting}, now - self.lease
+        )
+        flagged = 0
+        for jr in waiting:
+            if (jr.tenant_id, jr.agent) in online:
+                continue  # an agent that could take it is online (busy): no news
+            run = store.get_plan_run(conn, jr.plan_run_id)
+            if run is None:
+                continue
+            seconds = f"{grace.total_seconds():g}"
+            store.flag_agent_offline(
+                conn,
+                jr.id,
+                [*jr.flags, "agent_offline"] if "agent_offline" not in jr.flags else jr.flags,
+                f"{jr.reason}{store.NONE_ONLINE} for {seconds} s",
+            )
+            document = self.versions.graph(conn, run.plan_version_id).document
+            outbox.insert(
+                conn,
+                notify.messages(
+                    document.notifications,
+                    notify.AGENT_OFFLINE,
+                    run,
+                    now,
+                    status=run.status,
+                    reason=f"job '{jr.job_name}' has been {jr.reason} for {seconds} s, "
+                    "and none that could take it is online",
+                    job_run=jr,
+                ),
+            )
+            flagged += 1
+        return flagged
+
     def _tell_job_overdue(self, conn: Connection, jr: JobRunRecord, now: datetime) -> None:
         run = store.get_plan_run(conn, jr.plan_run_id)
         if run is None:

@@ -19,6 +19,7 @@ __all__ = [
     "list_agents",
     "names_by_id",
     "names_of_live_agents",
+    "online_targets",
     "record_contact",
     "revoke_agent",
     "running_counts",
@@ -171,3 +172,22 @@ def running_counts(conn: Connection, agent_ids: list[str]) -> dict[str, int]:
         .group_by(job_runs.c.owner_node)
     )
     return {owner: int(count) for owner, count in rows}
+
+
+def online_targets(conn: Connection, tenant_ids: set[str], since: datetime) -> set[tuple[str, str]]:
+    """``(tenant_id, target)`` pairs some live agent heard from since ``since`` takes: its
+    name, and ``label:<label>`` for each of its labels."""
+    if not tenant_ids:
+        return set()
+    rows = conn.execute(
+        select(agents.c.tenant_id, agents.c.name, agents.c.labels).where(
+            agents.c.tenant_id.in_(tenant_ids),
+            agents.c.revoked_at.is_(None),
+            agents.c.last_heartbeat >= since,
+        )
+    )
+    out: set[tuple[str, str]] = set()
+    for tenant_id, name, labels in rows:
+        out.add((tenant_id, name))
+        out.update((tenant_id, f"label:{label}") for label in labels or [])
+    return out

@@ -24,9 +24,11 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     delete,
     func,
     insert,
+    literal,
     or_,
     select,
     update,
@@ -682,6 +684,12 @@ def set_flags(conn: Connection, job_run_id: str, flags: list[str]) -> None:
     _set_job_run(conn, job_run_id, {"flags": flags})
 
 
+def flag_agent_offline(conn: Connection, job_run_id: str, flags: list[str], reason: str) -> None:
+    """A job run waiting for an agent none of which is online: flagged, and its reason says
+    so."""
+    _set_job_run(conn, job_run_id, {"flags": flags, "reason": reason})
+
+
 def request_stop(conn: Connection, job_run_id: str) -> None:
     """Ask the node running it to kill it (its control loop acts on this)."""
     _set_job_run(conn, job_run_id, {"stop_requested": True})
@@ -892,6 +900,64 @@ def release_claims_of(conn: Connection, owner: str) -> None:
         .where(job_runs.c.owner_node == owner, job_runs.c.status == "WAITING")
         .values(**_RELEASED)
     )
+
+
+#: The reason of a job run waiting for its agent (docs/agents.md#routing).
+WAITING_FOR_AGENT = "waiting for agent "
+WAITING_FOR_LABEL = "waiting for an agent labelled "
+#: Added to that reason once no agent that could take it has been online for the grace.
+NONE_ONLINE = "; none online"
+
+
+def _waiting_for_agent(unknown_agents_wait: bool, due_before: datetime) -> ColumnElement[bool]:
+    return and_(
+        job_runs.c.agent.is_not(None),
+        job_runs.c.status == "WAITING",
+        job_runs.c.wake_at <= due_before,
+        or_(job_runs.c.lease_until.is_(None), job_runs.c.lease_until < due_before),
+        ~on_server(unknown_agents_wait=unknown_agents_wait),
+    )
+
+
+def mark_waiting_for_agents(
+    conn: Connection, due_before: datetime, *, unknown_agents_wait: bool = False
+) -> int:
+    """Say why routed job runs due since ``due_before`` have not started: "waiting for agent
+    edge-1" or "waiting for an agent labelled linux" (once; one statement)."""
+    label = func.substr(job_runs.c.agent, len(AGENT_LABEL_PREFIX) + 1)
+    reason = case(
+        (job_runs.c.agent.like(f"{AGENT_LABEL_PREFIX}%"), literal(WAITING_FOR_LABEL) + label),
+        else_=literal(WAITING_FOR_AGENT) + job_runs.c.agent,
+    )
+    result = conn.execute(
+        update(job_runs)
+        .where(
+            _waiting_for_agent(unknown_agents_wait, due_before),
+            or_(job_runs.c.reason.is_(None), ~job_runs.c.reason.like("waiting for %agent%")),
+        )
+        .values(reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
+
+
+def waiting_for_agents_since(
+    conn: Connection, due_before: datetime, limit: int, *, unknown_agents_wait: bool = False
+) -> list[JobRunRecord]:
+    """Routed job runs due since ``due_before`` still waiting for their agent and not yet
+    told about (locked; other nodes skip them)."""
+    query = (
+        select(job_runs)
+        .where(
+            _waiting_for_agent(unknown_agents_wait, due_before),
+            job_runs.c.reason.like("waiting for %agent%"),
+            ~job_runs.c.reason.like(f"%{NONE_ONLINE}%"),
+        )
+        .order_by(job_runs.c.wake_at)
+        .limit(limit)
+    )
+    rows = conn.execute(_locking(conn, query, skip_locked=True))
+    return [JobRunRecord(**r._mapping) for r in rows]
 
 
 def running_with_expired_lease(
