@@ -69,6 +69,78 @@ def runs_stop(
     out.print(f"run {run['id']} {run['status']}: {run['reason'] or ''}")
 
 
+@runs_app.command("rerun")
+def runs_rerun(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="Plan run id (a finished or stalled run).")],
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Re-run the failed jobs (the default).")
+    ] = False,
+    all_jobs: Annotated[bool, typer.Option("--all", help="Re-run every job that ran.")] = False,
+    job: Annotated[
+        list[str] | None,
+        typer.Option("--job", "-j", help="Re-run this job (repeat for several)."),
+    ] = None,
+    downstream: Annotated[
+        bool, typer.Option(help="Also re-run every job that depends on them.")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(help="Reopen the run even if its overlap policy forbids it now."),
+    ] = False,
+    output: OutputOption = Format.TABLE,
+) -> None:
+    """Re-run a finished or stalled run in place: only the chosen jobs run again."""
+    if failed + all_jobs + bool(job) > 1:
+        raise fail("choose one of --failed, --all or --job NAME")
+    jobs: str | list[str] = "all" if all_jobs else list(job) if job else "failed"
+    body = {"jobs": jobs, "downstream": downstream, "force": force}
+    result = call(client_of(ctx).post, f"/api/v1/runs/{segment(run_id, 'run id')}/rerun", json=body)
+    emit(output, result, _rerun_text)
+
+
+def _rerun_text(result: dict[str, Any]) -> None:
+    run, rerun = result["run"], result["rerun"]
+    out.print(
+        line(
+            f"re-run {rerun['number']} of run ",
+            bold(run["id"]),
+            f" ({run['plan_path']} {run['version']}, was {rerun['previous_status']}): "
+            f"{', '.join(result['cleared'])} run again; the run is ",
+            bold(run["status"]),
+        ),
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@runs_app.command("reruns")
+def runs_reruns(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="Plan run id.")],
+    output: OutputOption = Format.TABLE,
+) -> None:
+    """List a run's re-runs with the results the jobs had before each."""
+    reruns = call(client_of(ctx).get, f"/api/v1/runs/{segment(run_id, 'run id')}/reruns")
+    emit(output, reruns, _reruns_table)
+
+
+def _reruns_table(items: list[dict[str, Any]]) -> None:
+    grid = table("re-run", "when", "by", "asked", "run was", "jobs before (attempt: status)")
+    for rerun in items:
+        asked = rerun["jobs_requested"]
+        asked = asked if isinstance(asked, str) else ", ".join(asked)
+        grid.add_row(
+            str(rerun["number"]),
+            when(rerun["requested_at"]),
+            rerun["requested_by"],
+            asked + (" + downstream" if rerun["downstream"] else ""),
+            rerun["previous_status"],
+            ", ".join(f"{j['job_name']} {j['attempt']}: {j['status']}" for j in rerun["jobs"]),
+        )
+    out.print(grid)
+
+
 @runs_app.command("status")
 def runs_status(
     ctx: typer.Context,

@@ -71,6 +71,8 @@ __all__ = [
     "RunState",
     "Ticket",
     "actions_allowed",
+    "rerun_refusal",
+    "rerunnable",
 ]
 
 _OPEN = (PlanRunStatus.RUNNING.value, PlanRunStatus.ERROR.value)
@@ -1460,6 +1462,21 @@ _RESUMING = frozenset({JobAction.SKIP, JobAction.RESET, JobAction.RELEASE, JobAc
 _RERUNNABLE = frozenset(
     {JobRunStatus.COMPLETE, JobRunStatus.ERROR, JobRunStatus.KILLED, JobRunStatus.SKIPPED}
 )
+
+
+def rerun_refusal(run: PlanRunRecord, jobs: Sequence[JobRunRecord]) -> str | None:
+    """Why the run cannot be re-run now (queued, running, stopping), or ``None`` if it can
+    (the selection may still be refused)."""
+    try:
+        _check_rerunnable(run, jobs)
+    except Conflict as exc:
+        return exc.message
+    return None
+
+
+def rerunnable(status: str) -> bool:
+    """Whether a job run in ``status`` has a result a re-run would clear."""
+    return status in _RERUNNABLE
 
 
 def _check_rerunnable(run: PlanRunRecord, jobs: Any) -> None:

@@ -9,7 +9,13 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from jobplan.engine.state import RERUN_SELECTIONS, OpenOutcome, RunState
+from jobplan.engine.state import (
+    RERUN_SELECTIONS,
+    OpenOutcome,
+    RunState,
+    rerun_refusal,
+    rerunnable,
+)
 from jobplan.errors import InvalidInput, NotFound
 from jobplan.model import JobAction, JobRunStatus, PlanDocument, PlanRunStatus
 from jobplan.service.audit import audited, record
@@ -29,10 +35,12 @@ __all__ = [
     "OutputView",
     "PlanInstances",
     "PlanStats",
+    "RerunChoices",
     "RerunResult",
     "RunInstance",
     "RunService",
     "RunView",
+    "rerun_choices",
 ]
 
 JOB_ACTIONS = tuple(action.value for action in JobAction)
@@ -58,6 +66,25 @@ class RerunResult:
     view: RunView
     rerun: RerunRecord
     cleared: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class RerunChoices:
+    """What a console may offer to re-run in a run: whether it can be re-run now, whether it
+    has failed jobs, and the job runs (ids) with a result a re-run would clear."""
+
+    allowed: bool
+    failed: bool
+    job_run_ids: frozenset[str]
+
+
+def rerun_choices(caller: Caller, run: PlanRunRecord, jobs: list[JobRunRecord]) -> RerunChoices:
+    """The re-runs ``caller`` may ask for on ``run`` now (none without ``runs:write``); the
+    service checks again when one is asked for."""
+    if not caller.can(Permission.RUNS_WRITE) or rerun_refusal(run, jobs) is not None:
+        return RerunChoices(False, False, frozenset())
+    failed = any(job.status in (JobRunStatus.ERROR, JobRunStatus.KILLED) for job in jobs)
+    return RerunChoices(True, failed, frozenset(j.id for j in jobs if rerunnable(j.status)))
 
 
 @dataclass(frozen=True, slots=True)

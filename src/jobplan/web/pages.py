@@ -14,6 +14,7 @@ from jobplan.model import diff_plans
 from jobplan.service.caller import Permission
 from jobplan.service.cron_preview import preview_cron
 from jobplan.service.overview import JobRunRecord, job_actions, job_names_of, upcoming_fires
+from jobplan.service.runs import rerun_choices
 from jobplan.web.graph import layout_plan
 from jobplan.web.render import page
 from jobplan.web.routing import acting as _acting
@@ -391,6 +392,7 @@ def run_context(session: WebSession, run_id: str) -> dict[str, Any]:
         "bars": _timeline(jobs),
         "can_act": can_act,
         "plan_view": plan_view,
+        "rerun": rerun_choices(caller, view.run, jobs),
     }
 
 
@@ -430,6 +432,25 @@ def run_live(request: Request, session: SessionDep, run_id: str) -> HTMLResponse
 async def stop_run(request: Request, session: SessionDep, run_id: str) -> Response:
     await _acting(request, session)
     await _blocking(session.services.runs.stop, session.caller, run_id)
+    return _after_action(request, f"/runs/{run_id}")
+
+
+@router.post("/runs/{run_id}/rerun")
+async def rerun_run(request: Request, session: SessionDep, run_id: str) -> Response:
+    """Re-run buttons: ``jobs`` = failed | all, or ``job`` = one job's name; the
+    ``downstream`` and ``force`` boxes."""
+    await _acting(request, session)
+    form = await request.form()
+    job, jobs = form.get("job"), form.get("jobs", "failed")
+    selection: str | list[str] = [job] if isinstance(job, str) and job else str(jobs)
+    await _blocking(
+        session.services.runs.rerun,
+        session.caller,
+        run_id,
+        selection,
+        downstream=form.get("downstream") == "on",
+        force=form.get("force") == "on",
+    )
     return _after_action(request, f"/runs/{run_id}")
 
 
