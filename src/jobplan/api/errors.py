@@ -108,7 +108,9 @@ def problem_response(
 
 
 def _location(loc: Sequence[int | str]) -> str:
-    parts = [str(p) for p in loc if p not in ("body",)]
+    # FastAPI puts "body" before the fields of a request body; a field may itself be called
+    # "body" (an HTTP job's), so only the first is dropped
+    parts = [str(p) for p in (loc[1:] if loc and loc[0] == "body" else loc)]
     out = ""
     for part in parts:
         out += f"[{part}]" if part.isdigit() else (f".{part}" if out else part)

@@ -181,6 +181,39 @@ def test_list_filters_and_pagination(client: TestClient, root: Actor) -> None:
             "timezone",
             "Mars/Base",
         ),
+        (
+            sample_plan(parameters=[{"name": "day", "default": "${scheduled_for:%c}"}]),
+            "parameters[0].default",
+            "${scheduled_for:%c}': %c is not allowed in a format",
+        ),
+        (
+            sample_plan(
+                jobs=[
+                    {
+                        "name": "h",
+                        "kind": "http",
+                        "url": "https://example.com/${regoin}",
+                        "body": {"items": ["${tenant}"]},
+                    }
+                ]
+            ),
+            "jobs[0].url",
+            "${regoin}: unknown name 'regoin' (known: scheduled_for,",
+        ),
+        (
+            sample_plan(jobs=[{"name": "h", "kind": "http", "url": "https://${host}/"}]),
+            "jobs[0].url",
+            "not in its scheme or host",
+        ),
+        (
+            sample_plan(
+                jobs=[
+                    {"name": "h", "kind": "http", "url": "https://x.test/", "body": {"a": ["${x"]}}
+                ]
+            ),
+            "jobs[0].body.a[0]",
+            "unterminated reference '${x'",
+        ),
         (sample_plan(surprise=True), "surprise", "not permitted"),
         (sample_plan(version="one"), "version", "MAJOR.MINOR.PATCH"),
         (sample_plan(folder="../etc"), "folder", ".."),
@@ -192,7 +225,7 @@ def test_bad_plan_bodies_are_422_naming_the_field(
     response = client.post("/api/v1/plans", headers=root.headers, json=body)
     assert response.status_code == 422, response.text
     problem = response.json()
-    assert any(_names(e["field"], field) for e in problem["errors"]), problem
+    assert any(_names(e["field"], field) for e in problem["errors"]), problem["errors"]
     assert fragment.lower() in problem["detail"].lower(), problem["detail"]
     assert client.get("/api/v1/plans", headers=root.headers).json() == []  # nothing stored
 
