@@ -72,7 +72,7 @@ class FireContext:
     """What a job knows about the fire it serves."""
 
     scheduled_for: datetime
-    """The fire time, in the window's zone (UTC without a window)."""
+    """The fire time, in the window's zone (the ``UTC`` zone without a window)."""
     previous: datetime | None
     """The window's previous fire (same zone), or None."""
     trigger: str
@@ -97,10 +97,9 @@ class FireContext:
 
     def environment(self) -> dict[str, str]:
         """The ``JOBPLAN_*`` variables of the context."""
-        utc = self.scheduled_for.astimezone(UTC).replace(tzinfo=None)
         return {
             "JOBPLAN_SCHEDULED_FOR": sub.format_time(self.scheduled_for, None),
-            "JOBPLAN_SCHEDULED_FOR_UTC": utc.isoformat(timespec="seconds") + "Z",
+            "JOBPLAN_SCHEDULED_FOR_UTC": sub.format_time(self.scheduled_for.astimezone(UTC), None),
             "JOBPLAN_PREVIOUS_SCHEDULED_FOR": sub.format_time(self.previous, None),
             "JOBPLAN_TRIGGER": self.trigger,
             "JOBPLAN_TENANT": self.tenant,
@@ -136,7 +135,7 @@ def previous_fire(window: Window, cron: CronExpression, before: datetime) -> dat
 
 def _last_fire_before(cron: CronExpression, end: datetime, floor: datetime) -> datetime | None:
     """The last fire in ``[floor, end)``: look back twice as far each time, then forward."""
-    step = timedelta(minutes=1)
+    step = timedelta(seconds=1)
     while True:
         start = max(end - step, floor)
         fire = cron.next_after(start - timedelta(microseconds=1))
@@ -163,7 +162,8 @@ class FireContexts:
 
     def context(self, conn: Connection, run: PlanRunRecord, document: PlanDocument) -> FireContext:
         window = document.window
-        zone = ZoneInfo(window.timezone) if window is not None else UTC
+        # (a zone, not datetime.UTC: only scheduled_for_utc is written with a Z)
+        zone = ZoneInfo(window.timezone if window is not None else "UTC")
         moment = run.scheduled_for or run.created_at
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 __all__ = [
     "CONTEXT_NAMES",
@@ -196,11 +196,14 @@ def render(
 
 
 def format_time(moment: datetime | None, fmt: str | None) -> str:
-    """``moment`` as ISO 8601 to the second (``fmt`` None), or formatted with a checked
-    ``strftime`` format; ``""`` for no moment."""
+    """``moment`` as ISO 8601 to the second (``fmt`` None; a moment whose tzinfo is
+    :data:`datetime.UTC` itself ends in ``Z``, one in a zone with its offset), or formatted
+    with a checked ``strftime`` format; ``""`` for no moment."""
     if moment is None:
         return ""
     if fmt is None:
+        if moment.tzinfo is UTC:
+            return moment.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
         return moment.isoformat(timespec="seconds")
     return moment.strftime(fmt)
 

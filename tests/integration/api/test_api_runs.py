@@ -91,6 +91,22 @@ def test_command_job_runs_with_parameters_as_environment(client: TestClient, roo
     assert stats["last_status"] == "COMPLETE"
 
 
+def test_a_bad_reference_in_run_values_is_refused(client: TestClient, root: Actor) -> None:
+    document = plan("p", [{"name": "a", "kind": "command", "command": "true"}])
+    document["parameters"] = [{"name": "day"}]
+    plan_id = create(client, root, document)
+    response = client.post(
+        f"/api/v1/plans/{plan_id}/runs",
+        headers=root.headers,
+        json={"parameters": {"day": "${scheduled_for:%Y-%m-%d"}},
+    )
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["errors"][0]["field"] == "parameters.day"
+    assert "unterminated reference '${scheduled_for:%Y-%m-%d'" in problem["detail"]
+    assert client.get("/api/v1/runs", headers=root.headers).json() == []
+
+
 def test_unknown_parameter_is_refused(client: TestClient, root: Actor) -> None:
     plan_id = create(client, root, plan("p", [{"name": "a", "kind": "command", "command": "true"}]))
     response = client.post(

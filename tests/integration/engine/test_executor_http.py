@@ -190,6 +190,31 @@ def test_text_body_is_sent_as_is_with_the_jobs_content_type() -> None:
     assert echoed["body"] == "<a>café</a>"
 
 
+def test_escapes_are_sent_as_literal_text() -> None:
+    """The engine resolves references before a job reaches the executor; what is left are
+    ``$${`` escapes, sent as ``${`` (in headers, text and JSON bodies alike)."""
+    echoed = json.loads(
+        call(
+            "/echo",
+            method="POST",
+            headers={"X-Raw": "$${HOME} $HOME"},
+            body={"t": "$${x}", "n": [1, "$${y}"]},
+        ).output
+    )
+    assert echoed["headers"]["X-Raw"] == "${HOME} $HOME"
+    assert json.loads(echoed["body"]) == {"t": "${x}", "n": [1, "${y}"]}
+    echoed = json.loads(call("/echo", method="POST", body="cost: $${price}").output)
+    assert echoed["body"] == "cost: ${price}"
+
+
+def test_an_unresolved_reference_fails_without_a_request() -> None:
+    result = call("/echo", headers={"X-Region": "${REGION}"})
+    assert not result.succeeded and result.http_status is None
+    assert result.reason == (
+        "${REGION}: reference not resolved (the engine resolves references when the job starts)"
+    )
+
+
 def test_text_body_defaults_to_plain_text() -> None:
     echoed = json.loads(call("/echo", method="POST", body="hello").output)
     assert echoed["headers"]["Content-Type"] == "text/plain; charset=utf-8"

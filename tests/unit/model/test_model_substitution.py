@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,7 +20,11 @@ def _resolve(secrets: dict[str, str] | None = None) -> sub.Resolve:
     lookup = {"secret": (secrets or {}).__getitem__}
     return sub.resolver(
         {"trigger": "schedule", "tenant": "acme", "region": "eu west"},
-        {"scheduled_for": FIRE, "previous_scheduled_for": None},
+        {
+            "scheduled_for": FIRE,
+            "scheduled_for_utc": FIRE.astimezone(UTC),
+            "previous_scheduled_for": None,
+        },
         lookup,
     )
 
@@ -30,6 +34,7 @@ def _resolve(secrets: dict[str, str] | None = None) -> sub.Resolve:
     [
         ("plain", "plain"),
         ("${scheduled_for}", "2026-03-29T03:00:00+01:00"),
+        ("${scheduled_for_utc} ${scheduled_for_utc:%H:%M}", "2026-03-29T02:00:00Z 02:00"),
         (
             "day=${scheduled_for:%Y-%m-%d} at ${scheduled_for:%H%M %z %Z}",
             "day=2026-03-29 at 0300 +0100 BST",
