@@ -24,6 +24,7 @@ from jobplan.engine.executors import (
     HttpExecutor,
     OutputSink,
 )
+from jobplan.service.backfills import BackfillService
 from jobplan.settings import Settings
 from jobplan.store import Database
 from support.api import wait_for
@@ -117,6 +118,7 @@ def test_commands_and_http_calls_know_the_fire_they_serve(
     database: Database, tmp_path: Path, receiver: tuple[str, list[dict[str, Any]]]
 ) -> None:
     base, received = receiver
+    received.clear()
     h = Harness(database)
     plan = h.plan("nightly", **_plan(base, tmp_path))
     # the run of the fire at FIRE, opened as the scheduler does; the window then stays quiet
@@ -137,6 +139,21 @@ def test_commands_and_http_calls_know_the_fire_they_serve(
         assert outcome.run is not None
         manual = outcome.run
         wait_for(lambda: h.status(manual) == "COMPLETE", 30, "the manual run")
+        # a backfill of three days, across the DST change: two fires (the 29th had no 02:30)
+        backfills = BackfillService(database, h.state, h.plans)
+        backfills.create(
+            h.caller,
+            "nightly",
+            datetime(2026, 3, 28, tzinfo=PARIS),
+            datetime(2026, 3, 31, tzinfo=PARIS),
+            max_active=2,
+        )
+        wait_for(
+            lambda: len([r for r in h.runs_of(plan, "COMPLETE") if r.trigger == "backfill"]) == 2,
+            30,
+            "both backfilled runs",
+        )
+        backfilled = [r for r in h.runs_of(plan, "COMPLETE") if r.trigger == "backfill"]
 
     # the scheduled fire, served across the DST change
     lines = h.read_output(h.job(scheduled, "show")).splitlines()
@@ -171,3 +188,30 @@ def test_commands_and_http_calls_know_the_fire_they_serve(
     call = by_trigger["manual"]
     assert call["headers"]["X-Day"] == served.strftime("%Y-%m-%d")
     assert json.loads(call["body"])["quote"] == QUOTE
+
+    # each backfilled run serves its own fire time
+    shown = sorted(tuple(h.read_output(h.job(run, "show")).splitlines()) for run in backfilled)
+    assert [lines[:6] for lines in shown] == [
+        (
+            "2026-03-28T02:30:00+01:00",
+            "2026-03-28T01:30:00Z",
+            "2026-03-27T02:30:00+01:00",
+            "backfill",
+            "acme",
+            "2026-03-28",
+        ),
+        (
+            "2026-03-30T02:30:00+02:00",
+            "2026-03-30T00:30:00Z",
+            "2026-03-28T02:30:00+01:00",
+            "backfill",
+            "acme",
+            "2026-03-30",
+        ),
+    ]
+    days = sorted(
+        r["headers"]["X-Day"]
+        for r in received
+        if parse_qs(urlsplit(r["target"]).query)["t"] == ["backfill"]
+    )
+    assert days == ["2026-03-28", "2026-03-30"]
