@@ -15,6 +15,7 @@ from jobplan.cli.admin import db_app, users_app
 from jobplan.cli.agent import agent
 from jobplan.cli.agents import agents_app
 from jobplan.cli.audit import audit_app
+from jobplan.cli.backfills import register as register_backfills
 from jobplan.cli.client import ApiClient, load_connection
 from jobplan.cli.nodes import nodes
 from jobplan.cli.notifications import notifications_app
@@ -38,6 +39,7 @@ app = typer.Typer(
 PLANS, OPERATIONS, SERVER = "Plans and runs", "Operating the server", "This machine"
 app.command("apply", rich_help_panel=PLANS)(apply)
 app.add_typer(plans_app, name="plans", rich_help_panel=PLANS)
+register_backfills(runs_app)
 app.add_typer(runs_app, name="runs", rich_help_panel=PLANS)
 app.command("export", rich_help_panel=PLANS)(export_bundle)
 app.command("import", rich_help_panel=PLANS)(import_bundle)
