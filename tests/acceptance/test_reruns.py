@@ -33,7 +33,7 @@ def _plan(log: Path, ok: Path, name: str = "nightly") -> dict[str, Any]:
         "policies": {"on_error": "end"},
         "jobs": [
             step("extract"),
-            step("load", f"; test -f {ok}", depends_on="extract"),
+            step("load", f"; echo try $(grep -c load {log}); test -f {ok}", depends_on="extract"),
             step("report", depends_on="load"),
             step("audit"),
         ],
@@ -157,6 +157,14 @@ def test_console_buttons_rerun_failed_one_job_with_downstream_and_all(
         assert _ended(http, run_id) == "COMPLETE"
         assert _executions(log) == {"extract": 2, "load": 4, "report": 3, "audit": 2}
         expect(state).to_have_attribute("data-run-status", "COMPLETE")
+        # the history: each re-run, and every attempt's output, one click away
+        expect(page.locator("[data-rerun]")).to_have_count(3)
+        first = page.locator('[data-rerun="1"]')
+        expect(first).to_contain_text("load attempt 1: ERROR")
+        first.get_by_role("link", name="load attempt 1").click()
+        expect(page.locator("#output")).to_have_text("try 1\n")
+        page.get_by_role("link", name="attempt 3").click()
+        expect(page.locator("#output")).to_have_text("try 3\n")
         reruns = http.get(f"/api/v1/runs/{run_id}/reruns").json()
         assert [(r["jobs_requested"], r["downstream"]) for r in reruns] == [
             ("failed", False),

@@ -1218,6 +1218,9 @@ class RunState:
         armed. Raises :class:`Conflict` otherwise, when its plan version is gone, when the
         selection clears nothing, or (unless ``force``) when reopening an ended run would
         break its overlap policy; :class:`InvalidInput` for unknown or no job names."""
+        # the plan's row first, then the run's (the scheduler's order): the scheduler passes
+        # the plan over until this commits, so a fire cannot slip past the overlap check
+        plan_store.get_plan(conn, run.tenant_id, run.plan_id, lock=True)
         locked = store.get_plan_run(conn, run.id, lock=True)
         if locked is None:
             raise Conflict(f"plan run {run.id} no longer exists")

@@ -377,7 +377,7 @@ class RunService:
         _check_rerun_jobs(jobs)
         now = datetime.now(UTC)
         with self._db.transaction() as conn:
-            run = self._run(conn, caller, run_id, lock=True)
+            run = self._run(conn, caller, run_id)  # locked by the state, after its plan
             outcome = self._state.rerun_plan_run(
                 conn,
                 run,

@@ -393,6 +393,7 @@ def run_context(session: WebSession, run_id: str) -> dict[str, Any]:
         "can_act": can_act,
         "plan_view": plan_view,
         "rerun": rerun_choices(caller, view.run, jobs),
+        "reruns": services.runs.reruns(caller, run_id),
     }
 
 
@@ -469,13 +470,19 @@ def _after_action(request: Request, target: str) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
+#: An attempt number, as the job-run page and its download take it (``?attempt=``).
+AttemptQuery = Annotated[int | None, Query(ge=1, le=1000)]
+
+
 @router.get("/job-runs/{job_run_id}")
-def job_run_page(request: Request, session: SessionDep, job_run_id: str) -> HTMLResponse:
+def job_run_page(
+    request: Request, session: SessionDep, job_run_id: str, attempt: AttemptQuery = None
+) -> HTMLResponse:
     _viewing(request, session)
     services, caller = session.services, session.caller
     job_run = services.runs.job_run(caller, job_run_id)
     run = services.runs.get(caller, job_run.plan_run_id).run
-    output = services.runs.output(caller, job_run_id)
+    output = services.runs.output(caller, job_run_id, attempt=attempt)
     return page(
         request,
         "job_run.html",
@@ -488,9 +495,11 @@ def job_run_page(request: Request, session: SessionDep, job_run_id: str) -> HTML
 
 
 @router.get("/job-runs/{job_run_id}/output.txt")
-def job_run_output(request: Request, session: SessionDep, job_run_id: str) -> Response:
+def job_run_output(
+    request: Request, session: SessionDep, job_run_id: str, attempt: AttemptQuery = None
+) -> Response:
     _viewing(request, session)
-    output = session.services.runs.output(session.caller, job_run_id)
+    output = session.services.runs.output(session.caller, job_run_id, attempt=attempt)
     return PlainTextResponse(
         output.text,
         headers={

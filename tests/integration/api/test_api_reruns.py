@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from support.api import Actor, job_of, run_detail, wait_for
+from support.api import ROOT_PASSWORD, ROOT_USER, Actor, job_of, run_detail, wait_for
 
 
 def _plan(client: TestClient, actor: Actor, log: Path, check: str, **extra: Any) -> str:
@@ -173,3 +173,23 @@ def test_a_stalled_run_is_rerun_and_a_running_one_is_refused(
     missing = client.post("/api/v1/runs/nope/rerun", headers=root.headers, json={})
     assert missing.status_code == 404
     assert _executions(log) == {"extract": 1, "load": 2, "report": 1, "audit": 1}
+
+    # an ended run reopened: the Ikasan dialect shows it as the running instance it now is
+    go.unlink()
+    assert _rerun(client, root, run_id, jobs=["load"]).status_code == 200
+    wait_for(
+        lambda: job_of(run_detail(client, root, run_id), "load")["status"] == "RUNNING",
+        what="load to run a third time",
+    )
+    ikasan = "/rest/context/status/ops~nightly/nightly"
+    assert client.get(ikasan, auth=(ROOT_USER, ROOT_PASSWORD)).text == "RUNNING"
+    assert client.get(f"{ikasan}/load", auth=(ROOT_USER, ROOT_PASSWORD)).text == "RUNNING"
+    assert client.get(f"{ikasan}/report", auth=(ROOT_USER, ROOT_PASSWORD)).text == "COMPLETE"
+    instance = client.get(
+        "/rest/context/status/json/ops~nightly/nightly", auth=(ROOT_USER, ROOT_PASSWORD)
+    ).json()[run_id]
+    assert instance["status"] == "RUNNING" and instance["endTime"] == 0
+    go.touch()
+    assert _ended(client, root, run_id)["status"] == "COMPLETE"
+    assert client.get(ikasan, auth=(ROOT_USER, ROOT_PASSWORD)).text == "COMPLETE"
+    assert _executions(log) == {"extract": 1, "load": 3, "report": 1, "audit": 1}
