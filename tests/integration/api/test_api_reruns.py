@@ -10,7 +10,15 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from support.api import ROOT_PASSWORD, ROOT_USER, Actor, job_of, run_detail, wait_for
+from support.api import (
+    ROOT_PASSWORD,
+    ROOT_USER,
+    Actor,
+    job_of,
+    make_user,
+    run_detail,
+    wait_for,
+)
 
 
 def _plan(client: TestClient, actor: Actor, log: Path, check: str, **extra: Any) -> str:
@@ -172,6 +180,10 @@ def test_a_stalled_run_is_rerun_and_a_running_one_is_refused(
     assert _rerun(client, root, run_id, jobs="all", extra=1).status_code == 422
     missing = client.post("/api/v1/runs/nope/rerun", headers=root.headers, json={})
     assert missing.status_code == 404
+    viewer = make_user(client, root, "vera", "viewer")
+    assert _rerun(client, viewer, run_id, jobs="all").status_code == 403
+    readable = client.get(f"/api/v1/runs/{run_id}/reruns", headers=viewer.headers).json()
+    assert [r["number"] for r in readable] == [1], "viewers read the history"
     assert _executions(log) == {"extract": 1, "load": 2, "report": 1, "audit": 1}
 
     # an ended run reopened: the Ikasan dialect shows it as the running instance it now is
