@@ -77,3 +77,13 @@ def test_a_second_node_skips_a_backfill_being_advanced(h: Harness, database_url:
             assert h.state.advance_backfills(second, at(1)) == 0, "locked: skipped"
     assert h.tx(lambda c: h.state.advance_backfills(c, at(2))) == 0, "two are open: none more"
     assert len(h.runs_of(plan)) == 2
+
+
+def test_deleting_the_plan_cancels_its_running_backfill(h: Harness) -> None:
+    plan = h.plan(jobs=[cmd("a")], window={"cron": "0 0 0 * * ?"})
+    backfill_id = _backfill(h, plan, fires=2, max_active=1)
+    h.plans.delete(h.caller, plan.id)
+    assert h.tx(lambda c: h.state.advance_backfills(c, at(1))) == 0
+    record = h.tx(lambda c: store.get_backfill(c, backfill_id))
+    assert record is not None
+    assert (record.state, record.reason, record.opened) == ("cancelled", "the plan was deleted", 0)
