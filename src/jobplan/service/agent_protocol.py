@@ -79,9 +79,9 @@ class AgentHub:
 
     def event(self) -> asyncio.Event:
         """The event the next :meth:`wake` sets (call from the event loop)."""
-        self._loop = asyncio.get_running_loop()
-        if self._event is None:
-            self._event = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        if self._event is None or loop is not self._loop:  # (a new loop: a restarted app)
+            self._loop, self._event = loop, asyncio.Event()
         return self._event
 
     def wake(self) -> None:
@@ -283,7 +283,7 @@ class AgentProtocol:
                     held.append((job_run_id, attempt))
                 else:
                     refused.setdefault(job_run_id, why)
-            sizes = store.output_sizes(conn, held)
+            sizes = store.output_sizes(conn, held, [c.seq for c in request.chunks])
             accepted = 0
             inserts: list[tuple[str, int, int, str]] = []
             for chunk in sorted(request.chunks, key=lambda c: (c.job_run_id, c.attempt, c.seq)):

@@ -862,10 +862,13 @@ def has_due_for_agent(
 
 
 def extend_leases(conn: Connection, owner: str, lease_until: datetime) -> None:
-    """Extend the leases of every job run ``owner`` (a node or an agent) holds: running, or
-    claimed for a file poll."""
+    """Extend the leases of the job runs ``owner`` (an agent) is running (found through the
+    status index, as a node's heartbeat finds its own; a file poll's short claim is not
+    renewed: a poll outliving the lease may be handed out again, which is harmless)."""
     conn.execute(
-        update(job_runs).where(job_runs.c.owner_node == owner).values(lease_until=lease_until)
+        update(job_runs)
+        .where(job_runs.c.status == "RUNNING", job_runs.c.owner_node == owner)
+        .values(lease_until=lease_until)
     )
 
 
@@ -875,6 +878,7 @@ def extend_agent_leases(conn: Connection, lease_until: datetime) -> int:
     result = conn.execute(
         update(job_runs)
         .where(
+            job_runs.c.status == "RUNNING",
             job_runs.c.owner_node.in_(select(agents.c.id)),
             or_(job_runs.c.lease_until.is_(None), job_runs.c.lease_until < lease_until),
         )
@@ -1081,25 +1085,35 @@ def append_output(
 
 
 def output_sizes(
-    conn: Connection, keys: Sequence[tuple[str, int]]
+    conn: Connection, keys: Sequence[tuple[str, int]], seqs: Sequence[int]
 ) -> dict[tuple[str, int], tuple[int, set[int]]]:
-    """For each ``(job_run_id, attempt)``: the characters of output stored and the seqs."""
+    """For each ``(job_run_id, attempt)``: the characters of output stored, and which of
+    ``seqs`` it already has."""
     out: dict[tuple[str, int], tuple[int, set[int]]] = {key: (0, set()) for key in keys}
     ids = sorted({job_run_id for job_run_id, _ in keys})
+    wanted = sorted(set(seqs))
     for start in range(0, len(ids), 500):
-        rows = conn.execute(
+        some = ids[start : start + 500]
+        sizes = conn.execute(
             select(
                 job_run_output.c.job_run_id,
                 job_run_output.c.attempt,
-                job_run_output.c.seq,
-                func.length(job_run_output.c.chunk),
-            ).where(job_run_output.c.job_run_id.in_(ids[start : start + 500]))
+                func.sum(func.length(job_run_output.c.chunk)),
+            )
+            .where(job_run_output.c.job_run_id.in_(some))
+            .group_by(job_run_output.c.job_run_id, job_run_output.c.attempt)
         )
-        for job_run_id, attempt, seq, size in rows:
-            known = out.get((job_run_id, attempt))
-            if known is not None:
-                known[1].add(seq)
-                out[(job_run_id, attempt)] = (known[0] + int(size or 0), known[1])
+        for job_run_id, attempt, size in sizes:
+            if (job_run_id, attempt) in out:
+                out[(job_run_id, attempt)] = (int(size or 0), set())
+        known = conn.execute(
+            select(
+                job_run_output.c.job_run_id, job_run_output.c.attempt, job_run_output.c.seq
+            ).where(job_run_output.c.job_run_id.in_(some), job_run_output.c.seq.in_(wanted))
+        )
+        for job_run_id, attempt, seq in known:
+            if (job_run_id, attempt) in out:
+                out[(job_run_id, attempt)][1].add(seq)
     return out
 
 

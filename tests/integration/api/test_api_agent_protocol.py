@@ -407,6 +407,7 @@ def test_a_server_restart_leaves_agent_held_job_runs_to_their_agent(
             first, root, [{"name": "a", "kind": "command", "command": "x", "agent": "edge-1"}]
         )
         [assignment] = _claim(first, agent)["assignments"]
+        assert _call(first, agent, "claim", {"free": 1, "wait_seconds": 0.2})["assignments"] == []
     with services.database.transaction() as conn:  # the downtime outlasted the lease
         conn.execute(update(job_runs).values(lease_until=datetime(2000, 1, 1, tzinfo=UTC)))
     restarted = datetime.now(UTC)
@@ -422,6 +423,8 @@ def test_a_server_restart_leaves_agent_held_job_runs_to_their_agent(
             {**HELLO, "holding": [{"job_run_id": assignment["job_run_id"], "attempt": 1}]},
         )
         assert hello["drop"] == []
+        # a claim waits in the new application's event loop (nothing is due)
+        assert _call(second, agent, "claim", {"free": 1, "wait_seconds": 0.2})["assignments"] == []
         result = {"job_run_id": assignment["job_run_id"], "attempt": 1, "succeeded": True}
         outcomes = [
             _call(second, agent, "results", {"results": [result]})["results"][0]["outcome"]
