@@ -31,6 +31,12 @@ class Settings(BaseSettings):
         default=None,
         description="JWT signing key; default is a key generated into <home>/secret.key.",
     )
+    secrets_key: str | None = Field(
+        default=None,
+        description="Key that encrypts secret values at rest: base64 of 32 bytes (several, "
+        "separated by commas, while rotating: the first encrypts); default is a key "
+        "generated into <home>/secrets.key.",
+    )
     admin_user: str | None = None
     admin_password: str | None = None
     admin_tenant: str = "default"

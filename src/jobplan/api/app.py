@@ -36,6 +36,7 @@ from jobplan.api.routers import (
     plans,
     registry,
     runs,
+    secrets,
     tenants,
     transfers,
     users,
@@ -129,6 +130,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(agents.router)
     app.include_router(agent_protocol.router)
     app.include_router(backfills.router)
+    app.include_router(secrets.router)
     app.include_router(audit.router)
     app.include_router(diem.router)
     app.include_router(ikasan.router)

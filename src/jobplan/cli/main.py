@@ -22,6 +22,7 @@ from jobplan.cli.notifications import notifications_app
 from jobplan.cli.output import Format, OutputOption, bold, emit, err, fail, line, out
 from jobplan.cli.remote import apply, keys_app, plans_app
 from jobplan.cli.runs import runs_app
+from jobplan.cli.secrets import secrets_app
 from jobplan.cli.services import services_app
 from jobplan.cli.transfers import export_bundle, import_bundle
 from jobplan.errors import JobplanError
@@ -50,6 +51,7 @@ app.add_typer(keys_app, name="keys", rich_help_panel=OPERATIONS)
 app.add_typer(audit_app, name="audit", rich_help_panel=OPERATIONS)
 app.command("nodes", rich_help_panel=OPERATIONS)(nodes)
 app.add_typer(agents_app, name="agents", rich_help_panel=OPERATIONS)
+app.add_typer(secrets_app, name="secrets", rich_help_panel=OPERATIONS)
 app.add_typer(db_app, name="db", rich_help_panel=SERVER)
 app.command("agent", rich_help_panel=SERVER)(agent)
 

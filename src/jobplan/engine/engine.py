@@ -22,7 +22,7 @@ import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from types import TracebackType
@@ -41,6 +41,7 @@ from jobplan.engine.executors.base import (
     Executor,
 )
 from jobplan.engine.filewatch import poll_files
+from jobplan.engine.masking import Masker, StreamMasker
 from jobplan.engine.scheduler import WindowScheduler
 from jobplan.engine.state import RunState, Ticket
 from jobplan.engine.writer import Writer
@@ -86,15 +87,29 @@ class _Running:
     truncated: bool = False
     overdue: bool = False
     capture: OutputCapture = field(init=False)
+    masker: Masker = field(init=False)
+    _masking: StreamMasker = field(init=False)
 
     def __post_init__(self) -> None:
         # head and tail of everything written, for an attempt killed before its executor
         # could return its own (an operator's kill cancels the execution)
         self.capture = OutputCapture(self.limit, NULL_SINK, keep_tail=True)
+        # the attempt's secret values, masked in whatever it writes, whichever executor
+        self.masker = Masker(self.ticket.secrets)
+        self._masking = self.masker.stream()
 
     def write(self, chunk: str) -> None:
-        """Live output for followers, kept up to the cap (the final record keeps the tail
-        too: see :meth:`Engine._finish_tx`)."""
+        """Live output for followers, masked and kept up to the cap (the final record keeps
+        the tail too: see :meth:`Engine._finish_tx`)."""
+        self._append(self._masking.feed(chunk))
+
+    def end_output(self) -> None:
+        """The attempt wrote its last chunk: let out what masking held back."""
+        self._append(self._masking.flush())
+
+    def _append(self, chunk: str) -> None:
+        if not chunk:
+            return
         self.capture.feed(chunk.encode())
         if self.kept >= self.limit:
             self.truncated = True
@@ -396,7 +411,9 @@ class Engine:
         ticket = running.ticket
         job_run = ticket.job_run
         try:
-            if executor is None:
+            if ticket.failure is not None:
+                result = ExecutionResult(succeeded=False, reason=ticket.failure)
+            elif executor is None:
                 result = ExecutionResult(
                     succeeded=False, reason=f"no executor for job kind '{ticket.job.kind}'"
                 )
@@ -409,6 +426,7 @@ class Engine:
                     timeout_seconds=ticket.timeout_seconds,
                     output_limit_bytes=self.settings.output_limit_bytes,
                     tenant_id=job_run.tenant_id,
+                    secrets=ticket.secrets,
                 )
                 async with self._slots:
                     self.metrics.job_started(job_run.wake_at or job_run.queued_at, self.clock())
@@ -430,6 +448,8 @@ class Engine:
         self, running: _Running, result: ExecutionResult, now: datetime, conn: Connection
     ) -> bool:
         job_run = running.ticket.job_run
+        result = _masked(result, running.masker)
+        running.end_output()
         start, chunks = running.take()
         if running.truncated and result.output:
             # live output kept only the head; the executor's result keeps head and tail,
@@ -518,6 +538,7 @@ class Engine:
         if running.task is not None:
             with suppress(asyncio.CancelledError):
                 await running.task
+        running.end_output()
         capture = running.capture
         capture.finish()
         result = ExecutionResult(
@@ -632,6 +653,15 @@ class Engine:
             outbox.mark_retry(
                 conn, message.id, self.node_id, attempts, error, now + timedelta(seconds=delay)
             )
+
+
+def _masked(result: ExecutionResult, masker: Masker) -> ExecutionResult:
+    """``result`` with the attempt's secret values masked in its reason and output: what
+    reaches the database (and so every page, log line, notification and export) is clean."""
+    if not masker:
+        return result
+    reason = masker.mask(result.reason) if result.reason is not None else None
+    return replace(result, reason=reason, output=masker.mask(result.output))
 
 
 def _heartbeat_every(settings: Settings) -> float:

@@ -60,6 +60,7 @@ from jobplan.store.records import (
     PlanRunRecord,
     RerunRecord,
 )
+from jobplan.store.secret_box import SecretBox
 
 __all__ = [
     "ACTIONS",
@@ -96,6 +97,12 @@ class Ticket:
     job: Job
     environment: dict[str, str]
     timeout_seconds: float | None
+    secrets: tuple[str, ...] = ()
+    """The secret values resolved into ``environment`` or the request: masked (``***``) in
+    everything the attempt produces."""
+    failure: str | None = None
+    """Why the attempt cannot start (a secret it refers to is missing): the job run fails
+    with this reason without being executed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +171,9 @@ class RunState:
         #: (``contexts.namespaces["secret"] = ...``) before the engine starts
         self.contexts = FireContexts(self.crons)
         self.metrics = metrics if metrics is not None else Metrics()
+        #: opens the secrets jobs refer to (``${secret:NAME}``) when they start; None: a
+        #: job referring to one fails, saying that this node holds no secrets key
+        self.secret_box: SecretBox | None = None
 
     def _job_ended(
         self,

@@ -28,10 +28,19 @@ class Permission(StrEnum):
     METRICS_READ = "metrics:read"
     AGENTS_READ = "agents:read"
     AGENTS_WRITE = "agents:write"
+    SECRETS_READ = "secrets:read"
+    SECRETS_WRITE = "secrets:write"
 
 
-_VIEWER = {Permission.PLANS_READ, Permission.RUNS_READ, Permission.KEYS_READ}
-_OPERATOR = _VIEWER | {Permission.RUNS_WRITE, Permission.KEYS_WRITE}
+# secrets: who reads plans reads the names of the secrets they refer to (never a value: no
+# permission reads a value back); operators set, replace and delete them
+_VIEWER = {
+    Permission.PLANS_READ,
+    Permission.RUNS_READ,
+    Permission.KEYS_READ,
+    Permission.SECRETS_READ,
+}
+_OPERATOR = _VIEWER | {Permission.RUNS_WRITE, Permission.KEYS_WRITE, Permission.SECRETS_WRITE}
 _SUPERVISOR = _OPERATOR | {
     Permission.PLANS_WRITE,
     Permission.USERS_READ,

@@ -23,6 +23,7 @@ from jobplan.service.overview import OverviewService
 from jobplan.service.plans import PlanService
 from jobplan.service.registry import ServiceRegistry
 from jobplan.service.runs import RunService
+from jobplan.service.secrets import SecretService
 from jobplan.service.security import PasswordHasher, load_or_create_signing_key
 from jobplan.service.tenants import TenantService
 from jobplan.service.transfers import TransferService
@@ -30,6 +31,7 @@ from jobplan.service.users import UserService
 from jobplan.service.voltmx import VoltMxJobService
 from jobplan.settings import Settings
 from jobplan.store import Database
+from jobplan.store.secret_box import load_key_ring
 
 __all__ = ["Services"]
 
@@ -74,6 +76,9 @@ class Services:
             unknown_agents=settings.unknown_agents,
             on_revoked=lambda: self.runs.notify(),  # the engine and waiting agents look again
         )
+        # the key that seals secret values, outside the database; the engine opens them
+        self.secrets = SecretService(database, load_key_ring(settings.home, settings.secrets_key))
+        self.state.secret_box = self.secrets.box
         self.plans = PlanService(database)
         self.runs = RunService(database, self.state, self.plans)
         self.backfills = BackfillService(database, self.state, self.plans)

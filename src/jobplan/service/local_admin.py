@@ -14,13 +14,20 @@ from sqlalchemy import Connection
 from jobplan.errors import AlreadyExists, InvalidInput, JobplanError, NotFound
 from jobplan.model import Role
 from jobplan.service import audit
+from jobplan.service.secrets import reencrypt, rotate_key_file
 from jobplan.service.security import PasswordHasher
 from jobplan.service.validation import check_password, check_slug, check_username
 from jobplan.settings import Settings
 from jobplan.store import Database, accounts
 from jobplan.store.records import UserRecord
+from jobplan.store.secret_box import load_key_ring
 
-__all__ = ["create_user_locally", "reset_password_locally", "upgrade_database"]
+__all__ = [
+    "create_user_locally",
+    "reset_password_locally",
+    "rotate_secrets_key_locally",
+    "upgrade_database",
+]
 
 
 @contextmanager
@@ -172,3 +179,20 @@ def _account(conn: Connection, username: str, tenant: str | None) -> tuple[UserR
             field="tenant",
         )
     return named[0]
+
+
+def rotate_secrets_key_locally(settings: Settings) -> tuple[str, int, bool]:
+    """Rotate the key that seals secret values; returns the current key's id, how many
+    secrets were sealed anew, and whether the key came from ``JOBPLAN_SECRETS_KEY``.
+
+    With ``JOBPLAN_SECRETS_KEY`` set (the new key first, the old ones after it): every secret
+    is sealed anew under its first key. Without it: ``<home>/secrets.key`` gets a new key and
+    every secret is sealed anew under it (see :func:`~jobplan.service.secrets.rotate_key_file`).
+    """
+    with _open(settings) as database:
+        if settings.secrets_key and settings.secrets_key.strip():
+            box = load_key_ring(settings.home, settings.secrets_key)
+            changed, _ = reencrypt(database, box)
+            return box.current_key_id, changed, True
+        key_id, changed = rotate_key_file(database, settings.home)
+        return key_id, changed, False

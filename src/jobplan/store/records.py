@@ -23,6 +23,7 @@ __all__ = [
     "PlanVersionRecord",
     "RefreshTokenRecord",
     "RerunRecord",
+    "SecretRecord",
     "TenantRecord",
     "TransferJobRecord",
     "UserRecord",
@@ -340,3 +341,18 @@ class AuditRecord:
     changes: list[dict[str, Any]] | None
     request_id: str | None = None
     """The ``X-Request-ID`` of the request that caused it (``None`` outside HTTP)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRecord:
+    """A secret as stored: its value sealed under the key ``key_id`` (never the value)."""
+
+    id: str
+    tenant_id: str
+    name: str
+    key_id: str
+    sealed: bytes
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str

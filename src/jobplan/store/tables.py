@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -47,6 +48,7 @@ __all__ = [
     "plan_versions",
     "plans",
     "refresh_tokens",
+    "secrets",
     "service_registry",
     "tenants",
     "transfer_jobs",
@@ -171,6 +173,24 @@ agents = Table(
         sqlite_where=text("revoked_at IS NULL"),
         postgresql_where=text("revoked_at IS NULL"),
     ),
+)
+
+secrets = Table(
+    "secrets",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(128), nullable=False),
+    # the value, sealed with AES-256-GCM (store/secret_box.py) under the key named key_id;
+    # the key itself is never in the database
+    Column("key_id", String(16), nullable=False),
+    Column("sealed", LargeBinary, nullable=False),
+    _created(),
+    # user names (not ids): who set it stays readable after the account is gone
+    Column("created_by", String(200), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    UniqueConstraint("tenant_id", "name"),
 )
 
 refresh_tokens = Table(

@@ -41,6 +41,8 @@ def tabs_of(session: SessionDep) -> list[tuple[str, str]]:
         tabs.append(("/admin/nodes", "Nodes"))
     if caller.can(Permission.AGENTS_READ):
         tabs.append(("/admin/agents", "Agents"))
+    if caller.can(Permission.SECRETS_READ):
+        tabs.append(("/admin/secrets", "Secrets"))
     return tabs
 
 

@@ -95,6 +95,16 @@ def _walk_accounts(client: TestClient, root: Actor) -> None:
     _ok(client.delete("/api/v1/agents/nope", headers=h), 404)
     _ok(client.get("/api/v1/plans", headers={"X-API-Key": agent["key"]}), 401)
 
+    secret = {"value": "s3cr3t"}
+    _ok(client.put("/api/v1/secrets/DB_PASSWORD", headers=h, json=secret), 201)
+    _ok(client.put("/api/v1/secrets/DB_PASSWORD", headers=h, json=secret))
+    _ok(client.put("/api/v1/secrets/bad name", headers=h, json=secret), 422)
+    _ok(client.get("/api/v1/secrets", headers=h, params={"limit": 5}))
+    _ok(client.get("/api/v1/secrets/DB_PASSWORD", headers=h))
+    _ok(client.get("/api/v1/secrets/nope", headers=h), 404)
+    _ok(client.delete("/api/v1/secrets/DB_PASSWORD", headers=h), 204)
+    _ok(client.delete("/api/v1/secrets/DB_PASSWORD", headers=h), 404)
+
     # failed HTTP Basic logins are throttled: 429 with Retry-After
     for _ in range(6):
         last = client.get("/api/v1/plans", auth=("vera", "wrong-password"))

@@ -9,6 +9,10 @@ decoded, to the live sink and keeps at most ``limit`` bytes for the result:
   both how a job started and how it ended (usually the error) survive.
 
 Memory stays below ``3 * limit`` plus one chunk however much output there is.
+
+Given a :class:`~jobplan.engine.masking.Masker` (the secret values of the attempt), the
+stream is masked before anything is kept or forwarded, so the head and tail are cut from
+masked text and no cut leaves part of a secret behind.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import codecs
 
 from jobplan.engine.executors.base import OutputSink
+from jobplan.engine.masking import Masker
 from jobplan.logging import get_logger
 
 __all__ = ["OutputCapture"]
@@ -29,8 +34,12 @@ _MIN_LIMIT_FOR_TAIL = 256
 class OutputCapture:
     """Collects a bounded copy of a byte stream and streams it, decoded, to a sink."""
 
-    def __init__(self, limit: int, sink: OutputSink, *, keep_tail: bool) -> None:
+    def __init__(
+        self, limit: int, sink: OutputSink, *, keep_tail: bool, masker: Masker | None = None
+    ) -> None:
         self._limit = max(limit, 0)
+        self._mask = masker.stream() if masker else None
+        self._mask_decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._sink: OutputSink | None = sink
         self._keep_tail = keep_tail and self._limit >= _MIN_LIMIT_FOR_TAIL
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -50,6 +59,11 @@ class OutputCapture:
 
     def feed(self, chunk: bytes) -> None:
         """Take the next chunk of output."""
+        if self._mask is not None and chunk:
+            chunk = self._mask.feed(self._mask_decoder.decode(chunk)).encode()
+        self._keep(chunk)
+
+    def _keep(self, chunk: bytes) -> None:
         if not chunk:
             return
         self._total += len(chunk)
@@ -69,6 +83,9 @@ class OutputCapture:
 
     def finish(self) -> None:
         """Flush a partly received character to the sink (as U+FFFD) at the end of input."""
+        if self._mask is not None:
+            rest = self._mask.feed(self._mask_decoder.decode(b"", final=True))
+            self._keep((rest + self._mask.flush()).encode())
         self._emit(b"", final=True)
 
     def text(self) -> str:

@@ -47,6 +47,9 @@ class ExecutionRequest:
     """Most bytes of output (command) or response body (http) kept in the result."""
     tenant_id: str = ""
     """Tenant of the job run: whose service registry resolves an http job's ``service``."""
+    secrets: tuple[str, ...] = ()
+    """The secret values the attempt's environment or request holds (``${secret:NAME}``):
+    executors mask them (``***``) in the output they capture and forward."""
 
 
 @dataclass(frozen=True, slots=True)

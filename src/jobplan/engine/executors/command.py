@@ -44,6 +44,7 @@ from jobplan.engine.executors.base import (
     OutputSink,
     notify_process_started,
 )
+from jobplan.engine.masking import Masker
 from jobplan.logging import get_logger
 from jobplan.model import CommandJob
 
@@ -120,7 +121,9 @@ class CommandExecutor:
         timeout = request.timeout_seconds
         if timeout is None and job.timeout_seconds is not None:
             timeout = float(job.timeout_seconds)
-        capture = OutputCapture(request.output_limit_bytes, sink, keep_tail=True)
+        capture = OutputCapture(
+            request.output_limit_bytes, sink, keep_tail=True, masker=Masker(request.secrets)
+        )
         attempt = _Attempt(self, request.job_run_id, capture)
         token = self._reaper.announce(request.job_run_id)
         try:

@@ -44,6 +44,7 @@ from jobplan.engine.executors.base import (
     OutputSink,
     ServiceResolver,
 )
+from jobplan.engine.masking import Masker
 from jobplan.model import HttpJob
 from jobplan.model import substitution as sub
 
@@ -127,7 +128,9 @@ class HttpExecutor:
         timeout = request.timeout_seconds
         if timeout is None and job.timeout_seconds is not None:
             timeout = float(job.timeout_seconds)
-        capture = OutputCapture(request.output_limit_bytes, sink, keep_tail=False)
+        capture = OutputCapture(
+            request.output_limit_bytes, sink, keep_tail=False, masker=Masker(request.secrets)
+        )
         exchange = _Exchange(self._session, job, url.value, capture, self._max_redirects)
         reason: str | None = None
         timed_out = False
