@@ -116,6 +116,9 @@ class Prepared:
     """The job; for an HTTP job, with its references resolved."""
     environment: dict[str, str]
     context: FireContext
+    secrets: tuple[str, ...] = ()
+    """Every value a namespace lookup gave (``${secret:NAME}``): what the job holds that it
+    must not show, masked in its output and reasons (:mod:`jobplan.engine.masking`)."""
 
 
 def previous_fire(window: Window, cron: CronExpression, before: datetime) -> datetime | None:
@@ -209,8 +212,10 @@ class FireContexts:
         the job's stage and own parameters over them). Raises :class:`ContextError` when a
         reference cannot be resolved."""
         context = self.context(conn, run, document)
+        opened: list[str] = []
         lookups = {
-            name: _lazy(source, conn, run.tenant_id) for name, source in self.namespaces.items()
+            name: _lazy(source, conn, run.tenant_id, opened)
+            for name, source in self.namespaces.items()
         }
         times, texts = context.times(), context.texts()
         resolve = sub.resolver(texts, times, lookups)
@@ -226,17 +231,22 @@ class FireContexts:
         environment.update(context.environment())
         if isinstance(job, HttpJob):
             job = _resolve_http(job, sub.resolver({**values, **texts}, times, lookups))
-        return Prepared(job, environment, context)
+        return Prepared(job, environment, context, tuple(dict.fromkeys(opened)))
 
 
-def _lazy(source: NamespaceSource, conn: Connection, tenant_id: str) -> Callable[[str], str]:
-    """The namespace's lookup, asked for only when a reference needs it."""
+def _lazy(
+    source: NamespaceSource, conn: Connection, tenant_id: str, opened: list[str]
+) -> Callable[[str], str]:
+    """The namespace's lookup, asked for only when a reference needs it; each value it
+    gives is added to ``opened``."""
     lookup: list[Callable[[str], str]] = []
 
     def get(key: str) -> str:
         if not lookup:
             lookup.append(source(conn, tenant_id))
-        return lookup[0](key)
+        value = lookup[0](key)
+        opened.append(value)
+        return value
 
     return get
 

@@ -411,9 +411,7 @@ class Engine:
         ticket = running.ticket
         job_run = ticket.job_run
         try:
-            if ticket.failure is not None:
-                result = ExecutionResult(succeeded=False, reason=ticket.failure)
-            elif executor is None:
+            if executor is None:
                 result = ExecutionResult(
                     succeeded=False, reason=f"no executor for job kind '{ticket.job.kind}'"
                 )

@@ -28,6 +28,7 @@ from jobplan.engine.crons import CronCache
 from jobplan.engine.documents import VersionCache
 from jobplan.engine.executors.base import ExecutionResult
 from jobplan.engine.graph import FAILED, RunGraph
+from jobplan.engine.secrets import SecretSource
 from jobplan.errors import Conflict, InvalidInput
 from jobplan.logging import get_logger
 from jobplan.metrics import Metrics
@@ -60,7 +61,6 @@ from jobplan.store.records import (
     PlanRunRecord,
     RerunRecord,
 )
-from jobplan.store.secret_box import SecretBox
 
 __all__ = [
     "ACTIONS",
@@ -100,9 +100,6 @@ class Ticket:
     secrets: tuple[str, ...] = ()
     """The secret values resolved into ``environment`` or the request: masked (``***``) in
     everything the attempt produces."""
-    failure: str | None = None
-    """Why the attempt cannot start (a secret it refers to is missing): the job run fails
-    with this reason without being executed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,9 +168,10 @@ class RunState:
         #: (``contexts.namespaces["secret"] = ...``) before the engine starts
         self.contexts = FireContexts(self.crons)
         self.metrics = metrics if metrics is not None else Metrics()
-        #: opens the secrets jobs refer to (``${secret:NAME}``) when they start; None: a
-        #: job referring to one fails, saying that this node holds no secrets key
-        self.secret_box: SecretBox | None = None
+        #: the secrets jobs refer to (``${secret:NAME}``), opened when they start; its key
+        #: ring (``secrets.box``) is set by the services
+        self.secrets = SecretSource()
+        self.contexts.namespaces["secret"] = self.secrets
 
     def _job_ended(
         self,
@@ -710,7 +708,14 @@ class RunState:
             node_id=node_id,
             tenant_id=run.tenant_id,
         )
-        return Ticket(started, run, job, environment, float(timeout) if timeout else None)
+        return Ticket(
+            started,
+            run,
+            job,
+            environment,
+            float(timeout) if timeout else None,
+            secrets=prepared.secrets,
+        )
 
     def finish(
         self,

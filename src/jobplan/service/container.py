@@ -78,7 +78,7 @@ class Services:
         )
         # the key that seals secret values, outside the database; the engine opens them
         self.secrets = SecretService(database, load_key_ring(settings.home, settings.secrets_key))
-        self.state.secret_box = self.secrets.box
+        self.state.secrets.box = self.secrets.box
         self.plans = PlanService(database)
         self.runs = RunService(database, self.state, self.plans)
         self.backfills = BackfillService(database, self.state, self.plans)

@@ -100,13 +100,14 @@ def test_a_reference_nobody_resolves_fails_the_job_with_a_reason(h: Harness) -> 
     job = h.job(run, "a")
     assert job.status == "ERROR"
     assert job.reason == (
-        "cannot resolve parameter 'pw': ${secret:db-password}: secret values are not available here"
+        "cannot resolve parameter 'pw': ${secret:db-password}: no secret named 'db-password'"
     )
 
     h.state.contexts.namespaces["secret"] = lambda conn, tenant: {"db-password": "pa$$"}.__getitem__
     again = h.start(plan, force=True)
     (ticket,) = h.claim(datetime(2030, 1, 7, 12, tzinfo=UTC))
     assert ticket.job_run.plan_run_id == again.id and ticket.environment["pw"] == "pa$$"
+    assert ticket.secrets == ("pa$$",)  # what the engine masks in the job's output
 
 
 def test_an_http_job_reaches_its_executor_resolved(h: Harness) -> None:
