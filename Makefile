@@ -27,12 +27,15 @@ typecheck: $(VENV)/.installed-dev
 pytest: $(VENV)/.installed-dev
 	$(BIN)/pytest -n auto --dist loadfile
 
-bench: $(VENV)/.installed-dev
-	$(BIN)/python bench/cron_bench.py
-	$(BIN)/python bench/scheduler_bench.py
-	$(BIN)/python bench/bundle_bench.py
-	$(BIN)/python bench/import_memory.py
-	$(BIN)/python bench/console_bench.py
+# Every benchmark, one after another (docs/performance.md records their figures). A new one is
+# a bench/<name>.py added to BENCHES; `make bench BENCHES="scheduler_bench postgres_bench"` runs
+# some. postgres_bench starts its own PostgreSQL cluster (system-deps installs it).
+BENCHES ?= cron_bench scheduler_bench sqlite_ceiling postgres_bench bundle_bench import_memory \
+	console_bench
+bench: $(VENV)/.installed-dev system-deps
+	@set -e; for name in $(BENCHES); do \
+		echo "== bench/$$name.py"; $(BIN)/python bench/$$name.py; \
+	done
 
 # Retakes the README's console screenshots (docs/images) from a throwaway server.
 screenshots: $(VENV)/.installed-dev system-deps

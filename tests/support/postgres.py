@@ -43,6 +43,9 @@ class PostgresCluster:
     port: int = field(default_factory=_free_port)
     directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="jobplan-pg-")))
     process: subprocess.Popen[bytes] | None = None
+    #: keep PostgreSQL's durability settings (fsync, synchronous commit, full page writes);
+    #: tests turn them off for speed, benchmarks (bench/postgres_bench.py) keep them
+    durable: bool = False
 
     def _as_owner(self, args: list[str]) -> list[str]:
         if os.geteuid() == 0:
@@ -104,12 +107,18 @@ class PostgresCluster:
                     str(self.directory),
                     "-c",
                     "listen_addresses=127.0.0.1",
-                    "-c",
-                    "fsync=off",
-                    "-c",
-                    "synchronous_commit=off",
-                    "-c",
-                    "full_page_writes=off",
+                    *(
+                        ()
+                        if self.durable
+                        else (
+                            "-c",
+                            "fsync=off",
+                            "-c",
+                            "synchronous_commit=off",
+                            "-c",
+                            "full_page_writes=off",
+                        )
+                    ),
                     "-c",
                     "max_connections=200",
                 ]

@@ -398,6 +398,10 @@ def _sqlite_insert(table: Table) -> tuple[str, Callable[[Sequence[Any]], list[tu
                     if text is None:
                         text = rendered[value] = _sqlite_datetime(value)
                     values.append(text)
+                elif value is False or value is True:
+                    values.append(int(value))
+                elif not value and type(value) in (dict, list):  # {} and [] of most runs
+                    values.append("{}" if type(value) is dict else "[]")
                 else:
                     values.append(_sqlite_value(value))
             out.append((*plain_of(record), *values))
@@ -1226,25 +1230,24 @@ _PLAN_DATETIMES = frozenset({"created_at", "updated_at", "next_fire_time", "last
 
 def _plans_from_sqlite(rows: Iterable[Sequence[Any]]) -> list[PlanRecord]:
     """Plan records from raw SQLite rows, as SQLAlchemy's types would read them (due plans
-    share few distinct instants, so each is parsed once)."""
+    share few distinct instants, so each is parsed once; only the columns that need it are
+    touched)."""
     parsed: dict[str, datetime] = {}
-    kinds = ["datetime" if name in _PLAN_DATETIMES else name for name in _PLAN_COLUMNS]
+    at = [index for index, name in enumerate(_PLAN_COLUMNS) if name in _PLAN_DATETIMES]
+    enabled, disabled = _PLAN_COLUMNS.index("enabled"), _PLAN_COLUMNS.index("disabled_jobs")
     records = []
     for row in rows:
-        values: list[Any] = []
-        for kind, value in zip(kinds, row, strict=True):
-            if value is None:
-                pass
-            elif kind == "datetime":
-                moment = parsed.get(value)
+        values = list(row)
+        for index in at:
+            text = values[index]
+            if text is not None:
+                moment = parsed.get(text)
                 if moment is None:
-                    moment = parsed[value] = datetime.fromisoformat(value).replace(tzinfo=UTC)
-                value = moment
-            elif kind == "enabled":
-                value = bool(value)
-            elif kind == "disabled_jobs":
-                value = json.loads(value)
-            values.append(value)
+                    moment = parsed[text] = datetime.fromisoformat(text).replace(tzinfo=UTC)
+                values[index] = moment
+        values[enabled] = bool(values[enabled])
+        if values[disabled] is not None:
+            values[disabled] = json.loads(values[disabled])
         records.append(PlanRecord(*values))
     return records
 
