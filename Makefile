@@ -31,7 +31,7 @@ pytest: $(VENV)/.installed-dev
 # a bench/<name>.py added to BENCHES; `make bench BENCHES="scheduler_bench postgres_bench"` runs
 # some. postgres_bench starts its own PostgreSQL cluster (system-deps installs it).
 BENCHES ?= cron_bench scheduler_bench sqlite_ceiling postgres_bench bundle_bench import_memory \
-	console_bench
+	console_bench agent_bench
 bench: $(VENV)/.installed-dev system-deps
 	@set -e; for name in $(BENCHES); do \
 		echo "== bench/$$name.py"; $(BIN)/python bench/$$name.py; \

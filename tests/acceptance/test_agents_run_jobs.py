@@ -2,8 +2,9 @@
 routing by name and by label (each job runs in its agent's folder), output read through the
 API while the job still runs, an operator's kill and a plan run's stop reaching the job's
 process group, an agent killed with -9 mid-job (its job dies with it and is retried on the
-other agent of the label), a revoked agent disconnected (it kills its job and exits), and an
-agent stopped with SIGTERM (kills and reports its job, exits 0)."""
+other agent of the label), a revoked agent disconnected (it kills its job and exits), an agent
+stopped with SIGTERM (kills and reports its job, exits 0) and a plan for an offline agent
+waiting, visibly (reason and agent_offline flag), without running until the agent comes."""
 
 from __future__ import annotations
 
@@ -247,3 +248,30 @@ def test_sigterm_kills_and_reports_the_running_job_then_exits_0(
     reported = ended(api, run_id, "j")
     assert reported is not None and reported["status"] == "ERROR", reported
     assert reported["reason"] == "the agent shut down while it ran"
+
+
+def test_a_plan_for_an_offline_agent_waits_visibly_until_the_agent_comes(
+    server: ServerProcess, api: httpx.Client, tmp_path: Path
+) -> None:
+    key = register_agent(api, "edge-off", "linux")
+    marker = tmp_path / "ran"
+    run_id = start_plan(
+        api,
+        "offline",
+        [{"name": "j", "kind": "command", "agent": "edge-off", "command": f"pwd > {marker}"}],
+    )
+    waiting = wait_for(
+        lambda: "agent_offline" in (jr := job_run(api, run_id, "j"))["flags"] and jr,
+        30,
+        "the job run to be flagged agent_offline",
+    )
+    assert waiting["status"] == "WAITING"
+    assert waiting["reason"].startswith("waiting for agent edge-off"), waiting["reason"]
+    assert not marker.exists()
+    agent = AgentProcess([server.url], key, tmp_path / "edge-off").start()
+    try:
+        done = wait_for(lambda: ended(api, run_id, "j"), 30, "the job to run once it came")
+        assert done["status"] == "COMPLETE", done
+        assert marker.read_text().strip() == str(agent.workdir)
+    finally:
+        agent.stop()
