@@ -85,7 +85,8 @@ def test_agents_create_list_revoke_and_the_apply_warning(tmp_path: Path) -> None
         assert "warning: jobs load: no agent 'edge-9' is registered" in applied.stderr
         as_json = json.loads(cli("apply", "-f", str(plan), "-o", "json"))
         assert as_json["warnings"] == [
-            "jobs load: no agent 'edge-9' is registered in tenant 'default'"
+            "jobs load: no agent 'edge-9' is registered in tenant 'default'; they run on the "
+            "server until one is (JOBPLAN_UNKNOWN_AGENTS=server)"
         ]
     finally:
         server.stop()
