@@ -167,7 +167,7 @@ class FireContexts:
         window = document.window
         # (a zone, not datetime.UTC: only scheduled_for_utc is written with a Z)
         zone = ZoneInfo(window.timezone if window is not None else "UTC")
-        moment = run.scheduled_for or run.created_at
+        moment = (run.scheduled_for or run.created_at).replace(microsecond=0)  # to the second
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         previous: datetime | None = None

@@ -63,7 +63,12 @@ def test_the_previous_fire_passes_over_blacked_out_fires(h: Harness) -> None:
 
 
 def test_a_manual_run_serves_the_moment_it_was_asked_for(h: Harness) -> None:
-    plan = h.plan("nightly", window=DAILY_0230, jobs=[cmd("a")])
+    plan = h.plan(
+        "nightly",
+        window=DAILY_0230,
+        parameters=[{"name": "at", "default": "${scheduled_for:%H:%M:%S.%f}"}],
+        jobs=[cmd("a")],
+    )
     asked = datetime(2026, 3, 30, 9, 15, 42, 123456, tzinfo=UTC)
     run = h.start(plan, asked)
     (ticket,) = h.claim(asked)
@@ -75,6 +80,7 @@ def test_a_manual_run_serves_the_moment_it_was_asked_for(h: Harness) -> None:
     assert environment["JOBPLAN_SCHEDULED_FOR"] == "2026-03-30T11:15:42+02:00"
     assert environment["JOBPLAN_SCHEDULED_FOR_UTC"] == "2026-03-30T09:15:42Z"
     assert environment["JOBPLAN_PREVIOUS_SCHEDULED_FOR"] == "2026-03-30T02:30:00+02:00"
+    assert environment["at"] == "11:15:42.000000"  # to the second, like the variables
 
 
 def test_run_values_may_hold_references_and_bad_ones_are_refused(h: Harness) -> None:
