@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from jobplan.cron import CronExpression
@@ -11,11 +12,18 @@ from jobplan.model import Blackout
 __all__ = ["in_blackout"]
 
 
+@lru_cache(maxsize=1024)
+def _cron(expression: str, tz: str) -> CronExpression:
+    """A blackout's cron in a zone (immutable, so built once: the scheduler and the search
+    for a window's previous fire test many moments against the same blackouts)."""
+    return CronExpression(expression, tz)
+
+
 def in_blackout(blackouts: list[Blackout], moment: datetime, tz: str) -> bool:
     """Whether ``moment`` falls in any blackout (cron-matched second or date-time range)."""
     for blackout in blackouts:
         if blackout.cron is not None:
-            cron = CronExpression(blackout.cron, tz)
+            cron = _cron(blackout.cron, tz)
             second = moment.replace(microsecond=0)
             if cron.next_after(second - timedelta(seconds=1)) == second:
                 return True

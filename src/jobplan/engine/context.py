@@ -53,6 +53,7 @@ lookup of a key's value, raising :class:`KeyError` for a key that does not exist
 _LOOKBACK = timedelta(days=5 * 366)
 #: Fires passed over (blacked out) before :func:`previous_fire` gives up.
 _MAX_SKIPPED = 10_000
+_FIRST_STEP = timedelta(seconds=1)
 _CACHE = 10_000
 # percent-encode all but unreserved characters and those harmless where the value stands
 _SAFE_IN_PATH = "!$'()*,;:@"
@@ -124,28 +125,32 @@ class Prepared:
 def previous_fire(window: Window, cron: CronExpression, before: datetime) -> datetime | None:
     """The window's last fire strictly before ``before`` that is not blacked out (what the
     scheduler would have opened a run for), in the window's zone; None if there is none in
-    the last five years."""
-    end = before
+    the last five years (or more than :data:`_MAX_SKIPPED` blacked-out fires come first)."""
+    end, step = before, _FIRST_STEP
     for _ in range(_MAX_SKIPPED):
-        fire = _last_fire_before(cron, end, before - _LOOKBACK)
-        if fire is None:
+        found = _last_fire_before(cron, end, before - _LOOKBACK, step)
+        if found is None:
             return None
+        fire, step = found
         if not (window.blackouts and in_blackout(window.blackouts, fire, window.timezone)):
             return fire
         end = fire
     return None
 
 
-def _last_fire_before(cron: CronExpression, end: datetime, floor: datetime) -> datetime | None:
-    """The last fire in ``[floor, end)``: look back twice as far each time, then forward."""
-    step = timedelta(seconds=1)
+def _last_fire_before(
+    cron: CronExpression, end: datetime, floor: datetime, step: timedelta
+) -> tuple[datetime, timedelta] | None:
+    """The last fire in ``[floor, end)``, and the look-back that found it: look back
+    ``step``, then twice as far each time, then forward to the last fire before ``end``."""
     while True:
         start = max(end - step, floor)
         fire = cron.next_after(start - timedelta(microseconds=1))
         if fire is not None and fire < end:
             while (following := cron.next_after(fire)) is not None and following < end:
                 fire = following
-            return fire
+            # the next search (past a blacked-out fire) starts from this fire's gap
+            return fire, max(_FIRST_STEP, (end - fire) * 2)
         if start <= floor:
             return None
         step *= 2
@@ -162,8 +167,23 @@ class FireContexts:
         self.namespaces: dict[str, NamespaceSource] = dict(namespaces or {})
         self._tenants: dict[str, str] = {}
         self._previous: dict[tuple[str, datetime], datetime | None] = {}
+        # by run id: a run's context never changes, and its jobs start one by one
+        self._runs: dict[str, tuple[FireContext, dict[str, str]]] = {}
+
+    def _of_run(
+        self, conn: Connection, run: PlanRunRecord, document: PlanDocument
+    ) -> tuple[FireContext, dict[str, str]]:
+        """The run's context and its ``JOBPLAN_*`` variables, remembered."""
+        known = self._runs.get(run.id)
+        if known is None:
+            context = self.context(conn, run, document)
+            if len(self._runs) >= _CACHE:
+                self._runs.clear()
+            known = self._runs[run.id] = (context, context.environment())
+        return known
 
     def context(self, conn: Connection, run: PlanRunRecord, document: PlanDocument) -> FireContext:
+        """The context of ``run`` (a plan run of ``document``)."""
         window = document.window
         # (a zone, not datetime.UTC: only scheduled_for_utc is written with a Z)
         zone = ZoneInfo(window.timezone if window is not None else "UTC")
@@ -211,7 +231,7 @@ class FireContexts:
         """The job and environment to execute, for ``parameters`` (the run's values with
         the job's stage and own parameters over them). Raises :class:`ContextError` when a
         reference cannot be resolved."""
-        context = self.context(conn, run, document)
+        context, variables = self._of_run(conn, run, document)
         opened: list[str] = []
         lookups = {
             name: _lazy(source, conn, run.tenant_id, opened)
@@ -228,7 +248,7 @@ class FireContexts:
             for name, value in parameters.items()
         }
         environment.update(values)
-        environment.update(context.environment())
+        environment.update(variables)
         if isinstance(job, HttpJob):
             job = _resolve_http(job, sub.resolver({**values, **texts}, times, lookups))
         return Prepared(job, environment, context, tuple(dict.fromkeys(opened)))

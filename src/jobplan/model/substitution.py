@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 __all__ = [
     "CONTEXT_NAMES",
@@ -107,10 +108,12 @@ def has_references(text: str) -> bool:
     return "${" in text
 
 
+@lru_cache(maxsize=4096)
 def parse(text: str) -> Template:
     """Parse ``text``; raises :class:`TemplateError` for a syntax error, an unknown namespace,
     a bad key, or a format using a directive outside :data:`FORMAT_DIRECTIVES`. Names are not
-    checked here (see :func:`problem`)."""
+    checked here (see :func:`problem`). Templates are immutable, so parses are remembered
+    (every job start renders the same few values)."""
     pieces: list[str | Reference] = []
     literal: list[str] = []
     index = 0
