@@ -1,13 +1,15 @@
-"""An agent outlives its server: the network cut (the server stopped and restarted while the
-agent runs a job: the result still arrives, once) and two server nodes on PostgreSQL sharing
-an agent (a kill given to the other node reaches it; when its node stops it fails over to the
-other and reports there, once)."""
+"""An agent outlives its server: the network cut (the server killed with -9 and restarted
+while the agent's job ends: the result still arrives, once) and two server nodes on
+PostgreSQL sharing an agent (a kill given to the other node reaches it; when its node dies
+it fails over to the other and reports there, once). Servers are killed rather than stopped:
+a graceful stop waits for the agent's open long-poll, and a crash is the harder case."""
 
 from __future__ import annotations
 
 import sys
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +104,7 @@ def test_the_result_arrives_once_across_a_server_restart(tmp_path: Path) -> None
                 [{"name": "j", "kind": "command", "agent": "roamer", "command": gated(folder)}],
             )
             pid = wait_for(lambda: pid_in(folder), 30, "the job to start")
-        server.stop()  # the network is cut: the agent cannot reach its server
+        server.kill()  # the network is cut (the server dies): the agent cannot reach it
         (folder / "go").touch()
         wait_for(lambda: not alive(pid), 30, "the job to end while the server is away")
         wait_for(lambda: '"agent.disconnected"' in agent.output(), 30, "the agent to notice")
@@ -132,8 +134,8 @@ def test_two_nodes_share_an_agent_that_fails_over_between_them(pg: str, tmp_path
     env = SERVER_ENV | {"JOBPLAN_DATABASE_URL": pg, "JOBPLAN_SECRET_KEY": "s" * 40}
     first = ServerProcess(home=tmp_path / "a", env=env)
     second = ServerProcess(home=tmp_path / "b", env=env)
-    first.start()
-    second.start()
+    with ThreadPoolExecutor(2) as pool:  # two servers start in the time of one
+        list(pool.map(ServerProcess.start, (first, second)))
     agent: AgentProcess | None = None
     try:
         with api(first) as one, api(second) as two:
@@ -164,7 +166,7 @@ def test_two_nodes_share_an_agent_that_fails_over_between_them(pg: str, tmp_path
                 [{"name": "j", "kind": "command", "agent": "shared", "command": gated(folder)}],
             )
             wait_for(lambda: pid_in(folder), 30, "the job to start")
-        first.stop()
+        first.kill()  # the agent's node dies while the job runs
         (folder / "go").touch()
         with api(second) as two:
             done = wait_for(lambda: ended(two, run_id, "j"), 30, "the result, through node b")
