@@ -140,7 +140,7 @@ def test_two_nodes_share_an_agent_that_fails_over_between_them(pg: str, tmp_path
     try:
         with api(first) as one, api(second) as two:
             key = register_agent(one, "shared")
-            agent = AgentProcess([first.url, second.url], key, tmp_path / "shared")
+            agent = AgentProcess([first.url, second.url], key, tmp_path / "agent-home")
             agent.start(connected=False)
             # a kill given to the node the agent does not talk to reaches it
             doomed = tmp_path / "doomed"
