@@ -159,6 +159,7 @@ async def execute(attempt: Attempt, executor: CommandExecutor, workdir: Path) ->
         environment=assignment.environment,
         timeout_seconds=assignment.timeout_seconds,
         output_limit_bytes=assignment.output_limit_bytes,
+        secrets=tuple(assignment.mask),
     )
     return attempt.result_of(await executor.execute(request, attempt))
 

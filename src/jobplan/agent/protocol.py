@@ -118,6 +118,9 @@ class Assignment(_Message):
     executor gets them."""
     timeout_seconds: float | None
     output_limit_bytes: int
+    mask: list[str] = Field(default_factory=list)
+    """Secret values in ``environment`` (``${secret:NAME}``): the agent masks them as ``***``
+    in the output and results it sends (the server masks what it receives too)."""
 
 
 class ClaimAnswer(_Message):

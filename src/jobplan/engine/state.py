@@ -659,6 +659,26 @@ class RunState:
                 store.release_claim(conn, jr.id)
         return tickets
 
+    def secrets_of(self, conn: Connection, job_run_id: str) -> tuple[str, ...]:
+        """The secret values a job run's job refers to, resolved now as when it started (to
+        mask what an agent sends back about it on a node that did not hand it out); ``()``
+        when it refers to none, or they cannot be resolved any more (deleted since)."""
+        jr = store.get_job_run(conn, job_run_id)
+        run = store.get_plan_run(conn, jr.plan_run_id) if jr is not None else None
+        if jr is None or run is None:
+            return ()
+        graph = self.versions.graph(conn, run.plan_version_id)
+        node = graph.jobs.get(jr.job_name)
+        if node is None:
+            return ()
+        parameters = dict(run.parameters)
+        parameters.update(node.parameters)
+        try:
+            prepared = self.contexts.prepare(conn, run, graph.document, node.job, parameters)
+        except ContextError:
+            return ()
+        return prepared.secrets
+
     def _start(
         self,
         conn: Connection,

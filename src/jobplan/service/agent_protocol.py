@@ -41,6 +41,7 @@ from jobplan.agent.protocol import (
     RunResult,
 )
 from jobplan.engine.executors.base import ExecutionResult
+from jobplan.engine.masking import Masker
 from jobplan.engine.state import RunState, Ticket
 from jobplan.engine.writer import Writer
 from jobplan.errors import AuthenticationFailed, Conflict
@@ -127,6 +128,25 @@ class AgentProtocol:
         self.on_results: Callable[[], None] = lambda: None
         #: stop requests already told to each agent by a ``claim`` answer of this process
         self._told: dict[str, set[str]] = {}
+        #: the secret values of the attempts agents hold, to mask what they send back (filled
+        #: when this process hands an attempt out, else resolved again on first use)
+        self._masks: dict[tuple[str, int], Masker] = {}
+
+    def _masker(self, conn: Connection, job_run_id: str, attempt: int) -> Masker:
+        """The masker of one attempt: the secret values its job received. Agents mask their
+        output themselves (``Assignment.mask``); masking again here keeps an agent that does
+        not (or a value it printed in some other way) out of the database."""
+        key = (job_run_id, attempt)
+        masker = self._masks.get(key)
+        if masker is None:
+            masker = Masker(self._state.secrets_of(conn, job_run_id))
+            self._remember_mask(key, masker)
+        return masker
+
+    def _remember_mask(self, key: tuple[str, int], masker: Masker) -> None:
+        if len(self._masks) >= _MASKS_KEPT:
+            self._masks.clear()
+        self._masks[key] = masker
 
     # --- plumbing -------------------------------------------------------------------------
 
@@ -263,6 +283,9 @@ class AgentProtocol:
             return tickets, store.stop_requests_for(conn, agent.agent_id)
 
         tickets, stops = await self._write(tx)
+        for ticket in tickets:
+            jr = ticket.job_run
+            self._remember_mask((jr.id, jr.attempt), Masker(ticket.secrets))
         return ClaimAnswer(
             assignments=[_assignment(ticket, limit) for ticket in tickets], stop=stops
         )
@@ -294,7 +317,7 @@ class AgentProtocol:
                 kept, seqs = sizes[key]
                 if chunk.seq in seqs or kept >= limit:
                     continue  # sent before (idempotent), or past the cap
-                text = chunk.text
+                text = self._masker(conn, chunk.job_run_id, chunk.attempt).mask(chunk.text)
                 data = text.encode()
                 if kept + len(data) > limit:
                     text = data[: limit - kept].decode(errors="ignore")
@@ -358,6 +381,14 @@ class AgentProtocol:
         why = _why_not_running(jr, agent, result.attempt)
         if why is not None:
             return why
+        masker = self._masker(conn, result.job_run_id, result.attempt)
+        self._masks.pop((result.job_run_id, result.attempt), None)
+        result = result.model_copy(
+            update={
+                "output": masker.mask(result.output),
+                "reason": masker.mask(result.reason) if result.reason is not None else None,
+            }
+        )
         if result.output_truncated and result.output:
             # live output kept only the head; the result's head and tail replace it
             store.replace_output(conn, result.job_run_id, result.attempt, result.output)
@@ -372,6 +403,11 @@ class AgentProtocol:
         if not self._state.finish(conn, result.job_run_id, agent.agent_id, execution, now):
             return "the job run is no longer held by this agent"
         return None
+
+
+#: attempts whose maskers a process keeps (forgotten all at once when full: they are
+#: resolved again on use)
+_MASKS_KEPT = 10_000
 
 
 def _assignment(ticket: Ticket, output_limit_bytes: int) -> Assignment:
@@ -391,6 +427,7 @@ def _assignment(ticket: Ticket, output_limit_bytes: int) -> Assignment:
         environment=dict(ticket.environment),
         timeout_seconds=ticket.timeout_seconds,
         output_limit_bytes=output_limit_bytes,
+        mask=list(ticket.secrets),
     )
 
 

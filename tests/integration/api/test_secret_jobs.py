@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from jobplan.service.container import Services
 from support.api import Actor, wait_for
 
 VALUE = "Tr0ub4dor-&-3-correct-horse"
@@ -172,3 +173,62 @@ def test_a_secret_reaches_the_job_and_no_surface_shows_it(
     for name, text in surfaces.items():
         assert VALUE not in text, f"the value shows in {name}"
         assert json.dumps(VALUE)[1:-1] not in text, f"the value shows in {name}"
+
+
+def test_an_agent_gets_the_value_and_what_it_sends_back_is_masked(
+    client: TestClient, root: Actor, services: Services
+) -> None:
+    """The assignment carries the value in the environment and in ``mask`` (the agent masks
+    its own output); the server masks output chunks and results on receipt anyway, also on
+    a node that did not hand the attempt out (its cache empty: the value resolved again)."""
+    h = root.headers
+    assert client.put("/api/v1/secrets/DB_PASSWORD", headers=h, json={"value": VALUE}).status_code
+    key = client.post("/api/v1/agents", headers=h, json={"name": "edge-1"}).json()["key"]
+    agent = {"Authorization": f"Bearer {key}"}
+    hello = {"protocol": 1, "host": "edge-host", "version": "test", "slots": 2}
+    assert client.post("/api/v1/agent/hello", headers=agent, json=hello).status_code == 200
+    job = {
+        "name": "remote",
+        "kind": "command",
+        "agent": "edge-1",
+        "environment": {"PGPASSWORD": "${secret:DB_PASSWORD}"},
+        "command": "echo $PGPASSWORD",
+    }
+    plan = {"name": "remote-secret", "folder": "ops", "jobs": [job]}
+    plan_id = client.post("/api/v1/plans", headers=h, json=plan).json()["id"]
+    run_id = client.post(f"/api/v1/plans/{plan_id}/runs", headers=h, json={}).json()["run"]["id"]
+
+    def claimed() -> dict[str, Any] | None:
+        answer = client.post(
+            "/api/v1/agent/claim", headers=agent, json={"free": 1, "wait_seconds": 1}
+        ).json()
+        return answer["assignments"][0] if answer["assignments"] else None
+
+    assignment = wait_for(claimed, what="an assignment")
+    assert assignment["environment"]["PGPASSWORD"] == VALUE
+    assert assignment["mask"] == [VALUE]
+    job_run_id = assignment["job_run_id"]
+    services.agent_protocol._masks.clear()  # as on another node: resolved again
+    chunks = [
+        {"job_run_id": job_run_id, "attempt": 1, "seq": 0, "text": f"got {VALUE}\n"},
+        {"job_run_id": job_run_id, "attempt": 1, "seq": 1, "text": json.dumps(VALUE) + "\n"},
+    ]
+    sent = client.post("/api/v1/agent/output", headers=agent, json={"chunks": chunks})
+    assert sent.status_code == 200 and sent.json()["accepted"] == 2, sent.text
+    result = {
+        "job_run_id": job_run_id,
+        "attempt": 1,
+        "succeeded": False,
+        "reason": f"exit code 1 near {VALUE}",
+        "exit_code": 1,
+        "output": f"head {VALUE} tail",
+        "output_truncated": True,
+    }
+    recorded = client.post("/api/v1/agent/results", headers=agent, json={"results": [result]})
+    assert recorded.json()["results"][0]["outcome"] == "recorded", recorded.text
+    output = _text(client, root, f"/api/v1/job-runs/{job_run_id}/output")
+    assert "head *** tail" in output
+    runs = _text(client, root, f"/api/v1/job-runs?run={run_id}")
+    assert "exit code 1 near ***" in runs
+    for text in (output, runs, _text(client, root, f"/api/v1/runs/{run_id}")):
+        assert VALUE not in text
