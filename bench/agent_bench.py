@@ -60,6 +60,10 @@ class Measured:
     p50_ms: float
     p99_ms: float
     failed: int
+    server_cpu: float = 0.0
+    """CPU seconds the server process used during the scenario."""
+    agents_cpu: float = 0.0
+    """CPU seconds the agent processes used (without their jobs' processes)."""
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -178,6 +182,19 @@ class Bench:
             found.append((_when(ready), _when(ended) if ended else None, started, status))
         return found
 
+    def cpu(self) -> tuple[float, float]:
+        """CPU seconds used so far by the server and by the agents together."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        used = []
+        for process in self.processes:
+            try:
+                fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                used.append(0.0)
+                continue
+            used.append((int(fields[11]) + int(fields[12])) / ticks)  # utime + stime
+        return (used[0] if used else 0.0), sum(used[1:])
+
     def close(self) -> None:
         for process in reversed(self.processes):
             if process.poll() is None:
@@ -225,7 +242,11 @@ def scenario(
     cron, first_fire = fire_cron(seconds, after=3 + plans * 0.15)
     bench.plans(prefix, plans, per_run, agent, cron)
     total = plans * per_run * seconds
+    while time.time() < first_fire:  # CPU counted from the first fire on
+        time.sleep(0.01)
+    server_before, agents_before = bench.cpu()
     bench.wait_ended(prefix, total)
+    server_after, agents_after = bench.cpu()
     rows = bench.rows(prefix)
     first = min(ready for ready, _, _, _ in rows)
     last = max(ended for _, ended, _, _ in rows if ended is not None)
@@ -242,6 +263,8 @@ def scenario(
         percentile(waits, 0.5),
         percentile(waits, 0.99),
         failed,
+        server_after - server_before,
+        agents_after - agents_before,
     )
 
 
@@ -318,7 +341,9 @@ def main() -> None:
                 print(
                     f"{measured.target:9} {measured.scenario:12} {measured.jobs:6} job runs "
                     f"{measured.per_second:8,.0f}/s  dispatch p50 {measured.p50_ms:7.1f} ms "
-                    f"p99 {measured.p99_ms:7.1f} ms  not complete {measured.failed}",
+                    f"p99 {measured.p99_ms:7.1f} ms  not complete {measured.failed}  CPU ms per "
+                    f"job run: server {1000 * measured.server_cpu / measured.jobs:.1f}, "
+                    f"agents {1000 * measured.agents_cpu / measured.jobs:.1f}",
                     flush=True,
                 )
     finally:
@@ -326,12 +351,16 @@ def main() -> None:
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
     print()
-    print("| target | scenario | job runs | job runs/s | dispatch p50 ms | p99 ms |")
-    print("|---|---|--:|--:|--:|--:|")
+    print(
+        "| target | scenario | job runs | job runs/s | dispatch p50 ms | p99 ms "
+        "| server CPU ms/job run | agents CPU ms/job run |"
+    )
+    print("|---|---|--:|--:|--:|--:|--:|--:|")
     for m in results:
         print(
             f"| {m.target} | {m.scenario} | {m.jobs} | {m.per_second:,.0f} | "
-            f"{m.p50_ms:.1f} | {m.p99_ms:.1f} |"
+            f"{m.p50_ms:.1f} | {m.p99_ms:.1f} | {1000 * m.server_cpu / m.jobs:.1f} "
+            f"| {1000 * m.agents_cpu / m.jobs:.1f} |"
         )
 
 
