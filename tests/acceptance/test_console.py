@@ -388,3 +388,40 @@ def test_the_nodes_tab_shows_this_server_live(page: Page) -> None:
     live = page.locator('tr[data-state="live"]')
     expect(live).to_have_count(1)
     expect(live).to_contain_text("scheduler")
+
+
+def test_a_secret_is_set_in_the_browser_used_by_a_job_and_shown_nowhere(
+    page: Page, server: ServerProcess
+) -> None:
+    value = "browser-s3cret-61c0"
+    sign_in(page, ADMIN, "/admin/secrets")
+    expect(page.get_by_label("Value")).to_have_attribute("type", "password")
+    page.get_by_label("Name (letters, digits, _ . -)").fill("BROWSER_TOKEN")
+    page.get_by_label("Value").fill(value)
+    page.get_by_role("button", name="Store secret").click()
+    expect(page.get_by_role("status")).to_contain_text("Secret BROWSER_TOKEN created")
+    row = page.get_by_role("row").filter(has_text="BROWSER_TOKEN")
+    expect(row).to_contain_text("${secret:BROWSER_TOKEN}")
+    expect(row).to_contain_text("root")
+    assert value not in page.content()
+    plan = {
+        "name": "secret-echo",
+        "folder": "demo",
+        "parameters": [{"name": "TOKEN", "default": "${secret:BROWSER_TOKEN}"}],
+        "jobs": [{"name": "echo", "kind": "command", "command": 'echo "token=$TOKEN"'}],
+    }
+    with httpx.Client(base_url=server.url, auth=ADMIN, timeout=30) as api:
+        applied = api.post("/api/v1/plans/apply", json=plan)
+        assert applied.status_code == 200, applied.text
+        started = api.post(f"/api/v1/plans/{applied.json()['plan']['id']}/runs", json={})
+        assert started.status_code == 201, started.text
+        run_id = started.json()["run"]["id"]
+    page.goto(f"/runs/{run_id}")
+    page.get_by_role("link", name="echo", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/job-runs/[0-9a-f-]{36}$"))
+    expect(page.locator("body")).to_contain_text("token=***")
+    assert value not in page.content()
+    page.goto("/admin/secrets")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete secret BROWSER_TOKEN").click()
+    expect(page.get_by_role("row").filter(has_text="BROWSER_TOKEN")).to_have_count(0)
