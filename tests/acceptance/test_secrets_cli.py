@@ -1,6 +1,6 @@
 """``jobplan secrets`` against one real ``jobplan serve``: ``set`` reads the value from
 standard input (never from the command line: a value given as an argument is refused by the
-CLI itself), ``list`` shows names and who set them (no value, in any format), ``delete``;
+CLI itself), ``list`` shows names and who set them (never a value), ``delete``;
 refusals (a bad name) exit non-zero with the server's message; and
 ``rotate-key`` seals every secret anew under a new key file while the server runs: the
 server still uses the secret afterwards (it re-reads the key file)."""
