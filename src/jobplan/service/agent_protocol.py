@@ -283,9 +283,12 @@ class AgentProtocol:
             return tickets, store.stop_requests_for(conn, agent.agent_id)
 
         tickets, stops = await self._write(tx)
+        metrics = self._state.metrics
         for ticket in tickets:
             jr = ticket.job_run
             self._remember_mask((jr.id, jr.attempt), Masker(ticket.secrets))
+            if jr.kind == "command":  # handed to the agent: its start delay, as a node's
+                metrics.job_started(jr.wake_at or jr.queued_at, now)
         return ClaimAnswer(
             assignments=[_assignment(ticket, limit) for ticket in tickets], stop=stops
         )

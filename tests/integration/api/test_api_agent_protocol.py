@@ -104,6 +104,8 @@ def test_a_job_naming_an_agent_runs_there_and_its_result_is_recorded(
     assert assignment["environment"]["JOBPLAN_PLAN_RUN_ID"] == run_id
     job = _job(client, root, run_id, "remote")
     assert job["status"] == "RUNNING"
+    metrics = client.get("/metrics", headers=root.headers).text  # its start delay counted
+    assert "jobplan_job_start_delay_seconds_count 1.0" in metrics
     listed = client.get("/api/v1/agents/edge-1", headers=root.headers).json()
     assert listed["running_job_runs"] == 1 and listed["state"] == "online"
     assert listed["host"] == "edge-host"
