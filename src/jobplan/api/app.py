@@ -26,6 +26,7 @@ from jobplan.api.routers import (
     api_keys,
     audit,
     backfills,
+    calendars,
     cron,
     folders,
     health,
@@ -131,6 +132,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(agent_protocol.router)
     app.include_router(backfills.router)
     app.include_router(secrets.router)
+    app.include_router(calendars.router)
     app.include_router(audit.router)
     app.include_router(diem.router)
     app.include_router(ikasan.router)

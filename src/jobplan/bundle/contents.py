@@ -7,7 +7,7 @@ from typing import Literal
 
 from jobplan.bundle.errors import clip
 from jobplan.bundle.manifest import Manifest
-from jobplan.model import PlanDocument
+from jobplan.model import CalendarDocument, PlanDocument
 
 __all__ = ["BundleContents", "BundlePlan", "BundleWarning"]
 
@@ -62,6 +62,8 @@ class BundleContents:
     warnings: list[BundleWarning] = field(default_factory=list)
     root_folder: str | None = None
     """The folder all entries were inside (Ikasan's ``1689090642324-MyFirstJobPlan``)."""
+    calendars: list[CalendarDocument] = field(default_factory=list)
+    """The calendars the bundle carries (``calendars/<name>.json``), by name."""
 
     @property
     def documents(self) -> list[PlanDocument]:

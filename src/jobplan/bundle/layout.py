@@ -10,6 +10,7 @@
     jobs/global/<plan>/<job>.json      global events         (Ikasan global event jobs)
     jobs/http/<plan>/<job>.json        HTTP calls            (jobplan only)
     history/<name>.jsonl               run history, optional (jobplan only; not imported)
+    calendars/<name>.json              calendars the plans' windows name (jobplan only)
     notification/  notification_details/  profiles/          Ikasan folders, written empty
 
 ``<plan>`` is the plan's *key*: its name when no other plan in the bundle has that name,
@@ -25,6 +26,7 @@ from collections.abc import Sequence
 from jobplan.model import JobKind
 
 __all__ = [
+    "CALENDAR_DIR",
     "CONTEXT_DIR",
     "EMPTY_DIRS",
     "FOLDER_OF_KIND",
@@ -35,6 +37,7 @@ __all__ = [
     "KIND_OF_FOLDER",
     "RECORD",
     "TEMPLATE_DIR",
+    "calendar_path",
     "context_path",
     "history_path",
     "job_path",
@@ -52,6 +55,7 @@ KIND_OF_FOLDER: dict[str, JobKind] = {
 }
 FOLDER_OF_KIND: dict[JobKind, str] = {kind: folder for folder, kind in KIND_OF_FOLDER.items()}
 HISTORY_DIR = "history"
+CALENDAR_DIR = "calendars"
 TEMPLATE_DIR = "internal_templates"
 """Ikasan's folder of command-job templates: read, reported and skipped."""
 IGNORED_DIRS = ("notification", "notification_details", "profiles")
@@ -80,6 +84,11 @@ for a plan with HTTP jobs); each folder's entries follow it."""
 RECORD = "bundle"
 """Key, in the ``jobplan`` extension of an Ikasan-layout export's context, of what the
 manifest would say about the plan (format, source, version, version id)."""
+
+
+def calendar_path(name: str) -> str:
+    """``calendars/<name>.json`` (calendar names are file-name safe)."""
+    return f"{CALENDAR_DIR}/{name}.json"
 
 
 def context_path(key: str) -> str:

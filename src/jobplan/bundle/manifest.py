@@ -70,6 +70,9 @@ class Manifest(_Model):
     tokens: list[str] = Field(default_factory=list)
     """Names of the placeholders the entries contain, sorted."""
     plans: list[ManifestPlan] = Field(default_factory=list)
+    calendars: list[str] | None = None
+    """Names of the calendars in ``calendars/`` (left out when there are none, so bundles
+    without calendars stay readable by jobplan versions that predate them)."""
     entries: dict[str, ManifestEntry] = Field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:

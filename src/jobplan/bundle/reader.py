@@ -34,6 +34,7 @@ from jobplan.bundle.errors import (
     quoted,
 )
 from jobplan.bundle.layout import (
+    CALENDAR_DIR,
     CONTEXT_DIR,
     HISTORY_DIR,
     IGNORED_DIRS,
@@ -41,6 +42,7 @@ from jobplan.bundle.layout import (
     KIND_OF_FOLDER,
     RECORD,
     TEMPLATE_DIR,
+    calendar_path,
 )
 from jobplan.bundle.limits import DEFAULT_LIMITS, BundleLimits
 from jobplan.bundle.manifest import (
@@ -52,11 +54,11 @@ from jobplan.bundle.manifest import (
     plan_record,
 )
 from jobplan.bundle.tokens import Substituter
-from jobplan.model import JobKind, PlanDocument, format_location
+from jobplan.model import CalendarDocument, JobKind, PlanDocument, format_location
 
 __all__ = ["read_bundle"]
 
-_TOP_DIRS = frozenset({CONTEXT_DIR, JOBS_DIR, HISTORY_DIR, *IGNORED_DIRS})
+_TOP_DIRS = frozenset({CONTEXT_DIR, JOBS_DIR, HISTORY_DIR, CALENDAR_DIR, *IGNORED_DIRS})
 
 
 class _Layout:
@@ -69,6 +71,7 @@ class _Layout:
         self.ignored: list[RawEntry] = []
         self.history: list[RawEntry] = []
         self.templates: list[RawEntry] = []
+        self.calendars: list[RawEntry] = []
         for path, entry in sorted(archive.files.items()):
             if path == MANIFEST:
                 continue
@@ -91,7 +94,13 @@ class _Layout:
             return
         if not path.endswith(".json"):
             raise UnknownEntry("only .json files belong in a bundle", entry=path)
-        if top in IGNORED_DIRS:
+        if top == CALENDAR_DIR:
+            if not has_manifest or len(parts) != 2:
+                raise UnknownEntry(
+                    "calendars/<name>.json entries belong to jobplan bundles only", entry=path
+                )
+            self.calendars.append(entry)
+        elif top in IGNORED_DIRS:
             self.ignored.append(entry)
         elif top == CONTEXT_DIR:
             if len(parts) == 2:
@@ -211,7 +220,7 @@ def _kept(path: str) -> bool:
     parts = path.split("/")
     if parts[0] == JOBS_DIR:
         return len(parts) > 2 and parts[1] != TEMPLATE_DIR
-    return parts[0] == CONTEXT_DIR or path == MANIFEST
+    return parts[0] in (CONTEXT_DIR, CALENDAR_DIR) or path == MANIFEST
 
 
 class _Loader:
@@ -243,6 +252,7 @@ class _Parsed:
         entries = [*layout.contexts.values(), *layout.subcontexts.values()]
         self.contexts: dict[str, Any] = {entry.path: self._load(entry) for entry in entries}
         self.jobs = [(entry, kind, key, self._load(entry)) for entry, kind, key in layout.jobs]
+        self.calendars = [(entry.path, self.load(entry)[0]) for entry in layout.calendars]
         if self.substituter.unresolved:
             raise UnresolvedTokens(self.substituter.unresolved)
         subcontexts = {path: self.contexts.pop(path) for path in layout.subcontexts}
@@ -334,10 +344,12 @@ def _read(
         )
         for path in order
     ]
+    calendars = _calendars(parsed.calendars, manifest)
     if issues.problems:
         raise BundleSchemaError(issues.problems)
     warnings.extend(issues.warnings)
     return BundleContents(
+        calendars=calendars,
         plans=_validate(assembled, listed),
         source="jobplan" if manifest else "ikasan",
         manifest=manifest,
@@ -345,6 +357,34 @@ def _read(
         warnings=warnings,
         root_folder=archive.root,
     )
+
+
+def _calendars(entries: list[tuple[str, Any]], manifest: Manifest | None) -> list[CalendarDocument]:
+    """The bundle's calendars, each valid and named as its entry and the manifest say."""
+    found: list[CalendarDocument] = []
+    problems: list[Problem] = []
+    for path, data in entries:
+        try:
+            calendar = CalendarDocument.model_validate(data)
+        except ValidationError as exc:
+            problems.extend(
+                Problem(path, format_location(error["loc"]) or None, error["msg"])
+                for error in exc.errors(include_url=False)
+            )
+            continue
+        if calendar_path(calendar.name) != path:
+            problems.append(Problem(path, "name", f"names calendar {quoted(calendar.name)}"))
+            continue
+        found.append(calendar)
+    if problems:
+        raise BundleSchemaError(problems)
+    listed = sorted(manifest.calendars or []) if manifest else []
+    if listed != sorted(c.name for c in found):
+        raise ManifestMismatch(
+            f"manifest.json lists calendars {listed}, the bundle holds "
+            f"{sorted(c.name for c in found)}"
+        )
+    return sorted(found, key=lambda c: c.name)
 
 
 def _records(contexts: dict[str, Any]) -> dict[str, PlanRecord]:

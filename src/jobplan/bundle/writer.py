@@ -22,13 +22,14 @@ from jobplan.bundle.layout import (
     IKASAN_DIRS,
     JOBS_DIR,
     RECORD,
+    calendar_path,
     context_path,
     history_path,
     plan_keys,
 )
 from jobplan.bundle.manifest import MANIFEST, Manifest, ManifestEntry, ManifestPlan
 from jobplan.bundle.tokens import Encoder, TokenSpec
-from jobplan.model import SemVer
+from jobplan.model import CalendarDocument, SemVer
 
 __all__ = ["write_bundle"]
 
@@ -106,6 +107,7 @@ def write_bundle(
     history: Iterable[tuple[str, Iterable[bytes]]] = (),
     pause_collector: bool = False,
     ikasan_layout: bool = False,
+    calendars: Iterable[CalendarDocument] = (),
 ) -> Manifest:
     """Write ``plans`` as a bundle to ``out`` (any writable binary file; it need not be
     seekable) and return the manifest written last into it.
@@ -128,6 +130,10 @@ def write_bundle(
     in Ikasan's order, and no ``manifest.json`` — the manifest's facts about the plan go into
     the context's ``jobplan`` extension (``bundle``), where Ikasan does not look. The manifest
     is still returned (its ``entries`` empty: there are no checksums to verify).
+
+    ``calendars`` (those the plans' windows name) are written as ``calendars/<name>.json``
+    after the plans and named in the manifest's ``calendars``; an Ikasan layout has no place
+    for them and leaves them out.
 
     Raises :class:`~jobplan.bundle.errors.BundleError` if two plans (versions) collide or a
     plan's Ikasan form is ambiguous (two job identifiers ``agent-job`` alike).
@@ -168,7 +174,8 @@ def write_bundle(
         )
         encoder = Encoder(spec.values if spec else None)
         folders = EMPTY_DIRS if layout_folders else ()
-        total = len(folders) + 1 + sum(1 + len(plan_jobs) for plan_jobs in jobs)
+        days = {} if ikasan_layout else {calendar.name: calendar for calendar in calendars}
+        total = len(folders) + 1 + len(days) + sum(1 + len(plan_jobs) for plan_jobs in jobs)
     done = 0
 
     def advance() -> None:
@@ -214,12 +221,17 @@ def write_bundle(
                         entry=context_path(key),
                     )
                 )
+        for name in sorted(days):
+            data = days[name].model_dump(mode="json")
+            writer.file(calendar_path(name), dumps_stable(data))
+            advance()
         for name, chunks in history:
             writer.stream(history_path(name), chunks)
         manifest = manifest.model_copy(
             update={
                 "tokens": sorted(encoder.used),
                 "plans": manifest_plans,
+                "calendars": sorted(days) or None,
                 "entries": dict(sorted(writer.hashes.items())),
             }
         )

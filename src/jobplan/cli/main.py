@@ -16,6 +16,7 @@ from jobplan.cli.agent import agent
 from jobplan.cli.agents import agents_app
 from jobplan.cli.audit import audit_app
 from jobplan.cli.backfills import register as register_backfills
+from jobplan.cli.calendars import calendars_app
 from jobplan.cli.client import ApiClient, load_connection
 from jobplan.cli.nodes import nodes
 from jobplan.cli.notifications import notifications_app
@@ -46,6 +47,7 @@ app.command("export", rich_help_panel=PLANS)(export_bundle)
 app.command("import", rich_help_panel=PLANS)(import_bundle)
 app.add_typer(services_app, name="services", rich_help_panel=PLANS)
 app.add_typer(notifications_app, name="notifications", rich_help_panel=PLANS)
+app.add_typer(calendars_app, name="calendars", rich_help_panel=PLANS)
 app.add_typer(users_app, name="users", rich_help_panel=OPERATIONS)
 app.add_typer(keys_app, name="keys", rich_help_panel=OPERATIONS)
 app.add_typer(audit_app, name="audit", rich_help_panel=OPERATIONS)

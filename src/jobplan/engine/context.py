@@ -27,12 +27,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from jobplan.cron import CronExpression
 from jobplan.engine.blackouts import in_blackout
+from jobplan.engine.calendars import FireSchedule, window_schedule
 from jobplan.engine.crons import CronCache
 from jobplan.model import CommandJob, HttpJob, Job, PlanDocument, Window
 from jobplan.model import substitution as sub
 from jobplan.store import accounts
+from jobplan.store import calendars as calendar_store
 from jobplan.store.records import PlanRunRecord
 
 __all__ = [
@@ -122,10 +123,12 @@ class Prepared:
     must not show, masked in its output and reasons (:mod:`jobplan.engine.masking`)."""
 
 
-def previous_fire(window: Window, cron: CronExpression, before: datetime) -> datetime | None:
+def previous_fire(window: Window, cron: FireSchedule, before: datetime) -> datetime | None:
     """The window's last fire strictly before ``before`` that is not blacked out (what the
     scheduler would have opened a run for), in the window's zone; None if there is none in
-    the last five years (or more than :data:`_MAX_SKIPPED` blacked-out fires come first)."""
+    the last five years (or more than :data:`_MAX_SKIPPED` blacked-out fires come first).
+    ``cron`` is the window's schedule with its calendars applied
+    (:func:`jobplan.engine.calendars.window_schedule`)."""
     end, step = before, _FIRST_STEP
     for _ in range(_MAX_SKIPPED):
         found = _last_fire_before(cron, end, before - _LOOKBACK, step)
@@ -139,7 +142,7 @@ def previous_fire(window: Window, cron: CronExpression, before: datetime) -> dat
 
 
 def _last_fire_before(
-    cron: CronExpression, end: datetime, floor: datetime, step: timedelta
+    cron: FireSchedule, end: datetime, floor: datetime, step: timedelta
 ) -> tuple[datetime, timedelta] | None:
     """The last fire in ``[floor, end)``, and the look-back that found it: look back
     ``step``, then twice as far each time, then forward to the last fire before ``end``."""
@@ -197,7 +200,12 @@ class FireContexts:
                 previous = self._previous[key]
             else:
                 cron = self.crons.get(window.cron, window.timezone, window.dst_gap.value)
-                previous = previous_fire(window, cron, moment)
+                days = (
+                    calendar_store.days_by_name(conn, run.tenant_id, window.calendars)
+                    if window.calendars
+                    else {}
+                )
+                previous = previous_fire(window, window_schedule(window, days, cron), moment)
                 if len(self._previous) >= _CACHE:
                     self._previous.clear()
                 self._previous[key] = previous

@@ -10,19 +10,27 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection
 
 from jobplan.bundle import paused_gc
-from jobplan.cron import CronExpression
 from jobplan.engine.blackouts import in_blackout
+from jobplan.engine.calendars import FireSchedule, window_schedule
 from jobplan.engine.crons import CronCache
 from jobplan.engine.state import OpenOutcome, OpenRequest, RunState
 from jobplan.logging import get_logger
-from jobplan.model import MisfirePolicy, PlanDocument, Policies, StartOutcome, Window
+from jobplan.model import (
+    CalendarDays,
+    MisfirePolicy,
+    PlanDocument,
+    Policies,
+    StartOutcome,
+    Window,
+)
+from jobplan.store import calendars as calendar_store
 from jobplan.store import runs as store
 from jobplan.store.committed import after_commit, call_after_commit
 
@@ -47,11 +55,14 @@ TICK_LIMIT = 2500
 log = get_logger(__name__)
 
 
-def next_window_fire(document: PlanDocument, after: datetime) -> datetime | None:
-    """The first fire of the plan's window strictly after ``after`` (UTC), or ``None``."""
+def next_window_fire(
+    document: PlanDocument, after: datetime, calendars: Mapping[str, CalendarDays]
+) -> datetime | None:
+    """The first fire of the plan's window strictly after ``after`` (UTC), or ``None``;
+    ``calendars`` holds (at least) the days of the calendars the window names."""
     if document.window is None:
         return None
-    fire = document.window.schedule().next_after(after)
+    fire = window_schedule(document.window, calendars).next_after(after)
     return fire.astimezone(UTC) if fire else None
 
 
@@ -68,13 +79,17 @@ def window_fires(
     end: datetime,
     limit: int,
     crons: CronCache | None = None,
+    *,
+    calendars: Mapping[str, CalendarDays],
 ) -> tuple[list[datetime], bool]:
     """The fire times (UTC) of ``window`` in ``[start, end)`` that open a run, as the
-    scheduler computes them (its cron in its zone with its DST rule, then
-    :func:`fire_allowed`), oldest first, and whether more remain: the scan stops after
-    ``limit`` fires, or after ``10 * limit`` cron times (blacked-out ones included), so a
-    huge range costs no more than a small one."""
-    cron = (crons or CronCache()).get(window.cron, window.timezone, window.dst_gap.value)
+    scheduler computes them (its cron in its zone with its DST rule and its calendars, whose
+    days by name are in ``calendars``, then :func:`fire_allowed`), oldest first, and whether
+    more remain: the scan stops after ``limit`` fires, or after ``10 * limit`` fire times
+    (blacked-out ones included; calendar days are skipped whole, see
+    :mod:`jobplan.engine.calendars`), so a huge range costs no more than a small one."""
+    base = (crons or CronCache()).get(window.cron, window.timezone, window.dst_gap.value)
+    cron = window_schedule(window, calendars, base)
     out: list[datetime] = []
     scanned = 0
     moment = cron.next_after(start - timedelta(microseconds=1))
@@ -96,7 +111,7 @@ class FirePlan:
     on_time: list[datetime]
 
 
-def _fires(cron: CronExpression, start: datetime, end: datetime, cap: int) -> list[datetime]:
+def _fires(cron: FireSchedule, start: datetime, end: datetime, cap: int) -> list[datetime]:
     """Fires in ``[start, end]``, at most ``cap`` (the latest ones if there are more)."""
     out: list[datetime] = []
     moment = cron.next_after(start - timedelta(microseconds=1))
@@ -109,7 +124,7 @@ def _fires(cron: CronExpression, start: datetime, end: datetime, cap: int) -> li
 
 
 def due_fires(
-    cron: CronExpression,
+    cron: FireSchedule,
     first_due: datetime,
     now: datetime,
     policies: Policies,
@@ -190,6 +205,8 @@ class WindowScheduler:
         shared: dict[tuple[object, ...], tuple[FirePlan, datetime | None]] = {}
         misfires: Counter[str] = Counter()
         cutoff = now - self.threshold
+        # the days of the calendars named by due windows, read once per tenant per tick
+        days: dict[str, dict[str, CalendarDays]] = {}
         for plan in store.due_plans(conn, now, limit):
             assert plan.next_fire_time is not None and plan.current_version_id is not None
             document = self.state.versions.graph(conn, plan.current_version_id).document
@@ -198,6 +215,17 @@ class WindowScheduler:
                 schedule.append((plan.id, None, None))
                 continue
             cron = self.crons.get(window.cron, window.timezone, window.dst_gap.value)
+            fire_schedule: FireSchedule = cron
+            calendar_key: tuple[object, ...] = ()
+            if window.calendars:
+                known_days = days.get(plan.tenant_id)
+                if known_days is None or not set(window.calendars) <= known_days.keys():
+                    known_days = days[plan.tenant_id] = {
+                        **(known_days or {}),
+                        **calendar_store.days_by_name(conn, plan.tenant_id, window.calendars),
+                    }
+                fire_schedule = window_schedule(window, known_days, cron)
+                calendar_key = (plan.tenant_id, window.calendars, window.calendar_mode)
             policies = document.policies
             if plan.next_fire_time <= cutoff:
                 misfires[policies.misfire.value] += 1
@@ -208,15 +236,20 @@ class WindowScheduler:
                 policies.misfire,
                 policies.catchup_window_seconds,
                 plan.next_fire_time,
+                calendar_key,
             )
             known = shared.get(key)
             if known is None:
-                fires = due_fires(cron, plan.next_fire_time, now, policies, self.threshold)
+                fires = due_fires(fire_schedule, plan.next_fire_time, now, policies, self.threshold)
                 fires = FirePlan(
                     [fire.astimezone(UTC) for fire in fires.missed],
                     [fire.astimezone(UTC) for fire in fires.on_time],
                 )
-                following = self.crons.next_after(cron, now)
+                following = (
+                    fire_schedule.next_after(now)
+                    if calendar_key
+                    else self.crons.next_after(cron, now)
+                )
                 known = shared[key] = (
                     fires,
                     following.astimezone(UTC) if following else None,

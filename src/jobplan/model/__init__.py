@@ -11,6 +11,7 @@ from jobplan.model._checks import Located
 from jobplan.model._errors import error_messages, format_location
 from jobplan.model._references import STORED as STORED_CONTEXT
 from jobplan.model._types import FolderPath, Name
+from jobplan.model.calendar import CalendarDays, CalendarDocument
 from jobplan.model.condition import And, Condition, JobRef, Not, Or, StageRef, parse_condition
 from jobplan.model.diff import Change, ChangeKind, diff_plans
 from jobplan.model.enums import (
@@ -32,7 +33,7 @@ from jobplan.model.jobs import CommandJob, EventJob, FileJob, HttpJob, Job, Stat
 from jobplan.model.parameter import Parameter
 from jobplan.model.plan import PlanDocument, plan_path
 from jobplan.model.policies import Notifications, Policies
-from jobplan.model.schedule import Blackout, Window
+from jobplan.model.schedule import Blackout, CalendarMode, Window
 from jobplan.model.semver import SemVer, latest_matching
 from jobplan.model.stage import Lock, Stage
 
@@ -40,6 +41,9 @@ __all__ = [
     "STORED_CONTEXT",
     "And",
     "Blackout",
+    "CalendarDays",
+    "CalendarDocument",
+    "CalendarMode",
     "Change",
     "ChangeKind",
     "CommandJob",

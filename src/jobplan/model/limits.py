@@ -10,6 +10,7 @@ from typing import Final
 
 __all__ = [
     "MAX_BLACKOUTS",
+    "MAX_CALENDARS",
     "MAX_COMMAND_CHARS",
     "MAX_CONDITION_DEPTH",
     "MAX_CONDITION_ITEMS",
@@ -54,6 +55,7 @@ MAX_STAGE_DEPTH: Final = 16
 MAX_PARAMETERS: Final = 500
 MAX_LOCKS: Final = 500
 MAX_BLACKOUTS: Final = 500
+MAX_CALENDARS: Final = 20
 MAX_RECIPIENTS: Final = 50
 MAX_PATTERNS: Final = 100
 MAX_MAPPING_ITEMS: Final = 500

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from jobplan.cron import CronExpression
 from jobplan.model import limits
 from jobplan.model._base import Document
 from jobplan.model._errors import ErrorCollector
-from jobplan.model._types import CronText, Description, TimeZoneName
+from jobplan.model._types import CronText, Description, Name, TimeZoneName
 from jobplan.model.enums import DstGap
 
-__all__ = ["Blackout", "Window"]
+__all__ = ["Blackout", "CalendarMode", "Window"]
 
 _ONE_YEAR = 366 * 24 * 3600
 
@@ -68,6 +69,15 @@ class Blackout(Document):
         return self
 
 
+class CalendarMode(StrEnum):
+    """How a window uses its calendars."""
+
+    EXCLUDE = "exclude"
+    """Never fire on the calendars' days (holidays)."""
+    ONLY = "only"
+    """Fire only on the calendars' days (e.g. month-end dates)."""
+
+
 class Window(Document):
     """When a plan run opens automatically (Ikasan ``timeWindowStart``, Volt MX cron)."""
 
@@ -83,6 +93,28 @@ class Window(Document):
     """Periods in which fire times are skipped."""
     dst_gap: DstGap = DstGap.SKIP
     """Fire times inside a daylight-saving gap: ``skip`` them or ``run_at_gap_end``."""
+    calendar: Name | list[Name] | None = None
+    """Calendar name(s) of the plan's tenant whose days (in ``timezone``) the window skips,
+    or, with ``calendar_mode: only``, the only days it fires on."""
+    calendar_mode: CalendarMode = CalendarMode.EXCLUDE
+    """``exclude`` the calendars' days (default) or fire ``only`` on them."""
+
+    @property
+    def calendars(self) -> tuple[str, ...]:
+        """The calendar names, in order, without repeats (empty: no calendar)."""
+        if self.calendar is None:
+            return ()
+        names = [self.calendar] if isinstance(self.calendar, str) else self.calendar
+        return tuple(dict.fromkeys(names))
+
+    @field_validator("calendar")
+    @classmethod
+    def _some_calendar(cls, value: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(value, list) and not value:
+            return None
+        if isinstance(value, list) and len(value) > limits.MAX_CALENDARS:
+            raise ValueError(f"at most {limits.MAX_CALENDARS} calendars per window")
+        return value
 
     def schedule(self) -> CronExpression:
         """The cron engine's view of this window (time zone and DST handling applied)."""

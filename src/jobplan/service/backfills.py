@@ -1,13 +1,13 @@
 """Backfills: one run per past fire time of a plan's window in ``[start, end)``.
 
 The fire times are the scheduler's own (:func:`jobplan.engine.scheduler.window_fires`: the
-window's cron in its zone with its DST rule, blackouts applied), fixed when the backfill is
-created and stored with it. The first ``max_active`` runs open in the creating transaction;
-the engine opens the next, oldest first, as each one ends (in the transaction that ends it)
-and sweeps running backfills on every scheduler tick (after a restart, or on another node).
-Each run has the trigger ``backfill`` and ``scheduled_for`` its fire time, and is not
-weighed by the plan's overlap policy: ``max_active`` is what limits backfill runs
-(docs/backfill.md).
+window's cron in its zone with its DST rule, calendars and blackouts applied), fixed when
+the backfill is created and stored with it. The first ``max_active`` runs open in the
+creating transaction; the engine opens the next, oldest first, as each one ends (in the
+transaction that ends it) and sweeps running backfills on every scheduler tick (after a
+restart, or on another node). Each run has the trigger ``backfill`` and ``scheduled_for``
+its fire time, and is not weighed by the plan's overlap policy: ``max_active`` is what
+limits backfill runs (docs/backfill.md).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from jobplan.service.pagination import Page, check_page
 from jobplan.service.plans import PlanService
 from jobplan.store import Database, new_id
 from jobplan.store import backfills as store
+from jobplan.store import calendars as calendar_store
 from jobplan.store.records import BackfillRecord, PlanRecord
 
 __all__ = [
@@ -129,7 +130,10 @@ class BackfillService:
                 "(the plan's window opens the coming ones)",
                 field="end",
             )
-        fires, more = window_fires(window, start, end, MAX_BACKFILL_FIRES, self._state.crons)
+        days = calendar_store.days_by_name(conn, caller.tenant_id, window.calendars)
+        fires, more = window_fires(
+            window, start, end, MAX_BACKFILL_FIRES, self._state.crons, calendars=days
+        )
         if more:
             raise InvalidInput(
                 f"the range holds more than {MAX_BACKFILL_FIRES} fire times, the limit of "

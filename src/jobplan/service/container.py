@@ -15,6 +15,7 @@ from jobplan.service.auth import AuthService
 from jobplan.service.backfills import BackfillService
 from jobplan.service.bootstrap import BootstrapResult, bootstrap_admin
 from jobplan.service.bundles import BundleService
+from jobplan.service.calendars import CalendarService
 from jobplan.service.folders import FolderService
 from jobplan.service.metrics import MetricsService
 from jobplan.service.nodes import NodeService
@@ -89,6 +90,7 @@ class Services:
         self.tenants.on_deleted.append(self.transfers.remove_tenant_files)
         self.registry = ServiceRegistry(database)
         self.notifications = NotificationService(database, self.plans)
+        self.calendars = CalendarService(database, self.plans)
         self.overview = OverviewService(database, self.plans)
         self.nodes = NodeService(database, settings)
         self.voltmx = VoltMxJobService(database, self.plans, self.runs)

@@ -3,19 +3,22 @@ fire times a window will produce. Read-only, tenant-scoped, bounded by their arg
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from jobplan.engine.blackouts import in_blackout
+from jobplan.engine.calendars import window_schedule
 from jobplan.engine.state import actions_allowed
 from jobplan.errors import InvalidInput
-from jobplan.model import PlanDocument, Window
+from jobplan.model import CalendarDays, PlanDocument, Window
 from jobplan.service.caller import Caller, Permission
 from jobplan.service.folders import normalise_folder
 from jobplan.service.pagination import Page, check_page
 from jobplan.service.plans import PlanService, load_document
 from jobplan.store import Database, overview
+from jobplan.store import calendars as calendar_store
 from jobplan.store import plans as plan_store
 from jobplan.store import runs as run_store
 from jobplan.store.overview import VersionSummary
@@ -129,13 +132,18 @@ def job_actions(caller: Caller, job_run: JobRunRecord, run_ended: bool) -> tuple
 
 
 def upcoming_fires(
-    window: Window, after: datetime, count: int, before: datetime | None = None
+    window: Window,
+    after: datetime,
+    count: int,
+    before: datetime | None = None,
+    *,
+    calendars: Mapping[str, CalendarDays],
 ) -> list[Fire]:
     """The next ``count`` fire times of ``window`` after ``after`` (and before ``before``),
-    blackouts marked."""
+    its calendars (days by name, ``calendars``) applied and blackouts marked."""
     if not 1 <= count <= MAX_UPCOMING:
         raise InvalidInput(f"must be between 1 and {MAX_UPCOMING}", field="count")
-    cron = window.schedule()
+    cron = window_schedule(window, calendars)
     zone = ZoneInfo(window.timezone)
     fires: list[Fire] = []
     previous_offset = after.astimezone(zone).utcoffset()
@@ -272,13 +280,19 @@ class OverviewService:
                 version.id: version
                 for version in plan_store.get_versions_by_ids(conn, caller.tenant_id, wanted)
             }
+            windows = {
+                plan.id: load_document(record).window
+                for plan in found
+                if (record := versions.get(plan.current_version_id or "")) is not None
+            }
+            names = {name for w in windows.values() if w is not None for name in w.calendars}
+            days = calendar_store.days_by_name(conn, caller.tenant_id, names)
         items: list[PlanFires] = []
         for plan in found:
-            record = versions.get(plan.current_version_id or "")
-            window = load_document(record).window if record is not None else None
+            window = windows.get(plan.id)
             if window is None:
                 continue
-            fires = upcoming_fires(window, now, MAX_FIRES_PER_PLAN + 1, end)
+            fires = upcoming_fires(window, now, MAX_FIRES_PER_PLAN + 1, end, calendars=days)
             ranges = [
                 (max(b.start, now), min(b.end, end))
                 for b in window.blackouts

@@ -15,13 +15,14 @@ from sqlalchemy import Connection
 from jobplan.engine.documents import PLAN_FORMAT_VERSION, load_document
 from jobplan.engine.scheduler import next_window_fire
 from jobplan.errors import AlreadyExists, Conflict, InvalidInput, NotFound
-from jobplan.model import PlanDocument, SemVer, plan_path
+from jobplan.model import CalendarDocument, PlanDocument, SemVer, plan_path
 from jobplan.service.audit import audited, plan_changes, record, record_change
 from jobplan.service.caller import Caller, Permission
 from jobplan.service.folders import normalise_folder
 from jobplan.service.oplog import operator_action
 from jobplan.service.pagination import Page, check_page
 from jobplan.store import Database, plans, runs
+from jobplan.store import calendars as calendar_store
 from jobplan.store.records import PlanRecord, PlanVersionRecord
 
 __all__ = [
@@ -174,7 +175,7 @@ class PlanService:
             plan = self.resolve(conn, caller, plan_ref)
             plans.set_plan_enabled(conn, plan.id, enabled)
             view = self._current(conn, caller, plan)
-            self._reschedule(conn, plan.id, view.document if enabled else None)
+            self._reschedule(conn, caller.tenant_id, plan.id, view.document if enabled else None)
             updated = plans.get_plan(conn, caller.tenant_id, plan.id)
             changed = [] if plan.enabled == enabled else [_enabled_change(plan.enabled, enabled)]
             record(conn, target_id=plan.id, target_path=plan.path, changes=changed)
@@ -202,6 +203,7 @@ class PlanService:
         comment: str = "imported",
         check: Callable[[], None] | None = None,
         before_commit: Callable[[Connection, builtins.list[ImportedPlan]], None] | None = None,
+        calendars: Sequence[CalendarDocument] = (),
     ) -> builtins.list[ImportedPlan]:
         """Create or version every plan of a bundle in one transaction: all or nothing.
 
@@ -209,6 +211,10 @@ class PlanService:
         in semantic-version order. ``check()`` is called between plans (it may raise to abort
         everything); ``before_commit(conn, outcome)`` runs last inside the transaction. A dry run
         writes nothing and reports conflicts instead of raising.
+
+        ``calendars`` (the bundle's) are written first, in the same transaction: created, or
+        replaced when they differ (refused, as a conflict, with ``on_conflict`` ``abort``).
+        A plan naming a calendar neither the tenant nor the bundle has fails the import.
         """
         caller.require(Permission.PLANS_WRITE)
         groups: dict[tuple[str, str], builtins.list[tuple[SemVer | None, PlanDocument]]] = {}
@@ -219,6 +225,8 @@ class PlanService:
             versions.sort(key=lambda item: item[0] or FIRST_VERSION)
         session = self._db.read() if dry_run else self._db.transaction()
         with session as conn:
+            if not dry_run:
+                self._import_calendars(conn, caller, calendars, on_conflict)
             outcome = [
                 self._import_plan(conn, caller, versions, on_conflict, dry_run, comment, check)
                 for versions in groups.values()
@@ -235,6 +243,39 @@ class PlanService:
         if not dry_run:
             self.notify()
         return outcome
+
+    @staticmethod
+    def _import_calendars(
+        conn: Connection,
+        caller: Caller,
+        calendars: Sequence[CalendarDocument],
+        on_conflict: OnConflict,
+    ) -> None:
+        for calendar in calendars:
+            existing = calendar_store.get_calendar(conn, caller.tenant_id, calendar.name)
+            if existing is not None and (existing.days, existing.description) == (
+                calendar.days,
+                calendar.description,
+            ):
+                continue
+            if existing is not None and on_conflict is OnConflict.ABORT:
+                raise Conflict(
+                    f"calendar '{calendar.name}' exists and differs from the bundle's; import "
+                    "with on_conflict 'replace' or 'add_version' to replace its days"
+                )
+            saved, _ = calendar_store.put_calendar(
+                conn, caller.tenant_id, calendar.name, calendar.description, calendar.days
+            )
+            record_change(
+                conn,
+                caller,
+                action="calendar.import",
+                target_type="calendar",
+                target_id=saved.id,
+                target_path=saved.name,
+                changes=[],
+            )
+            reschedule_calendar_users(conn, caller.tenant_id, calendar.name)
 
     def _import_plan(
         self,
@@ -449,11 +490,33 @@ class PlanService:
         return PlanView(plan, record, load_document(record))
 
     @staticmethod
-    def _reschedule(conn: Connection, plan_id: str, document: PlanDocument | None) -> None:
-        """Point the plan's next fire at its window's first fire from now (none if disabled
-        or windowless)."""
-        following = next_window_fire(document, datetime.now(UTC)) if document else None
+    def _reschedule(
+        conn: Connection, tenant_id: str, plan_id: str, document: PlanDocument | None
+    ) -> None:
+        """Point the plan's next fire at its window's first fire from now, its calendars
+        applied (none if disabled or windowless)."""
+        following: datetime | None = None
+        if document is not None and document.window is not None:
+            names = document.window.calendars
+            days = calendar_store.days_by_name(conn, tenant_id, names) if names else {}
+            following = next_window_fire(document, datetime.now(UTC), days)
         runs.set_next_fire(conn, plan_id, following, None)
+
+    @staticmethod
+    def _check_calendars(conn: Connection, tenant_id: str, document: PlanDocument) -> None:
+        """A window may only name calendars its tenant has (a 422 naming the missing one)."""
+        if document.window is None or not document.window.calendars:
+            return
+        names = document.window.calendars
+        known = calendar_store.days_by_name(conn, tenant_id, names)
+        missing = [name for name in names if name not in known]
+        if missing:
+            path = plan_path(document.folder, document.name)
+            raise InvalidInput(
+                f"unknown calendar '{missing[0]}' in plan '{path}'"
+                " (create it first: POST /api/v1/calendars or 'jobplan calendars create')",
+                field="window.calendar",
+            )
 
     def _store(
         self,
@@ -464,6 +527,7 @@ class PlanService:
         version: SemVer,
         comment: str,
     ) -> PlanView:
+        self._check_calendars(conn, caller.tenant_id, document)
         stored = document.model_copy(update={"version": str(version)})
         record = plans.insert_version(
             conn,
@@ -477,7 +541,26 @@ class PlanService:
         )
         enabled = plans.get_plan(conn, caller.tenant_id, plan.id)
         assert enabled is not None
-        self._reschedule(conn, plan.id, stored if enabled.enabled else None)
+        self._reschedule(conn, caller.tenant_id, plan.id, stored if enabled.enabled else None)
         refreshed = plans.get_plan(conn, caller.tenant_id, plan.id)
         assert refreshed is not None
         return PlanView(refreshed, record, stored)
+
+
+def reschedule_calendar_users(conn: Connection, tenant_id: str, name: str) -> list[str]:
+    """Re-compute, from now, the next fire time of the tenant's enabled plans whose window
+    names calendar ``name`` (its days changed); the paths of all plans naming it."""
+    now = datetime.now(UTC)
+    using = calendar_store.plans_naming(conn, tenant_id, name)
+    for plan_id, _, enabled in using:
+        plan = plans.get_plan(conn, tenant_id, plan_id)
+        if not enabled or plan is None or plan.current_version_id is None:
+            continue
+        version = plans.get_version(conn, tenant_id, plan_id, plan.current_version_id)
+        if version is None:
+            continue
+        document = load_document(version)
+        names = document.window.calendars if document.window else ()
+        days = calendar_store.days_by_name(conn, tenant_id, names)
+        runs.set_next_fire(conn, plan_id, next_window_fire(document, now, days), None)
+    return [path for _, path, _ in using]

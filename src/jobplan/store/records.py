@@ -13,6 +13,7 @@ __all__ = [
     "ApiKeyRecord",
     "AuditRecord",
     "BackfillRecord",
+    "CalendarRecord",
     "FolderRecord",
     "JobRunRecord",
     "MembershipRecord",
@@ -73,6 +74,19 @@ class ApiKeyRecord:
     expires_at: datetime | None
     last_used_at: datetime | None
     revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarRecord:
+    """A tenant's named calendar of days (``YYYY-MM-DD`` and ``MM-DD`` strings, sorted)."""
+
+    id: str
+    tenant_id: str
+    name: str
+    description: str
+    days: list[str]
+    created_at: datetime
+    updated_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ __all__ = [
     "audit_records",
     "backfill_runs",
     "backfills",
+    "calendars",
     "events",
     "folders",
     "job_run_output",
@@ -255,6 +256,21 @@ plan_versions = Table(
     Column("created_by", String(64), nullable=False),
     _created(),
     UniqueConstraint("plan_id", "version"),
+)
+
+# named sets of days windows skip or fire only on (see engine/calendars.py); ``days`` is the
+# sorted list of ``YYYY-MM-DD`` / ``MM-DD`` strings
+calendars = Table(
+    "calendars",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("days", JSON, nullable=False),
+    _created(),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("tenant_id", "name"),
 )
 
 

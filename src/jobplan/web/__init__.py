@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from jobplan.web import admin, agents, audit, backfills, live, nodes, secrets, transfers
+from jobplan.web import admin, agents, audit, backfills, calendars, live, nodes, secrets, transfers
 from jobplan.web.pages import router
 
 __all__ = ["STATIC_DIR", "install_console"]
@@ -28,6 +28,7 @@ def install_console(app: FastAPI) -> None:
     app.include_router(agents.router)
     app.include_router(backfills.router)
     app.include_router(secrets.router)
+    app.include_router(calendars.router)
     app.include_router(audit.router)
     app.include_router(transfers.router)
     app.mount("/static/console", StaticFiles(directory=STATIC_DIR), name="console")

@@ -33,6 +33,7 @@ def tabs_of(session: SessionDep) -> list[tuple[str, str]]:
     if caller.can(Permission.USERS_READ):
         tabs.append(("/admin/users", "Users"))
     tabs.append(("/admin/services", "Services"))
+    tabs.append(("/admin/calendars", "Calendars"))
     if caller.can(Permission.RUNS_READ):
         tabs.append(("/admin/notifications", "Notifications"))
     if caller.can(Permission.USERS_READ):

@@ -195,7 +195,16 @@ def plan_page(
         other = services.plans.get(caller, plan_id, compare)
         changes = [str(change) for change in diff_plans(other.document, view.document)]
     window = view.document.window
-    fires = upcoming_fires(window, datetime.now(UTC), 10) if window else []
+    fires = (
+        upcoming_fires(
+            window,
+            datetime.now(UTC),
+            10,
+            calendars=services.calendars.days(caller, window.calendars),
+        )
+        if window
+        else []
+    )
     description = window.schedule().describe() if window else None
     states: dict[str, str] = {}
     chosen = None

@@ -105,6 +105,31 @@ def _walk_accounts(client: TestClient, root: Actor) -> None:
     _ok(client.delete("/api/v1/secrets/DB_PASSWORD", headers=h), 204)
     _ok(client.delete("/api/v1/secrets/DB_PASSWORD", headers=h), 404)
 
+    days = {"name": "hol", "days": ["12-25"]}
+    _ok(client.post("/api/v1/calendars", headers=h, json=days), 201)
+    _ok(client.post("/api/v1/calendars", headers=h, json=days), 409)
+    _ok(client.post("/api/v1/calendars", headers=h, json={"name": "x", "days": ["13-01"]}), 422)
+    _ok(client.get("/api/v1/calendars", headers=h))
+    _ok(client.get("/api/v1/calendars/hol", headers=h))
+    _ok(client.get("/api/v1/calendars/nope", headers=h), 404)
+    _ok(client.put("/api/v1/calendars/hol", headers=h, json={"days": ["2030-01-01"]}))
+    _ok(client.put("/api/v1/calendars/new", headers=h, json={"days": []}), 201)
+    event = ["BEGIN:VEVENT", "DTSTART;VALUE=DATE:20300101", "END:VEVENT"]
+    ics = "\r\n".join(["BEGIN:VCALENDAR", *event, "END:VCALENDAR", ""])
+    _ok(client.post("/api/v1/calendars/import", headers=h, json={"name": "i", "ics": ics}), 201)
+    _ok(client.post("/api/v1/calendars/import", headers=h, json={"name": "i", "ics": ics}))
+    _ok(client.post("/api/v1/calendars/import", headers=h, json={"name": "i", "ics": "x"}), 422)
+    calendar_plan = {
+        "name": "calendared",
+        "window": {"cron": "0 0 6 * * ?", "calendar": "hol"},
+        "jobs": [{"name": "a", "kind": "command", "command": "true"}],
+    }
+    _ok(client.post("/api/v1/plans", headers=h, json=calendar_plan), 201)
+    _ok(client.delete("/api/v1/calendars/hol", headers=h), 409)
+    _ok(client.delete("/api/v1/plans/calendared", headers=h), 204)
+    _ok(client.delete("/api/v1/calendars/hol", headers=h), 204)
+    _ok(client.delete("/api/v1/calendars/hol", headers=h), 404)
+
     # failed HTTP Basic logins are throttled: 429 with Retry-After
     for _ in range(6):
         last = client.get("/api/v1/plans", auth=("vera", "wrong-password"))

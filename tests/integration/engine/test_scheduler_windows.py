@@ -257,3 +257,40 @@ def test_statistics_of_runs_that_end_as_they_open_add_up_over_ticks(h: Harness) 
             "COMPLETE",
         )
         assert stats.last_run_at == at(2.5)
+
+
+# --- calendars -------------------------------------------------------------------------------
+
+
+def calendar(h: Harness, name: str, *days: str) -> None:
+    from jobplan.model import CalendarDocument
+    from jobplan.service.calendars import CalendarService
+
+    CalendarService(h.database, h.plans).put(h.caller, CalendarDocument(name=name, days=list(days)))
+
+
+def test_a_window_excluding_a_calendar_skips_exactly_its_days(h: Harness) -> None:
+    """T0 is Monday 7 January 2030 12:00 UTC; the window fires daily at 06:00 in New York
+    (11:00 UTC). The 8th and the 10th are holidays: the scheduler, ticking past each day,
+    opens runs for the 9th and 11th only, and no skipped day is counted as a misfire."""
+    calendar(h, "hol", "2030-01-08", "2030-01-10")
+    plan = windowed(h, "0 0 6 * * ?", window={"timezone": "America/New_York", "calendar": "hol"})
+    h.set_next_fire(plan, at(hours=23))  # 8 Jan 11:00 UTC: a holiday, as a stale pointer
+    opened = []
+    for day in range(1, 5):
+        outcomes = h.tick(at(30, hours=24 * day - 1))  # 11:00:30 UTC on the 8th to 11th
+        opened += [o.run.scheduled_for for o in outcomes if o.run is not None]
+    assert [fire.date().isoformat() for fire in opened] == ["2030-01-09", "2030-01-11"]
+    assert all(o.trigger == "schedule" for o in h.runs_of(plan))
+    assert h.reload(plan).next_fire_time == at(hours=24 * 5 - 1)  # 12 Jan 11:00 UTC
+
+
+def test_a_window_on_only_mode_fires_on_the_calendars_days_alone(h: Harness) -> None:
+    calendar(h, "month-end", "2030-01-31", "2030-02-28")
+    plan = windowed(h, "0 0 18 * * ?", window={"calendar": "month-end", "calendar_mode": "only"})
+    h.set_next_fire(plan, T0)
+    h.tick(at(1))
+    assert h.reload(plan).next_fire_time == at(hours=24 * 24 + 6)  # 31 Jan 18:00 UTC
+    (run,) = h.tick(at(hours=24 * 24 + 6, minutes=1))
+    assert run.run is not None and run.run.scheduled_for == at(hours=24 * 24 + 6)
+    assert h.reload(plan).next_fire_time == at(hours=24 * 52 + 6)  # 28 Feb 18:00 UTC

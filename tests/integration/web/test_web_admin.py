@@ -7,6 +7,7 @@ import re
 from fastapi.testclient import TestClient
 
 from support.api import Actor, make_user
+from support.data import DATA
 
 from .conftest import sign_in
 
@@ -157,3 +158,35 @@ def test_tenant_settings_via_the_api_need_a_system_admin(client: TestClient, roo
     assert client.get("/api/v1/tenants/acme", headers=root.headers).json()["settings"] == {
         "max_package_bytes": 5
     }
+
+
+def test_calendars_page_creates_imports_lists_and_deletes(
+    client: TestClient, root: Actor, csrf: str
+) -> None:
+    client.post(
+        "/admin/calendars",
+        data={"csrf_token": csrf, "name": "office", "days": "2030-01-02\n12-25, 12-26"},
+    )
+    ics = (DATA / "calendars" / "england-and-wales-2026.ics").read_bytes()
+    imported = client.post(
+        "/admin/calendars/import",
+        data={"csrf_token": csrf, "name": "uk-bank-holidays"},
+        files={"file": ("uk.ics", ics, "text/calendar")},
+    )
+    assert imported.status_code == 200, imported.text[-2000:]
+    listing = client.get("/admin/calendars").text
+    assert "office" in listing and "3 days" in listing and "8 days" in listing
+    assert "2026-12-28" in listing
+    days = client.get("/api/v1/calendars/office", headers=root.headers).json()["days"]
+    assert days == ["12-25", "12-26", "2030-01-02"]
+    bad = client.post("/admin/calendars", data={"csrf_token": csrf, "name": "x", "days": "soon"})
+    assert bad.status_code == 400 and "write YYYY-MM-DD" in bad.text
+    junk = client.post(
+        "/admin/calendars/import",
+        data={"csrf_token": csrf, "name": "junk"},
+        files={"file": ("junk.ics", b"hello", "text/calendar")},
+    )
+    assert junk.status_code == 400 and "not an iCalendar file" in junk.text
+    client.post("/admin/calendars/office/delete", data={"csrf_token": csrf})
+    names = [c["name"] for c in client.get("/api/v1/calendars", headers=root.headers).json()]
+    assert names == ["uk-bank-holidays"]

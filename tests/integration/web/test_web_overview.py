@@ -109,7 +109,7 @@ def test_upcoming_fires_mark_the_clock_change_and_blackouts() -> None:
             "blackouts": [{"start": "2026-03-30T00:00:00Z", "end": "2026-03-31T00:00:00Z"}],
         }
     )
-    fires = upcoming_fires(window, datetime(2026, 3, 27, 12, tzinfo=UTC), 4)
+    fires = upcoming_fires(window, datetime(2026, 3, 27, 12, tzinfo=UTC), 4, calendars={})
     days = [(f.at.day, f.at.hour, f.offset_changed, f.blackout) for f in fires]
     # 29 March 01:30 does not exist in London (clocks go 01:00 -> 02:00): skipped by default
     assert days == [

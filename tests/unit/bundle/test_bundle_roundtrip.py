@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from typing import Any
 
@@ -278,3 +280,31 @@ def test_ten_thousand_jobs(kit, capsys) -> None:
             f"({len(first) / 1e6:.1f} MB), import {imported - exported:.2f} s, "
             f"re-export {again - imported:.2f} s"
         )
+
+
+def test_calendars_travel_with_their_plans(kit) -> None:
+    """``calendars/<name>.json`` entries, named in the manifest, read back as they were and
+    written again byte for byte; a hand-edited entry naming another calendar is refused."""
+    from jobplan.bundle.errors import BundleSchemaError
+    from jobplan.model import CalendarDocument
+
+    plan = PlanDocument.model_validate(
+        {"name": "p", "window": {"cron": "0 0 6 * * ?", "calendar": "hol"}}
+    )
+    hol = CalendarDocument(name="hol", description="Holidays", days=["12-25", "2030-01-02"])
+    first = kit.export([plan], calendars=[hol])
+    contents = kit.read(first)
+    assert contents.calendars == [hol] and contents.manifest.calendars == ["hol"]
+    assert kit.export(contents.plans, calendars=contents.calendars) == first
+    assert kit.read(kit.export([plan])).manifest.calendars is None
+
+    def rename(entries: dict[str, bytes]) -> None:
+        edited = entries["calendars/hol.json"].replace(b'"hol"', b'"x"')
+        entries["calendars/hol.json"] = edited
+        manifest = json.loads(entries["manifest.json"])
+        listed = {"sha256": hashlib.sha256(edited).hexdigest(), "size": len(edited)}
+        manifest["entries"]["calendars/hol.json"] = listed
+        entries["manifest.json"] = json.dumps(manifest).encode()
+
+    with pytest.raises(BundleSchemaError, match="names calendar 'x'"):
+        kit.read(kit.rezip(first, rename))

@@ -142,8 +142,8 @@ def test_next_window_fire_is_strictly_after_and_in_utc() -> None:
         {"name": "p", "window": {"cron": "0 0 9 * * ?", "timezone": "Europe/Paris"}}
     )
     nine_paris = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)
-    assert next_window_fire(document, nine_paris - timedelta(seconds=1)) == nine_paris
-    following = next_window_fire(document, nine_paris)
+    assert next_window_fire(document, nine_paris - timedelta(seconds=1), {}) == nine_paris
+    following = next_window_fire(document, nine_paris, {})
     assert following == nine_paris + timedelta(days=1)
     assert following is not None and following.utcoffset() == timedelta(0)
-    assert next_window_fire(PlanDocument.model_validate({"name": "p"}), NOW) is None
+    assert next_window_fire(PlanDocument.model_validate({"name": "p"}), NOW, {}) is None

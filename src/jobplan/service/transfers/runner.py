@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,7 +26,7 @@ from jobplan.bundle import (
 from jobplan.bundle.errors import clip
 from jobplan.errors import Conflict, JobplanError
 from jobplan.metrics import Metrics
-from jobplan.model import SemVer
+from jobplan.model import CalendarDocument, SemVer
 from jobplan.service.caller import Caller
 from jobplan.service.plans import ImportedPlan, OnConflict, PlanService
 from jobplan.service.runs import RunService
@@ -37,7 +37,8 @@ from jobplan.service.transfers.options import TransferKind, TransferStatus
 from jobplan.service.transfers.progress import Cancelled, TimedOut, Watch
 from jobplan.settings import Settings
 from jobplan.store import Database, plans, transfers, utcnow
-from jobplan.store.records import TransferJobRecord
+from jobplan.store import calendars as calendar_store
+from jobplan.store.records import PlanVersionRecord, TransferJobRecord
 
 __all__ = ["TransferRunner"]
 
@@ -152,6 +153,7 @@ class TransferRunner:
             cap = tenant_limits(
                 conn, self._settings, job.tenant_id, TransferKind.EXPORT
             ).max_package_bytes
+            calendars = _calendars_named(conn, job.tenant_id, versions)
         if len(paths) != len({v.plan_id for v in versions}) or len(versions) != len(
             request.version_ids
         ):
@@ -182,6 +184,7 @@ class TransferRunner:
                 layout_folders=options.file_filter == "migrate",
                 history=history,
                 pause_collector=True,  # a worker thread: see jobplan.bundle.paused_gc
+                calendars=calendars,
             )
             out.flush()
             os.fsync(raw.fileno())
@@ -314,6 +317,7 @@ class TransferRunner:
             comment=f"imported by job {job.id}",
             check=watch.between_plans,
             before_commit=complete,
+            calendars=contents.calendars,
         )
         if dry_run:
             with self._db.transaction() as conn:
@@ -407,3 +411,19 @@ def _import_result(
         "plans": [asdict(item) for item in outcome],
         "warnings": warnings,
     }
+
+
+def _calendars_named(
+    conn: Connection, tenant_id: str, versions: Sequence[PlanVersionRecord]
+) -> list[CalendarDocument]:
+    """The tenant's calendars that the windows of ``versions`` name (read from the stored
+    documents as they are: a bundle carries the calendars its plans need)."""
+    names: set[str] = set()
+    for version in versions:
+        named = (version.document.get("window") or {}).get("calendar")
+        names.update([named] if isinstance(named, str) else (named or []))
+    return [
+        CalendarDocument(name=c.name, description=c.description, days=c.days)
+        for c in calendar_store.list_calendars(conn, tenant_id)
+        if c.name in names
+    ]
