@@ -23,7 +23,11 @@ PUBLIC = {
     ("POST", "/authService/accounts/login"),
 }
 #: Operations with a path parameter that create what they name, rather than 404.
-CREATED_BY_PUT = {("PUT", "/api/v1/services/{name}"), ("PUT", "/api/v1/calendars/{name}")}
+CREATED_BY_PUT = {
+    ("PUT", "/api/v1/services/{name}"),
+    ("PUT", "/api/v1/calendars/{name}"),
+    ("PUT", "/api/v1/secrets/{name}"),
+}
 #: Error statuses of jobplan's own API: answered as problem details.
 NATIVE_PREFIXES = ("/api/v1/", "/healthz", "/metrics")
 
