@@ -21,6 +21,7 @@ from urllib.parse import quote, quote_plus
 __all__ = ["MASK", "Masker", "StreamMasker"]
 
 MASK = "***"
+_URL_SAFE = ("!$'()*,;:@", "/?:@!$'()*,;")
 _MIN_LINE = 4
 """Lines of a multi-line value shorter than this are not masked on their own (an empty or
 one-character line would mask half of any output)."""
@@ -30,6 +31,8 @@ def _forms(value: str) -> set[str]:
     forms = {value, json.dumps(value, ensure_ascii=False)[1:-1], json.dumps(value)[1:-1]}
     forms.add(quote(value, safe=""))
     forms.add(quote_plus(value, safe=""))
+    # as an HTTP job's URL holds it (engine/context.py: in a path segment, in the query)
+    forms.update(quote(value, safe=safe) for safe in _URL_SAFE)
     lines = value.splitlines()
     if len(lines) > 1:
         forms.update(line for line in lines if len(line.strip()) >= _MIN_LINE)

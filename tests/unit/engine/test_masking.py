@@ -38,6 +38,16 @@ def test_values_and_their_encodings_are_masked() -> None:
     assert masked == 'x *** "***" *** "***"'
 
 
+def test_a_value_as_an_http_job_s_url_holds_it_is_masked() -> None:
+    """In a reason naming the URL (connection refused: http://host/a%20b/c?t=...)."""
+    value = "a b/c:d"
+    masker = Masker([value])
+    assert (
+        masker.mask("refused: http://h/x/a%20b%2Fc:d?t=a%20b/c:d")
+        == "refused: http://h/x/***?t=***"
+    )
+
+
 def test_the_lines_of_a_value_of_several_lines_are_masked_one_by_one() -> None:
     key = "-----BEGIN KEY-----\nMIIBOgIBAAJBAKj34GkxFhD9\n-----END KEY-----"
     masked = Masker([key]).mask("got: MIIBOgIBAAJBAKj34GkxFhD9\r\n")
