@@ -45,6 +45,21 @@ class _JobNode:
     window: Window | None  # the innermost enclosing stage's window, if any
 
 
+#: The job kinds an agent runs; the others stay on the server whatever ``agent`` says.
+_AGENT_KINDS = frozenset({"command", "file"})
+#: ``job_runs.agent``'s width: ``label:`` and a name (a longer plain name names no agent).
+_AGENT_CHARS = 108
+
+
+def _route(job: Job) -> tuple[str, str | None]:
+    """A job's kind, and the agent target its job runs carry (None: the server runs it)."""
+    kind = job.kind.value
+    agent = job.agent
+    if agent is None or kind not in _AGENT_KINDS:
+        return kind, None
+    return kind, agent[:_AGENT_CHARS]
+
+
 class RunGraph:
     """Precomputed view of a plan version: jobs, their conditions, stages and locks."""
 
@@ -57,6 +72,11 @@ class RunGraph:
             for name in lock.jobs:
                 locks_by_job.setdefault(name, []).append(lock)
         self._add(document.jobs, document.stages, (), False, locks_by_job, {}, None)
+        #: each job's kind and where its job runs go (``job_runs.agent``), computed once per
+        #: version: opening a run copies them without looking at the jobs again
+        self.routes: dict[str, tuple[str, str | None]] = {
+            name: _route(node.job) for name, node in self.jobs.items()
+        }
 
     def _add(
         self,

@@ -344,9 +344,9 @@ class RunState:
                 elif debug:
                     _log_ended(conn, run, status, now, None, "debug")
             new_runs.append(run)
+            routes = graph.routes
             new_jobs.extend(
-                draft.record(next(ids), run, name, *_route(graph.jobs[name].job))
-                for name, draft in drafts.items()
+                draft.record(next(ids), run, name, *routes[name]) for name, draft in drafts.items()
             )
             outcomes.append(OpenOutcome(run, outcome, cancelled))
         self._flush(conn, new_runs, new_jobs, ended, started, now)
@@ -1684,21 +1684,6 @@ class _Draft:
             acknowledged=False,
             agent=agent,
         )
-
-
-#: The job kinds an agent runs; the others stay on the server whatever ``agent`` says.
-_AGENT_KINDS = frozenset({"command", "file"})
-#: ``job_runs.agent``'s width: ``label:`` and a name (a longer plain name names no agent).
-_AGENT_CHARS = 108
-
-
-def _route(job: Job) -> tuple[str, str | None]:
-    """A job's kind, and the agent target its job runs carry (None: the server runs it)."""
-    kind = job.kind.value
-    agent = job.agent
-    if agent is None or kind not in _AGENT_KINDS:
-        return kind, None
-    return kind, agent[:_AGENT_CHARS]
 
 
 _MUTABLE = ("status", "attempt", "queued_at", "wake_at", "started_at", "ended_at", "reason")
