@@ -1,6 +1,7 @@
 """Backfills through the API with the real engine, on SQLite and PostgreSQL (issue #15 item
-1): the scheduler's fire times (DST included), ``max_active`` held (seen through real
-commands waiting on a file), cancel, dry run, overlap, refusals and audit records."""
+1): the scheduler's fire times (DST and calendars included), ``max_active`` held (seen
+through real commands waiting on a file), cancel, dry run, overlap, refusals and audit
+records."""
 
 from __future__ import annotations
 
@@ -262,3 +263,28 @@ def test_refusals_name_what_is_wrong(client: TestClient, root: Actor) -> None:
     )
     assert refusals.status_code == 200, refusals.text
     assert len(refusals.json()) >= 5
+
+
+def test_backfill_skips_the_days_of_the_windows_calendar(client: TestClient, root: Actor) -> None:
+    """The window's calendar applies as the scheduler applies it: its days have no fire."""
+    holidays = {"name": "holidays", "days": ["2025-12-25", "01-01"]}
+    created = client.post("/api/v1/calendars", headers=root.headers, json=holidays)
+    assert created.status_code == 201, created.text
+    # fires in 2025 only: none of its own while the test runs
+    window = {"cron": "0 0 6 * * ? 2025", "timezone": "Europe/London", "calendar": "holidays"}
+    plan_id = _plan(client, root, "holiday-aware", window)
+    dry = _backfill(client, root, plan_id, 200, start="2025-12-23", end="2025-12-27", dry_run=True)
+    assert dry["fires"] == [
+        "2025-12-23T06:00:00Z",
+        "2025-12-24T06:00:00Z",
+        "2025-12-26T06:00:00Z",
+    ]
+    started = _backfill(client, root, plan_id, start="2025-12-24", end="2025-12-27", max_active=5)[
+        "backfill"
+    ]
+    assert (started["total"], started["opened"]) == (2, 2)
+    runs = _runs(client, root, plan_id)
+    assert sorted(r["scheduled_for"] for r in runs) == [
+        "2025-12-24T06:00:00Z",
+        "2025-12-26T06:00:00Z",
+    ]
