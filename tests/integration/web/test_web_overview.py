@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
 
-from jobplan.model import Window
+from jobplan.model import CalendarDays, Window
 from jobplan.service.container import Services
 from jobplan.service.overview import upcoming_fires
 from jobplan.store import accounts, overview
@@ -118,6 +118,19 @@ def test_upcoming_fires_mark_the_clock_change_and_blackouts() -> None:
         (31, 1, False, False),
         (1, 1, False, False),
     ]
+
+
+def test_upcoming_fires_leave_out_the_days_of_the_windows_calendars() -> None:
+    """The plan page's and the upcoming page's fires are the scheduler's: a calendar's
+    days (local to the window) are not listed; with calendar_mode only, only they are."""
+    days = {"hol": CalendarDays.of(["2026-03-31", "04-02"])}
+    window = {"cron": "0 0 9 * * ?", "timezone": "Europe/London", "calendar": "hol"}
+    after = datetime(2026, 3, 30, 12, tzinfo=UTC)
+    kept = upcoming_fires(Window.model_validate(window), after, 3, calendars=days)
+    assert [f.at.date().isoformat() for f in kept] == ["2026-04-01", "2026-04-03", "2026-04-04"]
+    only = Window.model_validate({**window, "calendar_mode": "only"})
+    listed = upcoming_fires(only, after, 3, calendars=days)
+    assert [f.at.date().isoformat() for f in listed] == ["2026-03-31", "2026-04-02", "2027-04-02"]
 
 
 def test_upcoming_lists_plans_soonest_first_with_their_fires_in_the_horizon(
