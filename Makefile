@@ -30,11 +30,17 @@ pytest: $(VENV)/.installed-dev
 # Every benchmark, one after another (docs/performance.md records their figures). A new one is
 # a bench/<name>.py added to BENCHES; `make bench BENCHES="scheduler_bench postgres_bench"` runs
 # some. postgres_bench starts its own PostgreSQL cluster (system-deps installs it).
+# history_bench seeds 10M job runs (about 4 GB in /tmp, several minutes);
+# `make bench BENCH_FLAGS=--quick` runs every benchmark that has a quick mode in it instead.
 BENCHES ?= cron_bench scheduler_bench sqlite_ceiling postgres_bench bundle_bench import_memory \
-	console_bench agent_bench
+	console_bench agent_bench api_bench history_bench
+BENCH_FLAGS ?=
 bench: $(VENV)/.installed-dev system-deps
 	@set -e; for name in $(BENCHES); do \
-		echo "== bench/$$name.py"; $(BIN)/python bench/$$name.py; \
+		echo "== bench/$$name.py"; \
+		if [ -n "$(BENCH_FLAGS)" ] && grep -q -- "$(BENCH_FLAGS)" bench/$$name.py; then \
+			$(BIN)/python bench/$$name.py $(BENCH_FLAGS); \
+		else $(BIN)/python bench/$$name.py; fi; \
 	done
 
 # Retakes the README's console screenshots (docs/images) from a throwaway server.

@@ -14,18 +14,22 @@ from fastapi.security import (
 )
 
 from jobplan.api.adapter import Credentials, authenticate, client_address
+from jobplan.errors import InvalidInput
 from jobplan.service.caller import Caller
 from jobplan.service.container import Services
-from jobplan.service.pagination import MAX_OFFSET, MAX_PAGE_SIZE, Page
+from jobplan.service.pagination import MAX_OFFSET, MAX_PAGE_SIZE, KeysetPage, Page
 
 __all__ = [
     "CallerDep",
+    "CursorQuery",
     "LimitQuery",
     "MetricsCallerDep",
     "OffsetQuery",
     "ServicesDep",
+    "check_cursor_offset",
     "client_address",
     "current_caller",
+    "set_keyset_headers",
     "set_page_headers",
 ]
 
@@ -96,6 +100,30 @@ def metrics_caller(
 MetricsCallerDep = Annotated[Caller | None, Depends(metrics_caller)]
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size.")]
 OffsetQuery = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")]
+CursorQuery = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        description="Keyset pagination: empty for the first page, then the `X-Next-Cursor` "
+        "of the page before. Not combined with `offset`; no `X-Total-Count`.",
+    ),
+]
+
+
+def check_cursor_offset(offset: int) -> None:
+    """A keyset page starts where its cursor says: an offset as well is refused."""
+    if offset:
+        raise InvalidInput("cannot be combined with cursor (keyset pagination)", field="offset")
+
+
+def set_keyset_headers(request: Request, response: Response, page: KeysetPage[T]) -> None:
+    """A keyset page's next cursor, as ``X-Next-Cursor`` and an RFC 8288 ``Link``
+    (``rel="next"``); neither on the last page."""
+    if page.next_cursor is None:
+        return
+    response.headers["X-Next-Cursor"] = page.next_cursor
+    url = request.url.include_query_params(cursor=page.next_cursor, limit=page.limit)
+    response.headers["Link"] = f'<{url}>; rel="next"'
 
 
 def set_page_headers(request: Request, response: Response, page: Page[T]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection
 
@@ -21,7 +21,13 @@ from jobplan.model import JobAction, JobRunStatus, PlanDocument, PlanRunStatus
 from jobplan.service.audit import audited, record
 from jobplan.service.caller import Caller, Permission
 from jobplan.service.oplog import operator_action
-from jobplan.service.pagination import Page, check_page
+from jobplan.service.pagination import (
+    KeysetPage,
+    Page,
+    check_page,
+    decode_cursor,
+    encode_cursor,
+)
 from jobplan.service.plans import PlanService
 from jobplan.service.validation import check_event_name
 from jobplan.store import Database
@@ -446,6 +452,37 @@ class RunService:
             )
         return Page(items, total, limit, offset)
 
+    def runs_after(
+        self,
+        caller: Caller,
+        cursor: str,
+        *,
+        plan_ref: str | None = None,
+        statuses: list[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+    ) -> KeysetPage[PlanRunRecord]:
+        """:meth:`list_runs` by keyset: the page after ``cursor`` ("" for the first), in the
+        same order, without counting the matches."""
+        caller.require(Permission.RUNS_READ)
+        check_page(limit, 0)
+        after = decode_cursor(cursor)
+        wanted = _statuses(statuses, PLAN_RUN_STATUSES, "status")
+        with self._db.read() as conn:
+            plan_id = self._plans.resolve(conn, caller, plan_ref).id if plan_ref else None
+            items = store.plan_runs_after(
+                conn,
+                caller.tenant_id,
+                after=after,
+                plan_id=plan_id,
+                statuses=wanted,
+                since=since,
+                until=until,
+                limit=limit,
+            )
+        return _keyset_page(items, limit)
+
     def get(self, caller: Caller, run_id: str) -> RunView:
         caller.require(Permission.RUNS_READ)
         with self._db.read() as conn:
@@ -480,6 +517,36 @@ class RunService:
                 offset=offset,
             )
         return Page(items, total, limit, offset)
+
+    def job_runs_after(
+        self,
+        caller: Caller,
+        cursor: str,
+        *,
+        run_id: str | None = None,
+        statuses: list[str] | None = None,
+        job_name: str | None = None,
+        limit: int = 100,
+    ) -> KeysetPage[JobRunRecord]:
+        """:meth:`job_runs` by keyset: the page after ``cursor`` ("" for the first), newest
+        first (job runs created at the same instant by id, descending), without counting."""
+        caller.require(Permission.RUNS_READ)
+        check_page(limit, 0)
+        after = decode_cursor(cursor)
+        wanted = _statuses(statuses, JOB_RUN_STATUSES, "status")
+        with self._db.read() as conn:
+            if run_id is not None:
+                self._run(conn, caller, run_id)
+            items = store.job_runs_after(
+                conn,
+                caller.tenant_id,
+                after=after,
+                plan_run_id=run_id,
+                statuses=wanted,
+                job_name=job_name,
+                limit=limit,
+            )
+        return _keyset_page(items, limit)
 
     def job_run(self, caller: Caller, job_run_id: str) -> JobRunRecord:
         caller.require(Permission.RUNS_READ)
@@ -644,3 +711,19 @@ class RunService:
         if job_run is None:
             raise NotFound("job run", job_run_id)
         return job_run
+
+
+class _Keyed(Protocol):
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def id(self) -> str: ...
+
+
+R = TypeVar("R", bound=_Keyed)
+
+
+def _keyset_page(items: list[R], limit: int) -> KeysetPage[R]:
+    last = items[-1] if len(items) == limit else None
+    cursor = encode_cursor(last.created_at, last.id) if last is not None else None
+    return KeysetPage(items, limit, cursor)

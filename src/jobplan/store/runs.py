@@ -61,14 +61,17 @@ __all__ = [
     "claim_due_job_runs",
     "count_lock_holders",
     "delete_plan_run",
+    "delete_plan_runs",
     "get_job_run",
     "get_plan_run",
     "insert_event",
     "insert_job_runs",
     "insert_plan_run",
+    "job_runs_after",
     "list_job_runs",
     "list_plan_runs",
     "new_run_ids",
+    "plan_runs_after",
     "read_output",
     "record_plan_ends",
 ]
@@ -254,15 +257,7 @@ def list_plan_runs(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[PlanRunRecord], int]:
-    condition = plan_runs.c.tenant_id == tenant_id
-    if plan_id is not None:
-        condition = condition & (plan_runs.c.plan_id == plan_id)
-    if statuses:
-        condition = condition & plan_runs.c.status.in_(statuses)
-    if since is not None:
-        condition = condition & (plan_runs.c.created_at >= since)
-    if until is not None:
-        condition = condition & (plan_runs.c.created_at < until)
+    condition = _plan_run_filter(tenant_id, plan_id, statuses, since, until)
     rows = conn.execute(
         select(plan_runs)
         .where(condition)
@@ -272,6 +267,57 @@ def list_plan_runs(
     )
     total = conn.execute(select(func.count()).select_from(plan_runs).where(condition))
     return [PlanRunRecord(**r._mapping) for r in rows], int(total.scalar_one())
+
+
+def plan_runs_after(
+    conn: Connection,
+    tenant_id: str,
+    *,
+    after: tuple[datetime, str] | None,
+    plan_id: str | None = None,
+    statuses: Sequence[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 50,
+) -> list[PlanRunRecord]:
+    """Keyset pagination: the runs :func:`list_plan_runs` lists, in its order (newest
+    first), that come after ``after`` (the ``(created_at, id)`` of the previous page's last
+    run; ``None``: from the start). No count and no offset: a page costs the same at any
+    depth of the history."""
+    condition = _plan_run_filter(tenant_id, plan_id, statuses, since, until)
+    if after is not None:
+        at, run_id = after
+        # the plain range first: an index on created_at serves it
+        condition = condition & and_(
+            plan_runs.c.created_at <= at,
+            or_(plan_runs.c.created_at < at, plan_runs.c.id < run_id),
+        )
+    rows = conn.execute(
+        select(plan_runs)
+        .where(condition)
+        .order_by(plan_runs.c.created_at.desc(), plan_runs.c.id.desc())
+        .limit(limit)
+    )
+    return [PlanRunRecord(**r._mapping) for r in rows]
+
+
+def _plan_run_filter(
+    tenant_id: str,
+    plan_id: str | None,
+    statuses: Sequence[str] | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> ColumnElement[bool]:
+    condition = plan_runs.c.tenant_id == tenant_id
+    if plan_id is not None:
+        condition = condition & (plan_runs.c.plan_id == plan_id)
+    if statuses:
+        condition = condition & plan_runs.c.status.in_(statuses)
+    if since is not None:
+        condition = condition & (plan_runs.c.created_at >= since)
+    if until is not None:
+        condition = condition & (plan_runs.c.created_at < until)
+    return condition
 
 
 def plan_runs_past_deadline(conn: Connection, now: datetime, limit: int) -> list[PlanRunRecord]:
@@ -313,9 +359,20 @@ def purge_plan_runs(conn: Connection, now: datetime, limit: int) -> int:
             .limit(limit)
         )
     ]
-    for run_id in ids:
-        delete_plan_run(conn, run_id)
+    delete_plan_runs(conn, ids)
     return len(ids)
+
+
+def delete_plan_runs(conn: Connection, run_ids: Sequence[str]) -> None:
+    """:func:`delete_plan_run` for many runs at once: four statements for the whole batch
+    (the retention purge), not four per run."""
+    for start in range(0, len(run_ids), 500):
+        chunk = list(run_ids[start : start + 500])
+        job_ids = select(job_runs.c.id).where(job_runs.c.plan_run_id.in_(chunk))
+        conn.execute(delete(job_run_output).where(job_run_output.c.job_run_id.in_(job_ids)))
+        conn.execute(delete(lock_holders).where(lock_holders.c.job_run_id.in_(job_ids)))
+        conn.execute(delete(job_runs).where(job_runs.c.plan_run_id.in_(chunk)))
+        conn.execute(delete(plan_runs).where(plan_runs.c.id.in_(chunk)))
 
 
 def delete_plan_run(conn: Connection, run_id: str) -> None:
@@ -498,13 +555,7 @@ def list_job_runs(
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[list[JobRunRecord], int]:
-    condition = job_runs.c.tenant_id == tenant_id
-    if plan_run_id is not None:
-        condition = condition & (job_runs.c.plan_run_id == plan_run_id)
-    if statuses:
-        condition = condition & job_runs.c.status.in_(statuses)
-    if job_name is not None:
-        condition = condition & (job_runs.c.job_name == job_name)
+    condition = _job_run_filter(tenant_id, plan_run_id, statuses, job_name)
     rows = conn.execute(
         select(job_runs)
         .where(condition)
@@ -514,6 +565,52 @@ def list_job_runs(
     )
     total = conn.execute(select(func.count()).select_from(job_runs).where(condition))
     return [JobRunRecord(**r._mapping) for r in rows], int(total.scalar_one())
+
+
+def job_runs_after(
+    conn: Connection,
+    tenant_id: str,
+    *,
+    after: tuple[datetime, str] | None,
+    plan_run_id: str | None = None,
+    statuses: Sequence[str] | None = None,
+    job_name: str | None = None,
+    limit: int = 100,
+) -> list[JobRunRecord]:
+    """Keyset pagination of the job runs :func:`list_job_runs` filters, newest first and,
+    among job runs created at the same instant, by id (descending), after ``after`` (the
+    ``(created_at, id)`` of the previous page's last job run; ``None``: from the start)."""
+    condition = _job_run_filter(tenant_id, plan_run_id, statuses, job_name)
+    if after is not None:
+        at, job_run_id = after
+        # the plain range first: an index on created_at serves it
+        condition = condition & and_(
+            job_runs.c.created_at <= at,
+            or_(job_runs.c.created_at < at, job_runs.c.id < job_run_id),
+        )
+    rows = conn.execute(
+        select(job_runs)
+        .where(condition)
+        .order_by(job_runs.c.created_at.desc(), job_runs.c.id.desc())
+        .limit(limit)
+    )
+    return [JobRunRecord(**r._mapping) for r in rows]
+
+
+def _job_run_filter(
+    tenant_id: str,
+    plan_run_id: str | None,
+    statuses: Sequence[str] | None,
+    job_name: str | None,
+) -> ColumnElement[bool]:
+    condition = job_runs.c.tenant_id == tenant_id
+    if plan_run_id is not None:
+        condition = condition & (job_runs.c.plan_run_id == plan_run_id)
+    if statuses:
+        condition = condition & job_runs.c.status.in_(statuses)
+    if job_name is not None:
+        condition = condition & (job_runs.c.job_name == job_name)
+    return condition
 
 
 # --- job-run transitions ----------------------------------------------------------------------

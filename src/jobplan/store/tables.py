@@ -316,6 +316,8 @@ plan_runs = Table(
     # when the run becomes overdue (notifications.overdue_after_seconds); cleared once told
     Column("overdue_at", UTCDateTime(), nullable=True),
     Index(None, "tenant_id", "plan_id", "created_at"),
+    # a tenant's runs newest first (keyset pages of GET /api/v1/runs)
+    Index(None, "tenant_id", "created_at"),
     Index(None, "plan_id", "status"),
     Index(None, "status", "deadline_at"),
     Index(None, "purge_after"),
@@ -407,6 +409,8 @@ job_runs = Table(
     UniqueConstraint("plan_run_id", "job_name"),
     Index(None, "status", "wake_at"),
     Index(None, "tenant_id", "status"),
+    # a tenant's job runs newest first (keyset pages of GET /api/v1/job-runs)
+    Index(None, "tenant_id", "created_at"),
     # agents' claims: only routed rows are indexed
     Index(
         "ix_job_runs_agent_claim",

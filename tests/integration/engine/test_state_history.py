@@ -135,3 +135,36 @@ def test_stopping_a_run_without_history_still_stops_its_running_jobs(h: Harness)
     h.stop(run, at(1))
     assert h.tx(lambda c: store.stop_requests_for(c, "n1")) == [ticket.job_run.id]
     assert h.tx(lambda c: store.count_lock_holders(c, h.tenant_id, "L")) == 1
+
+
+def test_batch_delete_removes_what_deleting_run_by_run_removes(h: Harness) -> None:
+    """``delete_plan_runs`` (the purge's batch path) against ``delete_plan_run`` one run at a
+    time: the same rows of every table go, and nothing else."""
+    from sqlalchemy import func, select
+
+    from jobplan.store.tables import job_run_output, job_runs, lock_holders, plan_runs
+
+    plan = history_plan(h, "FULL")
+    runs = [run_once(h, plan, 100 * i, 100 * i + 10, ok=i % 2 == 0) for i in range(5)]
+    tables = (plan_runs, job_runs, job_run_output, lock_holders)
+
+    def counts() -> list[int]:
+        return [
+            h.tx(lambda c, t=t: c.execute(select(func.count()).select_from(t)).scalar_one())
+            for t in tables
+        ]
+
+    before = counts()
+    for run in runs[:2]:
+        h.tx(lambda c, run=run: store.delete_plan_run(c, run.id))
+    by_run = counts()
+    h.tx(lambda c: store.delete_plan_runs(c, [runs[2].id, runs[3].id]))
+    batched = counts()
+    assert [a - b for a, b in zip(before, by_run, strict=True)] == [
+        a - b for a, b in zip(by_run, batched, strict=True)
+    ]
+    assert by_run[2] < before[2], "the runs had output, and it went"
+    for gone in runs[:4]:
+        assert h.plan_run(gone) is None and h.jobs(gone) == {}
+    assert h.plan_run(runs[4]) is not None
+    assert h.read_output(h.job(runs[4], "a")) == f"output of {runs[4].id}"

@@ -8,7 +8,16 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from jobplan.api.deps import CallerDep, LimitQuery, OffsetQuery, ServicesDep, set_page_headers
+from jobplan.api.deps import (
+    CallerDep,
+    CursorQuery,
+    LimitQuery,
+    OffsetQuery,
+    ServicesDep,
+    check_cursor_offset,
+    set_keyset_headers,
+    set_page_headers,
+)
 from jobplan.api.openapi import AUTHENTICATED, problem_responses
 from jobplan.errors import Conflict
 from jobplan.model import JobAction, StartOutcome
@@ -292,7 +301,24 @@ def list_runs(
     until: AwareDatetime | None = None,
     limit: LimitQuery = 50,
     offset: OffsetQuery = 0,
+    cursor: CursorQuery = None,
 ) -> list[PlanRunOut]:
+    """Newest first. Pages by `offset` (with `X-Total-Count`), or by keyset with `cursor`
+    (empty for the first page, then each page's `X-Next-Cursor`): no count, and the same
+    cost at any depth of the history."""
+    if cursor is not None:
+        check_cursor_offset(offset)
+        keyset = services.runs.runs_after(
+            caller,
+            cursor,
+            plan_ref=plan,
+            statuses=status_,
+            since=since,
+            until=until,
+            limit=limit,
+        )
+        set_keyset_headers(request, response, keyset)
+        return [PlanRunOut.of(r) for r in keyset.items]
     page = services.runs.list_runs(
         caller,
         plan_ref=plan,
@@ -385,7 +411,19 @@ def list_job_runs(
     job: Annotated[str | None, Query(max_length=100, description="Job name.")] = None,
     limit: LimitQuery = 100,
     offset: OffsetQuery = 0,
+    cursor: CursorQuery = None,
 ) -> list[JobRunOut]:
+    """Newest first. Pages by `offset` (with `X-Total-Count`; a run's job runs by name), or
+    by keyset with `cursor` (empty for the first page, then each page's `X-Next-Cursor`;
+    job runs created at the same instant by id, descending): no count, and the same cost at
+    any depth of the history."""
+    if cursor is not None:
+        check_cursor_offset(offset)
+        keyset = services.runs.job_runs_after(
+            caller, cursor, run_id=run, statuses=status_, job_name=job, limit=limit
+        )
+        set_keyset_headers(request, response, keyset)
+        return [JobRunOut.of(j) for j in keyset.items]
     page = services.runs.job_runs(
         caller, run_id=run, statuses=status_, job_name=job, limit=limit, offset=offset
     )
