@@ -9,6 +9,7 @@ from jobplan.service.security import PasswordHasher, new_secret
 from jobplan.service.validation import check_password, check_slug, check_username
 from jobplan.settings import Settings
 from jobplan.store import Database, accounts
+from jobplan.store.database import FIRST_START_LOCK, serialise
 
 __all__ = ["BootstrapResult", "bootstrap_admin"]
 
@@ -48,6 +49,9 @@ def bootstrap_admin(
             else new_secret(18)
         )
     with database.transaction() as conn:
+        # two nodes starting at once on one empty PostgreSQL database take turns (else both
+        # see no tenant, both insert ``default``, and the second exits on the duplicate)
+        serialise(conn, FIRST_START_LOCK)
         if not configured and accounts.count_tenants(conn) > 0:
             return None
         tenant = accounts.get_tenant_by_name(conn, tenant_name)

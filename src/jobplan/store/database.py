@@ -9,7 +9,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 
@@ -17,10 +17,22 @@ from jobplan.errors import InvalidInput, StoreError
 from jobplan.logging import get_logger
 from jobplan.store import committed
 
-__all__ = ["Database"]
+__all__ = ["FIRST_START_LOCK", "Database", "serialise"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = get_logger(__name__)
+
+# PostgreSQL advisory lock key (an arbitrary bigint: b"jobplan\x01") held by migrations and by
+# the first-admin bootstrap, so two nodes starting at once on one empty database take turns
+FIRST_START_LOCK = 0x6A6F62706C616E01
+
+
+def serialise(connection: Connection, key: int) -> None:
+    """Hold PostgreSQL advisory lock ``key`` until ``connection``'s transaction ends (other
+    transactions asking for it wait). SQLite needs none: a write transaction there already
+    holds the whole database (BEGIN IMMEDIATE)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
+from jobplan.store.database import FIRST_START_LOCK, serialise
 from jobplan.store.tables import metadata
 
 config = context.config
@@ -20,6 +21,11 @@ with engine.connect() as connection:
         # works outside a transaction, so it is set on the raw connection before ours begins.
         connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
     try:
+        # two nodes migrating one PostgreSQL database at once take turns: the second waits
+        # here until the first commits, then reads the version it left and has nothing to do
+        # (without it both would create the same tables and one would fail). The lock opens
+        # the transaction the migrations run in, and is held until the commit below.
+        serialise(connection, FIRST_START_LOCK)
         context.configure(
             connection=connection,
             target_metadata=metadata,
