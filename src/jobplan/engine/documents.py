@@ -15,7 +15,7 @@ from jobplan.model import STORED_CONTEXT, PlanDocument
 from jobplan.store import plans as plan_store
 from jobplan.store.records import PlanVersionRecord
 
-__all__ = ["PLAN_FORMAT_VERSION", "VersionCache", "load_document"]
+__all__ = ["PLAN_FORMAT_VERSION", "DocumentCache", "VersionCache", "load_document"]
 
 #: Version of the stored plan document layout; checked when a version is loaded.
 PLAN_FORMAT_VERSION = 1
@@ -37,6 +37,30 @@ def load_document(record: PlanVersionRecord) -> PlanDocument:
         return PlanDocument.model_validate(record.document, context=STORED_CONTEXT)
     except ValidationError as exc:
         raise StoreError(f"plan version {record.version} cannot be read: {exc}") from exc
+
+
+class DocumentCache:
+    """Validated documents of stored versions by version id (LRU, thread-safe), for reads
+    that return a plan: a version never changes, so it is validated once, not on every
+    ``GET``. :meth:`document` answers what :func:`load_document` answers."""
+
+    def __init__(self, capacity: int = 4_096) -> None:
+        self._capacity = capacity
+        self._items: OrderedDict[str, PlanDocument] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def document(self, record: PlanVersionRecord) -> PlanDocument:
+        with self._lock:
+            document = self._items.get(record.id)
+            if document is not None:
+                self._items.move_to_end(record.id)
+                return document
+        document = load_document(record)
+        with self._lock:
+            self._items[record.id] = document
+            while len(self._items) > self._capacity:
+                self._items.popitem(last=False)
+        return document
 
 
 class VersionCache:

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from jobplan.engine.documents import PLAN_FORMAT_VERSION, load_document
+from jobplan.engine.documents import PLAN_FORMAT_VERSION, DocumentCache, load_document
 from jobplan.engine.scheduler import next_window_fire
 from jobplan.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from jobplan.model import CalendarDocument, PlanDocument, SemVer, plan_path
@@ -98,6 +98,8 @@ def _enabled_change(before: bool, after: bool) -> dict[str, Any]:
 class PlanService:
     def __init__(self, database: Database, notify: Callable[[], None] | None = None) -> None:
         self._db = database
+        #: validated documents of the versions reads return (versions never change)
+        self._documents = DocumentCache()
         #: called after a change that may move a schedule (the engine wakes its scheduler)
         self.notify: Callable[[], None] = notify or (lambda: None)
 
@@ -363,7 +365,7 @@ class PlanService:
             record = plans.get_version(conn, caller.tenant_id, plan.id, wanted or "")
         if record is None:
             raise NotFound("plan version", version or plan_ref)
-        return PlanView(plan, record, load_document(record))
+        return PlanView(plan, record, self._documents.document(record))
 
     def list(
         self,
