@@ -33,6 +33,8 @@ def test_an_agent_is_registered_listed_and_revoked(
     page = client.get("/admin/agents")
     assert f'data-agent="{key.group(2)}" data-state="offline"' in page.text
     assert "eu, linux" in page.text and key.group(1) not in page.text
+    assert "jobplan agent --server URL" in page.text  # how to start one, not "not built yet"
+    assert "not built yet" not in page.text
     with services.database.transaction() as conn:  # a heartbeat, as the protocol will write
         conn.execute(update(agents).values(last_heartbeat=datetime.now(UTC), host="edge-host"))
     page = client.get("/admin/agents")
