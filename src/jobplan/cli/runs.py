@@ -187,13 +187,16 @@ def runs_status(
 
 
 def _runs_table(items: list[dict[str, Any]]) -> None:
-    grid = table("run", "plan", "status", "trigger", "started")
+    # "for": the fire time a run serves (a window's fire, a catch-up, a backfill), so the runs
+    # of a backfill, all started within seconds, can be told apart
+    grid = table("run", "plan", "status", "trigger", "for", "started")
     for run in items:
         grid.add_row(
             run["id"],
             run["plan_path"],
             run["status"],
             run["trigger"],
+            when(run.get("scheduled_for")),
             when(run["started_at"]),
         )
     out.print(grid)
