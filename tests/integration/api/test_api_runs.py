@@ -408,6 +408,7 @@ def test_overlap_skip_refuses_a_second_start_unless_forced(
     first = start(client, root, plan_id)
     refused = client.post(f"/api/v1/plans/{plan_id}/runs", headers=root.headers, json={})
     assert refused.status_code == 409 and "force" in refused.json()["detail"]
+    assert "runs start --force" in refused.json()["detail"]  # what a CLI user types
     second = start(client, root, plan_id, force=True)
     gate.write_text("go")
     for run_id in (first, second):

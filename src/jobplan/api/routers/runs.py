@@ -275,7 +275,7 @@ def start_run(
     if outcome.run is None:
         raise Conflict(
             "a run of this plan is active and its overlap policy does not allow another now; "
-            "set force to start anyway"
+            "set force to start anyway (jobplan runs start --force)"
         )
     return StartOut(
         outcome=outcome.outcome, run=PlanRunOut.of(outcome.run), cancelled=outcome.cancelled
