@@ -33,7 +33,7 @@ pytest: $(VENV)/.installed-dev
 # history_bench seeds 10M job runs (about 4 GB in /tmp, several minutes);
 # `make bench BENCH_FLAGS=--quick` runs every benchmark that has a quick mode in it instead.
 BENCHES ?= cron_bench scheduler_bench sqlite_ceiling postgres_bench bundle_bench import_memory \
-	console_bench agent_bench api_bench scale_bench history_bench
+	console_bench agent_bench plan_size_bench api_bench scale_bench history_bench
 BENCH_FLAGS ?=
 bench: $(VENV)/.installed-dev system-deps
 	@set -e; for name in $(BENCHES); do \

@@ -56,6 +56,7 @@ from jobplan.store import runs as store
 from jobplan.store.committed import after_commit, call_after_commit
 from jobplan.store.records import (
     JobRunRecord,
+    JobRunStateRecord,
     NotificationRecord,
     PlanRecord,
     PlanRunRecord,
@@ -172,6 +173,9 @@ class RunState:
         #: ring (``secrets.box``) is set by the services
         self.secrets = SecretSource()
         self.contexts.namespaces["secret"] = self.secrets
+        #: evaluate plan runs from their full job run records (the plain path, kept as the
+        #: reference the narrow read is tested against) instead of the fields it reads
+        self.full_evaluation = False
 
     def _job_ended(
         self,
@@ -415,7 +419,15 @@ class RunState:
         if run.ended_at is not None or run.status == PlanRunStatus.QUEUED:
             return
         graph = self.versions.graph(conn, run.plan_version_id)
-        records = {jr.job_name: jr for jr in store.job_runs_of(conn, run.id)}
+        # every finish evaluates its plan run: read only the fields evaluating needs (reading
+        # and building every full record made a finish cost grow with the run's size, see
+        # docs/performance.md "Plan run size"); the full records only when the run's status
+        # changes, at most a few times per run
+        records: Mapping[str, JobRunRecord | JobRunStateRecord] = (
+            {jr.job_name: jr for jr in store.job_runs_of(conn, run.id)}
+            if self.full_evaluation
+            else {jr.job_name: jr for jr in store.job_run_states_of(conn, run.id)}
+        )
         drafts = {name: _Draft.of(jr) for name, jr in records.items()}
         status, changed, ended_jobs = self._settle(
             graph, drafts, now, not_before or now, opened_for
@@ -429,10 +441,15 @@ class RunState:
         if not ends and status.value == run.status:
             return
         # the job runs as they now stand (what ending the run or telling about it reads)
-        job_runs = [
-            replace(jr, **drafts[name].changes(jr)) if name in changed else jr
-            for name, jr in records.items()
-        ]
+        job_runs = (
+            [
+                replace(jr, **drafts[name].changes(jr)) if name in changed else jr
+                for name, jr in records.items()
+                if isinstance(jr, JobRunRecord)
+            ]
+            if self.full_evaluation
+            else store.job_runs_of(conn, run.id)
+        )
         if ends:
             failed = sorted(jr.job_name for jr in job_runs if jr.status in FAILED)
             reason = None if status == PlanRunStatus.COMPLETE else _failed_reason(failed)
@@ -1635,10 +1652,10 @@ class _Draft:
     owner_node: str | None = None
 
     @classmethod
-    def of(cls, jr: JobRunRecord) -> _Draft:
+    def of(cls, jr: JobRunRecord | JobRunStateRecord) -> _Draft:
         return cls(
             jr.status,
-            jr.attempt,
+            jr.attempt or 0,
             jr.queued_at,
             jr.wake_at,
             jr.started_at,
@@ -1647,7 +1664,7 @@ class _Draft:
             jr.owner_node,
         )
 
-    def changes(self, jr: JobRunRecord) -> dict[str, Any]:
+    def changes(self, jr: JobRunRecord | JobRunStateRecord) -> dict[str, Any]:
         """The fields that differ from the stored record ``jr``."""
         return {
             name: getattr(self, name)

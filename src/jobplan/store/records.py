@@ -16,6 +16,7 @@ __all__ = [
     "CalendarRecord",
     "FolderRecord",
     "JobRunRecord",
+    "JobRunStateRecord",
     "MembershipRecord",
     "NotificationRecord",
     "PlanRecord",
@@ -217,6 +218,26 @@ class BackfillRecord:
     created_by: str
     created_at: datetime
     ended_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class JobRunStateRecord:
+    """The fields of a job run that evaluating its plan run reads (see
+    ``runs.job_run_states_of``): a narrow read of every job run of a plan run, done on every
+    finish, where the full :class:`JobRunRecord` (flags, agent, exit codes, ...) costs about
+    ten times as much to read and build. Of a job run that is not WAITING only ``id``,
+    ``job_name`` and ``status`` are read: evaluation changes none of its fields."""
+
+    id: str
+    job_name: str
+    status: str
+    attempt: int | None
+    queued_at: datetime | None
+    wake_at: datetime | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    reason: str | None
+    owner_node: str | None
 
 
 @dataclass(frozen=True, slots=True)
