@@ -191,9 +191,8 @@ class AgentProtocol:
                 slots=request.slots,
                 connected=True,
             )
-            store.extend_leases(conn, agent.agent_id, now + self._lease)
             name = tenant.name if tenant is not None else agent.tenant_id
-            return name, _not_held(conn, agent.agent_id, request.holding)
+            return name, _renew(conn, agent.agent_id, request.holding, now + self._lease)
 
         tenant, drop = await self._write(tx)
         self._told.pop(agent.agent_id, None)  # a new connection: tell it every stop again
@@ -219,8 +218,7 @@ class AgentProtocol:
 
         def tx(conn: Connection) -> tuple[list[str], list[str]]:
             agent_store.record_contact(conn, agent.agent_id, now)
-            store.extend_leases(conn, agent.agent_id, lease_until)
-            drop = _not_held(conn, agent.agent_id, request.holding)
+            drop = _renew(conn, agent.agent_id, request.holding, lease_until)
             return drop, store.stop_requests_for(conn, agent.agent_id)
 
         drop, stops = await self._write(tx)
@@ -238,7 +236,7 @@ class AgentProtocol:
         while True:
             event = self.hub.event()
             if first:
-                # every claim renews the agent's leases and claims what is due
+                # the first look claims what is due (a claim renews no lease: heartbeats do)
                 answer = await self._claim_once(agent, targets, request.free)
                 first = False
             else:
@@ -276,7 +274,7 @@ class AgentProtocol:
 
         def tx(conn: Connection) -> tuple[list[Ticket], list[str]]:
             agent_store.record_contact(conn, agent.agent_id, now)
-            store.extend_leases(conn, agent.agent_id, now + self._lease)
+            # renews nothing: what it claims is leased afresh, heartbeats renew what it holds
             tickets = self._state.claim_for_agent(
                 conn, agent.agent_id, agent.tenant_id, targets, now, free
             )
@@ -462,12 +460,17 @@ def _why_not_polling(jr: JobRunRecord | None, agent: AgentIdentity, attempt: int
     return None
 
 
-def _not_held(conn: Connection, agent_id: str, holding: list[Held]) -> list[str]:
-    """Of what the agent says it holds, the job runs that are no longer its own."""
+def _renew(
+    conn: Connection, agent_id: str, holding: list[Held], lease_until: datetime
+) -> list[str]:
+    """Renew the leases of the attempts the agent says it holds (only those: a job run whose
+    assignment never reached it runs out and is recovered); the held job runs that are no
+    longer its own (to drop)."""
     if not holding:
         return []
     rows = {jr.id: jr for jr in store.holdings(conn, [h.job_run_id for h in holding])}
     drop: list[str] = []
+    running: list[str] = []
     for held in holding:
         jr = rows.get(held.job_run_id)
         mine = (
@@ -480,4 +483,7 @@ def _not_held(conn: Connection, agent_id: str, holding: list[Held]) -> list[str]
         )
         if not mine:
             drop.append(held.job_run_id)
+        elif jr is not None and jr.status == JobRunStatus.RUNNING:
+            running.append(jr.id)
+    store.extend_leases(conn, agent_id, running, lease_until)
     return drop

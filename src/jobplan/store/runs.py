@@ -982,15 +982,24 @@ def has_due_for_agent(
     return conn.execute(query).first() is not None
 
 
-def extend_leases(conn: Connection, owner: str, lease_until: datetime) -> None:
-    """Extend the leases of the job runs ``owner`` (an agent) is running (found through the
-    status index, as a node's heartbeat finds its own; a file poll's short claim is not
-    renewed: a poll outliving the lease may be handed out again, which is harmless)."""
-    conn.execute(
-        update(job_runs)
-        .where(job_runs.c.status == "RUNNING", job_runs.c.owner_node == owner)
-        .values(lease_until=lease_until)
-    )
+def extend_leases(
+    conn: Connection, owner: str, job_run_ids: Sequence[str], lease_until: datetime
+) -> None:
+    """Extend the leases of these job runs while ``owner`` (an agent) is running them: only
+    those it says it holds, so that one whose assignment never reached it runs out and is
+    recovered. A file poll's short claim is not renewed: a poll outliving the lease may be
+    handed out again, which is harmless."""
+    ids = list(dict.fromkeys(job_run_ids))
+    for start in range(0, len(ids), 500):
+        conn.execute(
+            update(job_runs)
+            .where(
+                job_runs.c.id.in_(ids[start : start + 500]),
+                job_runs.c.status == "RUNNING",
+                job_runs.c.owner_node == owner,
+            )
+            .values(lease_until=lease_until)
+        )
 
 
 def extend_agent_leases(conn: Connection, lease_until: datetime) -> int:

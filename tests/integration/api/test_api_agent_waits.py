@@ -118,3 +118,34 @@ def test_a_silent_agent_loses_its_job_run_to_another_of_its_label_then_errors(
         what="the job run to fail",
     )
     assert job["reason"] == "agent edge-2 lost" and job["attempt"] == 2
+
+
+def test_an_assignment_lost_in_transit_runs_out_although_its_agent_keeps_calling(
+    client: TestClient, root: Actor
+) -> None:
+    """The claim's answer never reached edge-1 (it does not hold the job run): its hellos,
+    heartbeats and claims renew only what it names in ``holding``, so the lease runs out,
+    the job run is resolved as lost and retried, and edge-1 itself claims the retry."""
+    agent = _agent(client, root, "edge-1")
+    run_id, _ = _apply(
+        client, root, [{"name": "a", "kind": "command", "command": "x", "agent": "edge-1"}]
+    )
+    lost = _claim(client, agent)  # ... in transit
+
+    def calls_until_assigned() -> dict[str, Any] | None:
+        for name, body in (
+            ("hello", {"protocol": 1, "host": "h", "version": "v", "slots": 1, "holding": []}),
+            ("heartbeat", {"holding": []}),
+        ):
+            answer = client.post(f"/api/v1/agent/{name}", headers=agent, json=body)
+            assert answer.status_code == 200, answer.text
+        claimed = client.post(
+            "/api/v1/agent/claim", headers=agent, json={"free": 1, "wait_seconds": 0.5}
+        )
+        assert claimed.status_code == 200, claimed.text
+        return next(iter(claimed.json()["assignments"]), None)
+
+    retried = wait_for(calls_until_assigned, what="the lost assignment to be retried")
+    assert retried["job_run_id"] == lost["job_run_id"] and retried["attempt"] == 2
+    job = job_of(run_detail(client, root, run_id), "a")
+    assert job["status"] == "RUNNING" and job["attempt"] == 2
