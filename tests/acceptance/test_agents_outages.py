@@ -1,14 +1,17 @@
 """An agent outlives its server: the network cut (the server killed with -9 and restarted
 while the agent's job ends: the result still arrives, once) and two server nodes on
 PostgreSQL sharing an agent (a kill given to the other node reaches it; when its node dies
-it fails over to the other and reports there, once). Servers are killed rather than stopped:
-a graceful stop waits for the agent's open long-poll, and a crash is the harder case."""
+it fails over to the other and reports there, once); and a graceful stop (SIGTERM) answers
+an open claim at once and leaves the agent's job run alone. Elsewhere servers are killed
+rather than stopped: a crash is the harder case."""
 
 from __future__ import annotations
 
+import signal
 import sys
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +118,63 @@ def test_the_result_arrives_once_across_a_server_restart(tmp_path: Path) -> None
     finally:
         if agent is not None:
             agent.stop()
+        server.stop()
+
+
+def test_a_graceful_stop_answers_open_claims_and_leaves_agents_job_runs_alone(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM to a server while an agent (spoken to directly) holds a job run and waits in
+    a claim: the claim answers at once, empty — uvicorn waits for open requests before the
+    application stops — and the stopping node does not resolve the job run as lost while
+    nobody can renew its lease; after a restart the agent's result is recorded."""
+    server = ServerProcess(home=tmp_path / "home", env=SERVER_ENV | {"JOBPLAN_LEASE_SECONDS": "4"})
+    server.start()
+    with api(server) as client:
+        key = register_agent(client, "edge")
+    agent = httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=60)
+
+    def call(name: str, body: dict[str, Any]) -> Any:
+        answer = agent.post(f"{server.url}/api/v1/agent/{name}", json=body)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    try:
+        with api(server) as client:
+            hello = {"protocol": 1, "host": "h", "version": "v", "slots": 1}
+            call("hello", hello)
+            run_id = start_plan(
+                client, "stop", [{"name": "j", "kind": "command", "agent": "edge", "command": "x"}]
+            )
+            claimed = wait_for(
+                lambda: call("claim", {"free": 1, "wait_seconds": 1})["assignments"], 30, "work"
+            )
+            holding = [{"job_run_id": claimed[0]["job_run_id"], "attempt": 1}]
+            call("heartbeat", {"holding": holding})
+            seen = client.get("/api/v1/agents/edge").json()["last_heartbeat"]
+            with ThreadPoolExecutor(1) as pool:
+                waiting = pool.submit(call, "claim", {"free": 1, "wait_seconds": 25})
+                wait_for(  # the claim has reached the server (it records the contact)
+                    lambda: client.get("/api/v1/agents/edge").json()["last_heartbeat"] != seen,
+                    30,
+                    "the claim to be waiting",
+                )
+                assert server.process is not None
+                server.process.send_signal(signal.SIGTERM)
+                assert waiting.result() == {"assignments": [], "stop": []}
+            server.process.wait(30)
+            server.stop()
+            assert "Finished server process" in server.output()
+        server.start()
+        with api(server) as client:
+            assert call("hello", {**hello, "holding": holding})["drop"] == []
+            result = {"job_run_id": holding[0]["job_run_id"], "attempt": 1, "succeeded": True}
+            [outcome] = call("results", {"results": [result]})["results"]
+            assert outcome["outcome"] == "recorded", outcome
+            done = wait_for(lambda: ended(client, run_id, "j"), 30, "the run to end")
+            assert (done["status"], done["attempt"]) == ("COMPLETE", 1), done["reason"]
+    finally:
+        agent.close()
         server.stop()
 
 

@@ -74,6 +74,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         owned = services is None
         current = services if services is not None else Services.open(settings)
         app.state.services = current
+        current.agent_protocol.reopen()
         try:
             async with AsyncExitStack() as stack:
                 if settings.engine_enabled:
@@ -97,7 +98,10 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                     engine=getattr(app.state, "engine", None),
                     transfers=getattr(app.state, "transfers", None),
                 )
-                yield
+                try:
+                    yield
+                finally:  # open agent long-polls answer now, agents' job runs are left alone
+                    current.agent_protocol.begin_shutdown()
         finally:
             if owned:
                 current.close()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any, Literal
 
 import typer
@@ -198,17 +200,29 @@ def serve(
             f"jobplan {__version__} serving on {url} (console at {url}/, API docs at {url}/docs)",
             highlight=False,
         )
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            # before uvicorn waits for open requests: agents' claim long-polls answer now
+            services.agent_protocol.begin_shutdown()
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(
+        create_app(settings, services),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        # one access line per request comes from jobplan (with its request id)
+        access_log=False,
+        # client addresses feed login throttling: never take them from X-Forwarded-For
+        proxy_headers=False,
+    )
     try:
-        uvicorn.run(
-            create_app(settings, services),
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            # one access line per request comes from jobplan (with its request id)
-            access_log=False,
-            # client addresses feed login throttling: never take them from X-Forwarded-For
-            proxy_headers=False,
-        )
+        server = Server(config)
+        with suppress(KeyboardInterrupt):
+            server.run()
+        if not server.started:  # as uvicorn.run: the port taken, the application failed
+            raise typer.Exit(3)
     finally:
         services.close()
         if lock is not None:

@@ -172,6 +172,9 @@ class Engine:
         #: called when job runs may have become due (runs opened, jobs ended, recovered):
         #: wakes agents waiting in a claim (set by ``hosted_engine``)
         self.wake_agents: Callable[[], None] = lambda: None
+        #: whether this node's shutdown has begun (set by the host: then agents' job runs whose
+        #: leases run out are not resolved as lost here)
+        self.closing: Callable[[], bool] = lambda: False
         self._wake_scheduler = asyncio.Event()
         self._wake_dispatcher = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -565,7 +568,11 @@ class Engine:
     def _heartbeat_tx(self, now: datetime, conn: Connection) -> int:
         lease_until = now + timedelta(seconds=self.settings.lease_seconds)
         store.heartbeat(conn, self.node_id, now, lease_until)
-        orphans = store.running_with_expired_lease(conn, now, 100, exclude_node=self.node_id)
+        # once this node's shutdown has begun, agents cannot reach it to renew their leases:
+        # their job runs are left to their reconnection elsewhere, or to the next start
+        orphans = store.running_with_expired_lease(
+            conn, now, 100, exclude_node=self.node_id, agents_too=not self.closing()
+        )
         self.state.recover(conn, orphans, now)
         store.purge_plan_runs(conn, now, 500)
         credentials.purge_refresh_tokens(conn, now)

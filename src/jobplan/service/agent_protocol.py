@@ -131,6 +131,24 @@ class AgentProtocol:
         #: the secret values of the attempts agents hold, to mask what they send back (filled
         #: when this process hands an attempt out, else resolved again on first use)
         self._masks: dict[tuple[str, int], Masker] = {}
+        self._closing = False
+
+    @property
+    def closing(self) -> bool:
+        """Whether this node's shutdown has begun (see :meth:`begin_shutdown`)."""
+        return self._closing
+
+    def begin_shutdown(self) -> None:
+        """This node is going away: waiting ``claim`` long-polls answer at once with nothing
+        (a server stopping gracefully waits for open requests), later ones claim nothing, and
+        the hosted engine leaves agents' job runs alone (their agents reconnect to another
+        node, or this one's next start gives them a fresh lease). Safe from any thread."""
+        self._closing = True
+        self.hub.wake()
+
+    def reopen(self) -> None:
+        """This node serves again (an application started anew on the same services)."""
+        self._closing = False
 
     def _masker(self, conn: Connection, job_run_id: str, attempt: int) -> Masker:
         """The masker of one attempt: the secret values its job received. Agents mask their
@@ -235,6 +253,8 @@ class AgentProtocol:
         first = True
         while True:
             event = self.hub.event()
+            if self._closing:
+                return ClaimAnswer()
             if first:
                 # the first look claims what is due (a claim renews no lease: heartbeats do)
                 answer = await self._claim_once(agent, targets, request.free)

@@ -37,6 +37,7 @@ async def hosted_engine(services: Services) -> AsyncIterator[Engine]:
         protocol.writer = engine.writer  # agents' transactions join the engine's batches
         protocol.on_results = engine.notify
         engine.wake_agents = protocol.hub.wake
+        engine.closing = lambda: protocol.closing
         try:
             yield engine
         finally:

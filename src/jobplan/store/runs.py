@@ -1095,11 +1095,20 @@ def waiting_for_agents_since(
 
 
 def running_with_expired_lease(
-    conn: Connection, now: datetime, limit: int, *, exclude_node: str | None = None
+    conn: Connection,
+    now: datetime,
+    limit: int,
+    *,
+    exclude_node: str | None = None,
+    agents_too: bool = True,
 ) -> list[JobRunRecord]:
+    """RUNNING job runs whose lease has run out (``agents_too=False``: not those agents
+    hold)."""
     condition = and_(job_runs.c.status == "RUNNING", job_runs.c.lease_until < now)
     if exclude_node is not None:
         condition = condition & (job_runs.c.owner_node != exclude_node)
+    if not agents_too:
+        condition = condition & job_runs.c.owner_node.not_in(select(agents.c.id))
     query = select(job_runs).where(condition).limit(limit)
     return [
         JobRunRecord(**r._mapping) for r in conn.execute(_locking(conn, query, skip_locked=True))
