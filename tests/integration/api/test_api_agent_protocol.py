@@ -162,6 +162,9 @@ def test_labels_route_to_any_agent_carrying_them_and_unknown_names_run_on_the_se
     )
     assert waiting["status"] == "WAITING"
     assert waiting["reason"] == "waiting for an agent labelled gpu"
+    # the job run says where it runs: its target, or None for the server's nodes
+    assert waiting["agent"] == "label:gpu"
+    assert _job(client, root, run_id, "ikasan")["agent"] == "old-host"
     assert _call(client, other, "claim", {"free": 4, "wait_seconds": 0})["assignments"] == []
 
 

@@ -70,3 +70,27 @@ def test_supervisors_read_operators_have_no_tab(client: TestClient, root: Actor)
     assert 'href="/admin/agents"' not in client.get("/admin/keys").text
     refused = client.get("/admin/agents")
     assert refused.status_code == 403 and "agents:read" in refused.text
+
+
+def test_a_job_run_page_says_where_its_job_runs(client: TestClient, csrf: str, root: Actor) -> None:
+    plan = {
+        "name": "routed",
+        "jobs": [
+            {"name": "on-gpu", "kind": "command", "command": "true", "agent": "label:gpu"},
+            {"name": "here", "kind": "command", "command": "true"},
+        ],
+    }
+    applied = client.post("/api/v1/plans/apply", headers=root.headers, json=plan)
+    assert applied.status_code in (200, 201), applied.text
+    started = client.post(
+        f"/api/v1/plans/{applied.json()['plan']['id']}/runs",
+        headers=root.headers,
+        json={"force": True},
+    )
+    assert started.status_code in (200, 201, 202), started.text
+    run = client.get(f"/api/v1/runs/{started.json()['run']['id']}", headers=root.headers).json()
+    jobs = {job["job_name"]: job for job in run["jobs"]}
+    assert jobs["on-gpu"]["agent"] == "label:gpu" and jobs["here"]["agent"] is None
+    page = client.get(f"/job-runs/{jobs['on-gpu']['id']}").text
+    assert "<dt>Agent</dt><dd>label:gpu</dd>" in page
+    assert "<dt>Agent</dt>" not in client.get(f"/job-runs/{jobs['here']['id']}").text

@@ -58,6 +58,10 @@ class JobRunOut(BaseModel):
     reason: str | None
     flags: list[str]
     acknowledged: bool
+    agent: str | None = Field(
+        description="Where the job runs when not on the server's nodes: an agent's name, or "
+        "label:<label> for any agent with that label (docs/agents.md). None: on the server."
+    )
 
     @classmethod
     def of(cls, r: JobRunRecord) -> JobRunOut:
@@ -77,6 +81,7 @@ class JobRunOut(BaseModel):
             reason=r.reason,
             flags=r.flags,
             acknowledged=r.acknowledged,
+            agent=r.agent,
         )
 
 
