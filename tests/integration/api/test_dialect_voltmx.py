@@ -461,6 +461,8 @@ def test_history_strategy_and_retention_are_the_plan_policies(
         "jitter_seconds": 0,
         "blackouts": [],
         "dst_gap": "skip",
+        "calendar": None,
+        "calendar_mode": "exclude",
     }
     (job,) = document["jobs"]
     assert job["kind"] == "http" and job["service"] == "echo"
