@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -594,27 +594,7 @@ class RunState:
             unknown_agents_wait=self.unknown_agents_wait,
         )
         executions = 0
-        runs: dict[str, PlanRunRecord | None] = {}
-        busy: set[str] = set()
-        for jr in claimed:
-            if jr.plan_run_id not in runs and jr.plan_run_id not in busy:
-                # the run's row is locked while its jobs change; another node changing this
-                # run right now makes us pass its jobs over until the next claim rather than
-                # wait for it (we hold these job rows: waiting could deadlock)
-                run = store.get_plan_run(conn, jr.plan_run_id, lock=True, skip_locked=True)
-                if run is None and store.get_plan_run(conn, jr.plan_run_id) is not None:
-                    busy.add(jr.plan_run_id)
-                else:
-                    runs[jr.plan_run_id] = run
-            if jr.plan_run_id in busy:
-                store.release_claim(conn, jr.id)
-                continue
-            run = runs[jr.plan_run_id]
-            if run is None or run.ended_at is not None or run.status == PlanRunStatus.QUEUED:
-                store.release_claim(conn, jr.id, disarm=True)
-                continue
-            graph = self.versions.graph(conn, run.plan_version_id)
-            job = graph.jobs[jr.job_name].job
+        for jr, run, graph, job in self._claimed_in_open_runs(conn, claimed):
             if isinstance(job, TimeJob):
                 self._complete(conn, jr, run, now, started_at=jr.wake_at or now)
             elif isinstance(job, EventJob):
@@ -648,10 +628,30 @@ class RunState:
             conn, agent_id, tenant_id, targets, now, now + self.lease, limit
         )
         tickets: list[Ticket] = []
+        for jr, run, graph, job in self._claimed_in_open_runs(conn, claimed):
+            if isinstance(job, FileJob):
+                tickets.append(Ticket(jr, run, job, {}, None))
+            elif job.kind.value == "command":
+                ticket = self._start(conn, jr, run, graph, job, agent_id, now)
+                if ticket is not None:
+                    tickets.append(ticket)
+            else:  # routed by mistake (only command and file jobs carry a target)
+                store.release_claim(conn, jr.id)
+        return tickets
+
+    def _claimed_in_open_runs(
+        self, conn: Connection, claimed: list[JobRunRecord]
+    ) -> Iterator[tuple[JobRunRecord, PlanRunRecord, RunGraph, Job]]:
+        """The claimed job runs whose plan runs are open, with their run (row locked), graph
+        and job; the others' claims are released here (a node's claim and an agent's alike).
+        """
         runs: dict[str, PlanRunRecord | None] = {}
         busy: set[str] = set()
         for jr in claimed:
             if jr.plan_run_id not in runs and jr.plan_run_id not in busy:
+                # the run's row is locked while its jobs change; another node changing this
+                # run right now makes us pass its jobs over until the next claim rather than
+                # wait for it (we hold these job rows: waiting could deadlock)
                 run = store.get_plan_run(conn, jr.plan_run_id, lock=True, skip_locked=True)
                 if run is None and store.get_plan_run(conn, jr.plan_run_id) is not None:
                     busy.add(jr.plan_run_id)
@@ -665,16 +665,7 @@ class RunState:
                 store.release_claim(conn, jr.id, disarm=True)
                 continue
             graph = self.versions.graph(conn, run.plan_version_id)
-            job = graph.jobs[jr.job_name].job
-            if isinstance(job, FileJob):
-                tickets.append(Ticket(jr, run, job, {}, None))
-            elif job.kind.value == "command":
-                ticket = self._start(conn, jr, run, graph, job, agent_id, now)
-                if ticket is not None:
-                    tickets.append(ticket)
-            else:  # routed by mistake (only command and file jobs carry a target)
-                store.release_claim(conn, jr.id)
-        return tickets
+            yield jr, run, graph, graph.jobs[jr.job_name].job
 
     def secrets_of(self, conn: Connection, job_run_id: str) -> tuple[str, ...]:
         """The secret values a job run's job refers to, resolved now as when it started (to
