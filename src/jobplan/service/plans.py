@@ -425,6 +425,8 @@ class PlanService:
             # a bare name: the plan of that name in whichever folder, if only one has it
             found, _ = plans.list_plans(conn, caller.tenant_id, limit=2, exact_name=plan_ref)
             plan = found[0] if len(found) == 1 else None
+            if plan is not None and for_update:
+                plan = plans.get_plan(conn, caller.tenant_id, plan.id, lock=True)
         if plan is None:
             raise NotFound("plan", plan_ref)
         return plan

@@ -217,7 +217,10 @@ class RunService:
         caller.require(Permission.RUNS_WRITE)
         now = datetime.now(UTC)
         with self._db.transaction() as conn:
-            plan = self._plans.resolve(conn, caller, plan_ref)
+            # the plan's row is locked (PostgreSQL) before its open runs are read, as the
+            # scheduler's due-plan read locks it: a concurrent start or tick of this plan
+            # waits for this one to commit, so the overlap policy sees this run
+            plan = self._plans.resolve(conn, caller, plan_ref, for_update=True)
             outcome = self._state.open_plan_run(
                 conn,
                 plan,
