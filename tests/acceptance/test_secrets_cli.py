@@ -3,7 +3,8 @@ standard input (never from the command line: a value given as an argument is ref
 CLI itself), ``list`` shows names and who set them (never a value), ``delete``;
 refusals (a bad name) exit non-zero with the server's message; and
 ``rotate-key`` seals every secret anew under a new key file while the server runs: the
-server still uses the secret afterwards (it re-reads the key file)."""
+server still uses the secret afterwards (it re-reads the key file); a server whose key file
+does not hold the key the secrets are sealed with refuses to start."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 
-from jobplan.store.secret_box import KEY_FILE
+from jobplan.store.secret_box import KEY_FILE, new_key
 from support.server import ServerProcess, jobplan_cli
 
 PASSWORD = "root-password-123"
@@ -78,3 +80,15 @@ def test_secrets_set_list_delete_and_rotate_key(tmp_path: Path) -> None:
         server.stop()
     log = server.log_path.read_text() if server.log_path else ""
     assert log and VALUE not in log
+
+    # the data folder's key lost (a key file of another node copied in): the server refuses
+    # to start, rather than failing every job using the secret later
+    (home / KEY_FILE).write_text(new_key() + "\n")
+    other = ServerProcess(home=home)
+    try:
+        with pytest.raises(RuntimeError, match="server exited early") as refused:
+            other.start()
+    finally:
+        other.stop()
+    assert "sealed with key" in str(refused.value)
+    assert "every node sharing the database needs the same secrets key" in str(refused.value)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from jobplan.engine.documents import VersionCache
 from jobplan.engine.state import RunState
-from jobplan.errors import InvalidInput
+from jobplan.errors import InvalidInput, JobplanError
 from jobplan.service.agent_protocol import AgentProtocol
 from jobplan.service.agents import AgentService
 from jobplan.service.api_keys import ApiKeyService
@@ -24,7 +24,7 @@ from jobplan.service.overview import OverviewService
 from jobplan.service.plans import PlanService
 from jobplan.service.registry import ServiceRegistry
 from jobplan.service.runs import RunService
-from jobplan.service.secrets import SecretService
+from jobplan.service.secrets import SecretService, check_key_ring
 from jobplan.service.security import PasswordHasher, load_or_create_signing_key
 from jobplan.service.tenants import TenantService
 from jobplan.service.transfers import TransferService
@@ -126,6 +126,13 @@ class Services:
         if migrate:
             database.upgrade()
         services = cls(settings, database)
+        try:
+            # a node whose secrets key is not the one the stored secrets are sealed with
+            # would fail their jobs one by one: it does not start
+            check_key_ring(database, services.secrets.box)
+        except JobplanError:
+            database.dispose()
+            raise
         services.bootstrap = bootstrap_admin(database, settings, services.passwords)
         return services
 

@@ -13,22 +13,28 @@ never the value.
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection
 
 from jobplan.errors import InvalidInput, NotFound
 from jobplan.service import audit
 from jobplan.service.audit import audited
 from jobplan.service.caller import Caller, Permission
 from jobplan.service.pagination import Page, check_page
-from jobplan.store import Database
+from jobplan.store import Database, accounts
 from jobplan.store import secrets as store
 from jobplan.store.records import SecretRecord
 from jobplan.store.secret_box import (
     KEY_FILE,
     Sealed,
     SecretBox,
+    SecretKeyError,
     load_key_ring,
     new_key,
     parse_key,
@@ -40,6 +46,7 @@ __all__ = [
     "NAME_PATTERN",
     "SecretInfo",
     "SecretService",
+    "check_key_ring",
     "check_secret_name",
     "check_secret_value",
     "new_key",
@@ -166,12 +173,16 @@ class SecretService:
             )
 
 
-def reencrypt(database: Database, box: SecretBox) -> tuple[int, int]:
+def reencrypt(database: Database, box: SecretBox, *, audit_always: bool = True) -> tuple[int, int]:
     """Seal every secret anew under ``box``'s current key (in one transaction), opening each
     with whichever key of the ring sealed it. Returns (re-encrypted, already current).
     Raises :class:`~jobplan.store.secret_box.SecretKeyError` when a value cannot be opened:
-    then nothing changed."""
+    then nothing changed. Audited as ``secrets.rotate_key`` (in the same transaction: one
+    record for the key, shown to system administrators, and one per tenant whose secrets
+    were sealed anew), unless nothing changed and not ``audit_always``; key ids only,
+    never a key or a value."""
     changed = kept = 0
+    resealed: Counter[tuple[str, str]] = Counter()  # (tenant, old key id) -> secrets
     with database.transaction() as conn:
         for record in store.all_secrets(conn):
             if record.key_id == box.current_key_id:
@@ -179,8 +190,73 @@ def reencrypt(database: Database, box: SecretBox) -> tuple[int, int]:
                 continue
             value = box.open(record.tenant_id, record.name, Sealed(record.key_id, record.sealed))
             store.reseal(conn, record.id, box.seal(record.tenant_id, record.name, value))
+            resealed[record.tenant_id, record.key_id] += 1
             changed += 1
+        if changed or audit_always:
+            _audit_rotation(conn, box, resealed, kept)
     return changed, kept
+
+
+def _audit_rotation(
+    conn: Connection, box: SecretBox, resealed: Counter[tuple[str, str]], kept: int
+) -> None:
+    def changes(before: Iterable[str], count: int) -> list[dict[str, Any]]:
+        return [
+            {
+                "kind": "changed",
+                "path": "key_id",
+                "before": ", ".join(sorted(set(before))) or None,
+                "after": box.current_key_id,
+            },
+            {"kind": "added", "path": "sealed_anew", "before": None, "after": count},
+        ]
+
+    audit.record_local(
+        conn,
+        action="secrets.rotate_key",
+        tenant=None,
+        target_type="secrets_key",
+        target_id=box.current_key_id,
+        target_path=None,
+        changes=[
+            *changes((key_id for _, key_id in resealed), sum(resealed.values())),
+            {"kind": "added", "path": "already_current", "before": None, "after": kept},
+        ],
+    )
+    for tenant_id in sorted({tenant_id for tenant_id, _ in resealed}):
+        tenant = accounts.get_tenant(conn, tenant_id)
+        mine = {key_id: n for (owner, key_id), n in resealed.items() if owner == tenant_id}
+        audit.record_local(
+            conn,
+            action="secrets.rotate_key",
+            tenant=(tenant_id, tenant.name if tenant else tenant_id),
+            target_type="secrets_key",
+            target_id=box.current_key_id,
+            target_path=None,
+            changes=changes(mine, sum(mine.values())),
+        )
+
+
+def check_key_ring(database: Database, box: SecretBox) -> None:
+    """Refuse (:class:`~jobplan.store.secret_box.SecretKeyError`) a ring that lacks a key
+    some stored secret is sealed with: a node started with another key (or none, so it made
+    a key file of its own) would fail every job using such a secret. Made at start, before
+    the node serves; the key ids it compares name keys without revealing them."""
+    with database.read() as conn:
+        in_use = store.key_ids_in_use(conn)
+    missing = {key_id: n for key_id, n in in_use.items() if key_id not in box.key_ids}
+    if not missing:
+        return
+    count = sum(missing.values())
+    raise SecretKeyError(
+        f"{count} secret(s) in the database are sealed with key "
+        + ", ".join(sorted(missing))
+        + f", which this node does not have ({box.source} holds "
+        + ", ".join(box.key_ids)
+        + "): every node sharing the database needs the same secrets key. Set "
+        "JOBPLAN_SECRETS_KEY (or copy secrets.key into the data folder) from a node that has "
+        "it; see docs/secrets.md"
+    )
 
 
 def rotate_key_file(database: Database, home: Path) -> tuple[str, int]:
@@ -196,6 +272,6 @@ def rotate_key_file(database: Database, home: Path) -> tuple[str, int]:
     changed, _ = reencrypt(database, ring)
     # a server that sealed a value under the old key while this ran: seal it anew too,
     # before the old key leaves the file
-    again, _ = reencrypt(database, ring)
+    again, _ = reencrypt(database, ring, audit_always=False)
     write_key_file(home, [fresh])
     return ring.current_key_id, changed + again

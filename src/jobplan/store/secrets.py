@@ -21,9 +21,11 @@ __all__ = [
     "all_secrets",
     "delete_secret",
     "get_secret",
+    "key_ids_in_use",
     "list_secrets",
     "put_secret",
     "reseal",
+    "tenants_sealed_with",
     "values_of",
 ]
 
@@ -101,6 +103,23 @@ def all_secrets(conn: Connection) -> list[SecretRecord]:
     """Every tenant's secrets, locked (for re-encryption under a new key)."""
     rows = conn.execute(select(secrets).order_by(secrets.c.id).with_for_update())
     return [SecretRecord(**r._mapping) for r in rows]
+
+
+def key_ids_in_use(conn: Connection) -> dict[str, int]:
+    """How many secrets (of every tenant) each key id seals: the key check a node makes at
+    start (a key id names a key without revealing anything of it)."""
+    rows = conn.execute(select(secrets.c.key_id, func.count()).group_by(secrets.c.key_id))
+    return {key_id: count for key_id, count in rows}
+
+
+def tenants_sealed_with(conn: Connection, key_id: str) -> dict[str, int]:
+    """How many secrets of each tenant ``key_id`` seals (for the rotation's audit records)."""
+    rows = conn.execute(
+        select(secrets.c.tenant_id, func.count())
+        .where(secrets.c.key_id == key_id)
+        .group_by(secrets.c.tenant_id)
+    )
+    return {tenant_id: count for tenant_id, count in rows}
 
 
 def reseal(conn: Connection, secret_id: str, sealed: Sealed) -> None:
