@@ -2,62 +2,212 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+from collections.abc import Iterator, MutableMapping
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
-from rich.table import Table
+from typer._click import Command, Context, HelpFormatter
+from typer.core import TyperCommand, TyperGroup
 
 from jobplan import __version__
-from jobplan.cli.admin import db_app, users_app
-from jobplan.cli.agent import agent
-from jobplan.cli.agents import agents_app
-from jobplan.cli.audit import audit_app
-from jobplan.cli.backfills import register as register_backfills
-from jobplan.cli.calendars import calendars_app
-from jobplan.cli.client import ApiClient, load_connection
-from jobplan.cli.nodes import nodes
-from jobplan.cli.notifications import notifications_app
 from jobplan.cli.output import Format, OutputOption, bold, emit, err, fail, line, out
-from jobplan.cli.remote import apply, keys_app, plans_app
-from jobplan.cli.runs import runs_app
-from jobplan.cli.secrets import secrets_app
-from jobplan.cli.services import services_app
-from jobplan.cli.transfers import export_bundle, import_bundle
 from jobplan.errors import JobplanError
-from jobplan.settings import Settings
 
-__all__ = ["app", "main"]
+if TYPE_CHECKING:
+    from jobplan.cli.client import ApiClient
+    from jobplan.settings import Settings
+
+__all__ = ["COMMANDS", "app", "main"]
+
+#: ``jobplan --help`` lists the commands in these groups, in this order.
+PLANS, OPERATIONS, SERVER = "Plans and runs", "Operating the server", "This machine"
+
+
+@dataclass(frozen=True, slots=True)
+class _Lazy:
+    """A command whose module is imported only when the command runs (or its own help is
+    shown): ``jobplan serve`` and ``jobplan runs list`` do not import every other command's
+    libraries. ``summary`` is what ``jobplan --help`` shows without importing it; a test
+    checks it is the command's own first paragraph."""
+
+    module: str
+    attribute: str
+    panel: str
+    summary: str
+
+
+_LAZY: dict[str, _Lazy] = {
+    "apply": _Lazy(
+        "remote",
+        "apply",
+        PLANS,
+        "Create the plan in FILE, or store it as a new version if it changed.",
+    ),
+    "export": _Lazy(
+        "transfers",
+        "export_bundle",
+        PLANS,
+        "Export plans as a zip bundle (an asynchronous job on the server).",
+    ),
+    "import": _Lazy(
+        "transfers",
+        "import_bundle",
+        PLANS,
+        "Import a zip bundle: all its plans in one transaction, or none.",
+    ),
+    "nodes": _Lazy(
+        "nodes",
+        "nodes",
+        OPERATIONS,
+        "List the nodes (jobplan serve processes): live, stale or stopped.",
+    ),
+    "agent": _Lazy(
+        "agent",
+        "agent",
+        SERVER,
+        "Run this machine as an agent: claim the job runs routed to it and run them here.",
+    ),
+    "plans": _Lazy("remote", "plans_app", PLANS, "Plans on the server."),
+    "runs": _Lazy("runs", "runs_app", PLANS, "Plan runs and job runs on the server."),
+    "services": _Lazy(
+        "services",
+        "services_app",
+        PLANS,
+        "The service registry: where jobs naming a service send their calls.",
+    ),
+    "notifications": _Lazy(
+        "notifications",
+        "notifications_app",
+        PLANS,
+        "Messages sent about runs (webhooks, emails): delivered, pending or failed.",
+    ),
+    "calendars": _Lazy(
+        "calendars",
+        "calendars_app",
+        PLANS,
+        "Calendars of days windows skip or fire only on (docs/calendars.md).",
+    ),
+    "users": _Lazy(
+        "admin",
+        "users_app",
+        OPERATIONS,
+        "Users: on the server (list, show, create, role, disable, enable), or offline on the"
+        " data folder (create --offline or --home, reset-password).",
+    ),
+    "keys": _Lazy("remote", "keys_app", OPERATIONS, "Your API keys on the server."),
+    "audit": _Lazy(
+        "audit",
+        "audit_app",
+        OPERATIONS,
+        "The audit log: changes and sign-ins (supervisors and admins).",
+    ),
+    "agents": _Lazy(
+        "agents", "agents_app", OPERATIONS, "Remote agents of the tenant (docs/agents.md)."
+    ),
+    "secrets": _Lazy(
+        "secrets",
+        "secrets_app",
+        OPERATIONS,
+        "Secrets of the tenant, referred to as ${secret:NAME} in plans (docs/secrets.md).",
+    ),
+    "db": _Lazy("admin", "db_app", SERVER, "Database maintenance (offline, on the data folder)."),
+}
+#: Every command in the order ``jobplan --help`` lists them within their panels (Typer's:
+#: single commands first, then groups).
+COMMANDS = (
+    *("apply", "export", "import", "nodes", "agent", "version", "serve", "cron"),
+    *("plans", "runs", "services", "notifications", "calendars", "users", "keys", "audit"),
+    *("agents", "secrets", "db"),
+)
+
+
+def _load(name: str) -> Command:
+    """Import the command ``name`` and build it as ``app.command``/``app.add_typer`` would."""
+    entry = _LAZY[name]
+    target = getattr(importlib.import_module(f"jobplan.cli.{entry.module}"), entry.attribute)
+    host = typer.Typer()
+    if isinstance(target, typer.Typer):
+        if name == "runs":
+            from jobplan.cli.backfills import register
+
+            register(target)
+        host.add_typer(target, name=name, rich_help_panel=entry.panel)
+    else:
+        host.command(name, rich_help_panel=entry.panel)(target)
+    return typer.main.get_group(host).commands[name]
+
+
+class _Commands(MutableMapping[str, Command]):
+    """The root group's commands: those of this module, and the others imported on first
+    access (running one, its ``--help``, completion, or iterating over all of them)."""
+
+    def __init__(self, own: MutableMapping[str, Command]) -> None:
+        self._loaded = dict(own)
+
+    def loaded(self, name: str) -> Command | None:
+        return self._loaded.get(name)
+
+    def __getitem__(self, name: str) -> Command:
+        if name not in self._loaded and name in _LAZY:
+            self._loaded[name] = _load(name)
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: Command) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from COMMANDS
+        yield from (name for name in self._loaded if name not in COMMANDS)
+
+    def __len__(self) -> int:
+        return len(set(COMMANDS) | set(self._loaded))
+
+
+class _Root(TyperGroup):
+    """``jobplan``: lists every command without importing them (see :class:`_Lazy`)."""
+
+    _listing = False
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = _Commands(self.commands)
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return list(self.commands)  # the names: TyperGroup's own reads every command
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        commands = self.commands
+        assert isinstance(commands, _Commands)
+        if self._listing and cmd_name in _LAZY and commands.loaded(cmd_name) is None:
+            entry = _LAZY[cmd_name]
+            return TyperCommand(name=cmd_name, help=entry.summary, rich_help_panel=entry.panel)
+        return commands.get(cmd_name)
+
+    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
 
 app = typer.Typer(
     name="jobplan",
     help="jobplan: Quartz-cron-scheduled, dependency-driven job plans.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=_Root,
 )
-#: ``jobplan --help`` lists the commands in these groups, in this order.
-PLANS, OPERATIONS, SERVER = "Plans and runs", "Operating the server", "This machine"
-app.command("apply", rich_help_panel=PLANS)(apply)
-app.add_typer(plans_app, name="plans", rich_help_panel=PLANS)
-register_backfills(runs_app)
-app.add_typer(runs_app, name="runs", rich_help_panel=PLANS)
-app.command("export", rich_help_panel=PLANS)(export_bundle)
-app.command("import", rich_help_panel=PLANS)(import_bundle)
-app.add_typer(services_app, name="services", rich_help_panel=PLANS)
-app.add_typer(notifications_app, name="notifications", rich_help_panel=PLANS)
-app.add_typer(calendars_app, name="calendars", rich_help_panel=PLANS)
-app.add_typer(users_app, name="users", rich_help_panel=OPERATIONS)
-app.add_typer(keys_app, name="keys", rich_help_panel=OPERATIONS)
-app.add_typer(audit_app, name="audit", rich_help_panel=OPERATIONS)
-app.command("nodes", rich_help_panel=OPERATIONS)(nodes)
-app.add_typer(agents_app, name="agents", rich_help_panel=OPERATIONS)
-app.add_typer(secrets_app, name="secrets", rich_help_panel=OPERATIONS)
-app.add_typer(db_app, name="db", rich_help_panel=SERVER)
-app.command("agent", rich_help_panel=SERVER)(agent)
 
 
 def _print_version(value: bool) -> None:
@@ -101,6 +251,8 @@ def connection_options(
     ~/.config/jobplan/cli.toml ($JOBPLAN_CONFIG)."""
 
     def make_client() -> ApiClient:
+        from jobplan.cli.client import ApiClient, load_connection
+
         try:
             connection = load_connection(server, api_key, token, user, password, tenant, profile)
         except ValueError as exc:
@@ -131,6 +283,7 @@ def serve(
     from jobplan.logging import configure_logging, get_logger
     from jobplan.service.container import Services
     from jobplan.service.server_lock import ServerLock
+    from jobplan.settings import Settings
 
     overrides: dict[str, object] = {}
     if host is not None:
@@ -274,6 +427,8 @@ def cron(
 
 
 def _cron_text(result: dict[str, Any]) -> None:
+    from rich.table import Table
+
     out.print(line(bold(result["expression"]), f"  ({result['timezone']})"), highlight=False)
     out.print(result["description"], highlight=False)
     table = Table(show_header=True, header_style="bold")

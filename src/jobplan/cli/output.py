@@ -11,7 +11,6 @@ from enum import StrEnum
 from typing import Annotated, TextIO, TypeVar
 
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -83,6 +82,8 @@ def emit(output: Format, data: T, render_table: Callable[[T], None]) -> None:
     if output is Format.JSON:
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     elif output is Format.YAML:
+        import yaml  # only this format needs it
+
         sys.stdout.write(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     else:
         render_table(data)
