@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
-from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from jobplan.engine.engine import LOOPS, Engine
@@ -22,6 +21,7 @@ from jobplan.logging import get_logger
 from jobplan.service.transfer_worker import TransferWorker
 from jobplan.settings import Settings
 from jobplan.store import Database
+from jobplan.store.database import migration_head
 
 __all__ = [
     "DATABASE_TIMEOUT",
@@ -77,7 +77,7 @@ class ReadinessProbe:
         self.database = database
         self.engine = engine
         self.transfers = transfers
-        self.head = ScriptDirectory.from_config(database.alembic_config()).get_current_head()
+        self.head = migration_head()
         self._query: asyncio.Future[str | None] | None = None
 
     async def check(self) -> Readiness:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
@@ -17,9 +17,13 @@ from jobplan.errors import InvalidInput, StoreError
 from jobplan.logging import get_logger
 from jobplan.store import committed
 
-__all__ = ["FIRST_START_LOCK", "Database", "serialise"]
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+__all__ = ["FIRST_START_LOCK", "Database", "migration_head", "serialise"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+_NUMBERED = re.compile(r"^(\d{4})_\w+\.py$")
 log = get_logger(__name__)
 
 # PostgreSQL advisory lock key (an arbitrary bigint: b"jobplan\x01") held by migrations and by
@@ -33,6 +37,19 @@ def serialise(connection: Connection, key: int) -> None:
     holds the whole database (BEGIN IMMEDIATE)."""
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+@cache
+def migration_head() -> str:
+    """The revision of the newest migration, without importing Alembic: migrations are
+    numbered files (``0018_history_keyset_indexes.py`` is revision ``0018``, revising
+    ``0017``), so the head is the highest number (a test checks it is Alembic's own head)."""
+    numbers = [
+        match[1]
+        for path in (MIGRATIONS / "versions").iterdir()
+        if (match := _NUMBERED.match(path.name))
+    ]
+    return max(numbers)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -109,17 +126,35 @@ class Database:
 
     def alembic_config(self) -> Config:
         """Alembic configuration pointing at our migrations and this database."""
+        from alembic.config import Config  # imported when a migration runs, not at each start
+
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         config.attributes["engine"] = self.engine
         return config
 
     def upgrade(self, revision: str = "head") -> None:
-        """Apply migrations up to ``revision``."""
+        """Apply migrations up to ``revision``. At the head already (every start but the
+        first after an upgrade), that is one query, without Alembic."""
+        if revision == "head" and self.revision() == migration_head():
+            return
+        from alembic import command
+
         try:
             command.upgrade(self.alembic_config(), revision)
         except SQLAlchemyError as exc:
             raise StoreError(f"migration failed: {exc}") from exc
+
+    def revision(self) -> str | None:
+        """The revision in ``alembic_version``, read with one query (``None`` when the table
+        is missing or cannot be read: then :meth:`upgrade` lets Alembic decide and report)."""
+        try:
+            with self.engine.connect() as connection:
+                rows = connection.execute(text("SELECT version_num FROM alembic_version"))
+                versions = rows.scalars().all()
+        except SQLAlchemyError:
+            return None
+        return versions[0] if len(versions) == 1 else None
 
     def current_revision(self) -> str | None:
         """The migration revision the database is at (``None`` when empty)."""
