@@ -41,7 +41,10 @@ class PasswordHasher:
             )
         )
         # Verifying against this for unknown users keeps their timing equal to known ones.
-        self._dummy = self._hash.hash(secrets.token_urlsafe(16))
+        # Made by the first verify (known user or not: both then cost the same), not here:
+        # a server's start hashes nothing unless it creates the first admin.
+        self._dummy: str | None = None
+        self._dummy_made = threading.Lock()
         # argon2 is deliberately expensive: a login flood must not take every worker thread
         self._slots = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
 
@@ -52,14 +55,21 @@ class PasswordHasher:
 
     def verify(self, password: str, password_hash: str | None) -> bool:
         """Check ``password``; with no hash, spend the same time and answer ``False``."""
+        dummy = self._dummy_hash()
         with self._slots:
             if password_hash is None:
-                self._hash.verify(password, self._dummy)
+                self._hash.verify(password, dummy)
                 return False
             try:
                 return self._hash.verify(password, password_hash)
             except Exception:  # a corrupt stored hash must not become a 500
                 return False
+
+    def _dummy_hash(self) -> str:
+        with self._dummy_made:
+            if self._dummy is None:
+                self._dummy = self.hash(secrets.token_urlsafe(16))
+            return self._dummy
 
 
 def new_secret(nbytes: int = 32) -> str:
