@@ -5,11 +5,9 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Iterator, MutableMapping
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
@@ -277,9 +275,6 @@ def serve(
     ] = None,
 ) -> None:
     """Run the server (API, scheduler and UI) until interrupted."""
-    import uvicorn
-
-    from jobplan.api import create_app
     from jobplan.logging import configure_logging, get_logger
     from jobplan.service.container import Services
     from jobplan.service.server_lock import ServerLock
@@ -354,28 +349,11 @@ def serve(
             highlight=False,
         )
 
-    class Server(uvicorn.Server):
-        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-            # before uvicorn waits for open requests: agents' claim long-polls answer now
-            services.agent_protocol.begin_shutdown()
-            super().handle_exit(sig, frame)
-
-    config = uvicorn.Config(
-        create_app(settings, services),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        # one access line per request comes from jobplan (with its request id)
-        access_log=False,
-        # client addresses feed login throttling: never take them from X-Forwarded-For
-        proxy_headers=False,
-    )
     try:
-        server = Server(config)
-        with suppress(KeyboardInterrupt):
-            server.run()
-        if not server.started:  # as uvicorn.run: the port taken, the application failed
-            raise typer.Exit(3)
+        from jobplan.cli.serving import serve_until_stopped
+
+        if not serve_until_stopped(settings, services):
+            raise typer.Exit(3)  # as uvicorn.run: the port taken, the application failed
     finally:
         services.close()
         if lock is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from jobplan.engine.documents import VersionCache
 from jobplan.engine.state import RunState
@@ -33,6 +34,9 @@ from jobplan.service.voltmx import VoltMxJobService
 from jobplan.settings import Settings
 from jobplan.store import Database
 from jobplan.store.secret_box import load_key_ring
+
+if TYPE_CHECKING:
+    from jobplan.engine.engine import Engine
 
 __all__ = ["Services"]
 
@@ -96,6 +100,9 @@ class Services:
         self.voltmx = VoltMxJobService(database, self.plans, self.runs)
         self.audit = AuditService(database)
         self.bootstrap: BootstrapResult | None = None
+        #: the engine running over these services, when started before the web application
+        #: (``jobplan serve``): its lifespan then uses it instead of starting another
+        self.engine: Engine | None = None
         self.connect_engine(lambda: None)
 
     def connect_engine(self, notify: Callable[[], None]) -> None:

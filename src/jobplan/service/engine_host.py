@@ -15,7 +15,12 @@ __all__ = ["hosted_engine"]
 @asynccontextmanager
 async def hosted_engine(services: Services) -> AsyncIterator[Engine]:
     """Start the engine with the standard executors; changes made through ``services`` wake
-    it at once. Stops it (and its running jobs) on exit."""
+    it at once. Stops it (and its running jobs) on exit. When ``services.engine`` is already
+    running (``jobplan serve`` starts it before importing the web application), that one is
+    used, and left running."""
+    if services.engine is not None:
+        yield services.engine
+        return
     settings = services.settings
     async with AsyncExitStack() as stack:
         http = await stack.enter_async_context(HttpExecutor(resolver=services.registry))
