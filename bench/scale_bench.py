@@ -178,6 +178,52 @@ def measure(size: int, due: int, seconds: float) -> dict[str, float]:
         shutil.rmtree(home, ignore_errors=True)
 
 
+#: ``--phases``: the steps of ``jobplan serve``'s start, in its order, timed in a fresh
+#: process on a migrated home (wall and CPU seconds since the interpreter started to run it).
+_PHASES = """
+import asyncio, sys, time
+t0, c0 = time.perf_counter(), time.process_time()
+def mark(name):
+    print(f"{name:<34} {time.perf_counter() - t0:6.3f} {time.process_time() - c0:6.3f}")
+import jobplan.cli.main
+mark("import jobplan.cli.main")
+from jobplan.logging import configure_logging
+from jobplan.settings import Settings
+settings = Settings(home=sys.argv[1])
+configure_logging("WARNING")
+mark("settings, logging")
+from jobplan.service.container import Services
+mark("import the services")
+services = Services.open(settings)
+mark("open: migration check, bootstrap")
+from jobplan.service.engine_host import hosted_engine
+async def main():
+    async with hosted_engine(services) as engine:
+        services.engine = engine
+        mark("engine started")
+        from jobplan.api import create_app
+        mark("import the API and console")
+        create_app(settings, services)
+        mark("create_app")
+        import uvicorn
+        mark("import uvicorn")
+        services.engine = None
+asyncio.run(main())
+services.close()
+"""
+
+
+def phases() -> None:
+    home = Path(tempfile.mkdtemp(prefix="scale-phases-", dir="/tmp"))
+    try:
+        env = dict(os.environ)
+        for attempt in ("first start (migrations, admin)", "second start"):
+            print(f"{attempt}: phase, wall s, CPU s (load {os.getloadavg()[0]:.1f})")
+            subprocess.run([sys.executable, "-c", _PHASES, str(home)], env=env, check=True)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def _runs(reader: sqlite3.Connection) -> int:
     # history OFF: runs are deleted as they complete; their jobs wait for 2099, so they stay
     return int(reader.execute("SELECT count(*) FROM plan_runs").fetchone()[0])
@@ -191,7 +237,11 @@ def main() -> None:
     parser.add_argument(
         "--sizes", type=lambda text: [int(n) for n in text.split(",")], help="e.g. 1000,100000"
     )
+    parser.add_argument("--phases", action="store_true", help="time the start's phases only")
     args = parser.parse_args()
+    if args.phases:
+        phases()
+        return
     sizes = args.sizes or ([1_000, 10_000] if args.quick else [1_000, 10_000, 100_000])
     results = {}
     print(
