@@ -33,11 +33,11 @@ import asyncio
 import os
 import re
 import signal
-import subprocess
 from collections.abc import Mapping
 
 from jobplan.engine.executors._output import OutputCapture
 from jobplan.engine.executors._reaper import GroupReaper
+from jobplan.engine.executors._spawn import Child, spawn
 from jobplan.engine.executors.base import (
     ExecutionRequest,
     ExecutionResult,
@@ -67,6 +67,9 @@ class CommandExecutor:
     :data:`INHERITED_VARIABLES` from the server's environment (read once, here).
     ``working_directory``: where commands without a ``working_directory`` run, and what relative
     ones are relative to; None: the server's current directory.
+    ``use_pidfd``: await each command's end through a pidfd on the event loop (see
+    :mod:`._spawn`); False waits in a thread per command, as happens anyway where pidfds are
+    not available (kept selectable so both paths stay tested).
 
     Use as ``async with CommandExecutor(...)`` or call :meth:`close` when done: it keeps a small
     reaper process that kills the running jobs if this process dies.
@@ -80,6 +83,7 @@ class CommandExecutor:
         base_environment: Mapping[str, str] | None = None,
         working_directory: str | os.PathLike[str] | None = None,
         shell: str = "/bin/sh",
+        use_pidfd: bool = True,
     ) -> None:
         if kill_grace_seconds < 0 or drain_seconds < 0:
             raise ValueError("kill_grace_seconds and drain_seconds must not be negative")
@@ -94,6 +98,7 @@ class CommandExecutor:
             None if working_directory is None else os.fspath(working_directory)
         )
         self._shell = shell
+        self.use_pidfd = use_pidfd
         self._reaper = GroupReaper()
 
     async def __aenter__(self) -> CommandExecutor:
@@ -172,7 +177,8 @@ class _Attempt:
         self._drain_seconds = executor.drain_seconds
         self._capture = capture
         self._log = _log.bind(job_run_id=job_run_id)
-        self._process: asyncio.subprocess.Process | None = None
+        self._use_pidfd = executor.use_pidfd
+        self._process: Child | None = None
         self._pipe_closed: asyncio.Future[None] | None = None
         self._transport: asyncio.ReadTransport | None = None
 
@@ -190,14 +196,12 @@ class _Attempt:
         pipe = os.fdopen(read_fd, "rb", buffering=0)
         try:
             try:
-                self._process = await asyncio.create_subprocess_exec(
-                    *argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=write_fd,
-                    stderr=write_fd,
+                self._process = spawn(
+                    argv,
+                    environment=environment,
                     cwd=cwd,
-                    env=environment,
-                    start_new_session=True,
+                    output_fd=write_fd,
+                    use_pidfd=self._use_pidfd,
                 )
             finally:
                 os.close(write_fd)  # the child has its copy; EOF comes when all copies close
