@@ -9,7 +9,7 @@ from collections import OrderedDict
 from pydantic import ValidationError
 from sqlalchemy import Connection
 
-from jobplan.engine.graph import RunGraph
+from jobplan.engine.graph import RunGraph, graph_shape
 from jobplan.errors import Conflict, StoreError
 from jobplan.model import STORED_CONTEXT, PlanDocument
 from jobplan.store import plans as plan_store
@@ -89,7 +89,7 @@ class VersionCache:
         record = plan_store.get_version_by_id(conn, version_id)
         if record is None:
             raise StoreError(f"plan version {version_id} not found")
-        graph = RunGraph(load_document(record))
+        graph = RunGraph(load_document(record), graph_shape(record.document))
         self.put(version_id, graph)
         return graph
 

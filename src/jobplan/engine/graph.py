@@ -6,8 +6,11 @@ the plan run's status is. The runner calls it on every job-run transition.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from jobplan.model import (
     And,
@@ -26,7 +29,7 @@ from jobplan.model import (
     Window,
 )
 
-__all__ = ["DONE", "FAILED", "RunGraph"]
+__all__ = ["DONE", "FAILED", "RunGraph", "graph_shape"]
 
 #: A job in one of these states counts as done for the jobs that depend on it.
 DONE = frozenset({JobRunStatus.COMPLETE, JobRunStatus.SKIPPED, JobRunStatus.DISABLED})
@@ -60,11 +63,24 @@ def _route(job: Job) -> tuple[str, str | None]:
     return kind, agent[:_AGENT_CHARS]
 
 
+def graph_shape(document: Mapping[str, Any]) -> bytes:
+    """A digest of what a :class:`RunGraph` is built from (a stored document's jobs, stages
+    and locks, as JSON): versions of different plans with the same shape settle a new run
+    alike, whatever their names, windows and policies."""
+    parts = [document.get(key) for key in ("jobs", "stages", "locks")]
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
 class RunGraph:
     """Precomputed view of a plan version: jobs, their conditions, stages and locks."""
 
-    def __init__(self, document: PlanDocument) -> None:
+    def __init__(self, document: PlanDocument, shape: bytes | None = None) -> None:
         self.document = document
+        #: :func:`graph_shape` of the stored document, when the graph was loaded from one
+        #: (the scheduler settles one new run per shape and copies it to the others); None
+        #: when not known: then the graph shares with no other
+        self.shape = shape
         self.jobs: dict[str, _JobNode] = {}
         self.stage_members: dict[str, frozenset[str]] = {}
         locks_by_job: dict[str, list[Lock]] = {}

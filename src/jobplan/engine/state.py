@@ -173,6 +173,10 @@ class RunState:
         #: ring (``secrets.box``) is set by the services
         self.secrets = SecretSource()
         self.contexts.namespaces["secret"] = self.secrets
+        #: runs opened together that share a graph shape, disabled jobs and instants share
+        #: one settled template (False: settle each run on its own, the plain path the
+        #: shared one is tested against)
+        self.share_settling = True
         #: evaluate plan runs from their full job run records (the plain path, kept as the
         #: reference the narrow read is tested against) instead of the fields it reads
         self.full_evaluation = False
@@ -248,6 +252,10 @@ class RunState:
         ended: list[tuple[PlanRunRecord, str, Notifications]] = []
         started: list[NotificationRecord] = []  # on_start messages, written before the ends
         jobs_ended: list[_Ended] = []  # counted once the tick commits, in one go
+        settled_runs: dict[
+            tuple[object, frozenset[str], datetime, datetime],
+            tuple[PlanRunStatus, list[_Ended], dict[str, _Draft]],
+        ] = {}
         debug = logging.getLogger(__name__).isEnabledFor(logging.DEBUG)
         for request, graph in zip(requests, graphs, strict=True):
             plan = request.plan
@@ -278,19 +286,25 @@ class RunState:
                         cancelled.append(other.id)
                     running[plan.id] = 0
             disabled = frozenset(plan.disabled_jobs or ())
-            drafts = {
-                name: _Draft(graph.initial_status(name, disabled).value) for name in graph.jobs
-            }
             ended_at: datetime | None = None
             purge_after: datetime | None = None
             if status == PlanRunStatus.QUEUED:
+                drafts = _initial_drafts(graph, disabled)
                 queued[plan.id] = queued.get(plan.id, 0) + 1
                 outcome = StartOutcome.QUEUED
             else:
                 opened_for = request.scheduled_for or now
-                settled, _, ended_jobs = self._settle(
-                    graph, drafts, now, request.not_before or now, opened_for
-                )
+                start = request.not_before or now
+                # settling depends only on the graph's shape, the disabled jobs and these
+                # instants: runs that share them (a burst) share one settled set of drafts
+                # (only read from here on), so only the first is settled
+                key = (graph.shape or graph, disabled, start, opened_for)
+                known = settled_runs.get(key) if self.share_settling else None
+                if known is None:
+                    drafts = _initial_drafts(graph, disabled)
+                    settled, _, ended_jobs = self._settle(graph, drafts, now, start, opened_for)
+                    known = settled_runs[key] = (settled, ended_jobs, drafts)
+                settled, ended_jobs, drafts = known
                 jobs_ended.extend(ended_jobs)
                 status = settled.value
                 outcome = StartOutcome.STARTED
@@ -1692,6 +1706,11 @@ class _Draft:
             acknowledged=False,
             agent=agent,
         )
+
+
+def _initial_drafts(graph: RunGraph, disabled: frozenset[str]) -> dict[str, _Draft]:
+    """A new run's job runs as they start, before settling."""
+    return {name: _Draft(graph.initial_status(name, disabled).value) for name in graph.jobs}
 
 
 _MUTABLE = ("status", "attempt", "queued_at", "wake_at", "started_at", "ended_at", "reason")
