@@ -1,6 +1,7 @@
 """Nodes as operators see them, with real ``jobplan serve`` processes: a running server is a
 live node; killed with ``kill -9`` (no clean shutdown) it goes stale once its heartbeat is
-older than the lease; a server stopped with SIGTERM is stopped. Read with ``jobplan nodes``."""
+older than the lease; a server stopped with SIGTERM is stopped, and cleans up before it
+exits. Read with ``jobplan nodes``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from jobplan.service.server_lock import LOCK_NAME
 from jobplan.store import Database
 from jobplan.store.nodes import NodeState, list_nodes
 from support.api import wait_for
@@ -63,6 +65,13 @@ def test_a_killed_node_goes_stale_and_a_stopped_one_is_stopped(tmp_path: Path) -
     finally:
         second.stop()  # SIGTERM: a clean shutdown
 
+    # ... which ends with serve's own cleanup, not with the SIGTERM uvicorn raises again once
+    # it has shut down (that killed the process before the cleanup ran): the process exits
+    # normally, the data folder's lock file is emptied and the database closed (its
+    # write-ahead log checkpointed away)
+    assert second.process is not None and second.process.returncode == 0, second.output()
+    assert (home / LOCK_NAME).read_text() == ""
+    assert not (home / "jobplan.db-wal").exists()
     database = Database(f"sqlite:///{home / 'jobplan.db'}")
     try:
         with database.read() as conn:
