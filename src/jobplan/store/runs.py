@@ -21,10 +21,12 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     Connection,
+    LargeBinary,
     Table,
     and_,
     bindparam,
     case,
+    cast,
     delete,
     func,
     insert,
@@ -1226,9 +1228,15 @@ def append_output(
 def output_sizes(
     conn: Connection, keys: Sequence[tuple[str, int]], seqs: Sequence[int]
 ) -> dict[tuple[str, int], tuple[int, set[int]]]:
-    """For each ``(job_run_id, attempt)``: the characters of output stored, and which of
-    ``seqs`` it already has."""
+    """For each ``(job_run_id, attempt)``: the bytes (UTF-8) of output stored, as the output
+    cap counts them, and which of ``seqs`` it already has."""
     out: dict[tuple[str, int], tuple[int, set[int]]] = {key: (0, set()) for key in keys}
+    chunk = job_run_output.c.chunk
+    size_of = (
+        func.octet_length(chunk)
+        if conn.dialect.name == "postgresql"
+        else func.length(cast(chunk, LargeBinary))  # SQLite: a BLOB's length is in bytes
+    )
     ids = sorted({job_run_id for job_run_id, _ in keys})
     wanted = sorted(set(seqs))
     for start in range(0, len(ids), 500):
@@ -1237,7 +1245,7 @@ def output_sizes(
             select(
                 job_run_output.c.job_run_id,
                 job_run_output.c.attempt,
-                func.sum(func.length(job_run_output.c.chunk)),
+                func.sum(size_of),
             )
             .where(job_run_output.c.job_run_id.in_(some))
             .group_by(job_run_output.c.job_run_id, job_run_output.c.attempt)

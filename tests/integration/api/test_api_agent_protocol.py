@@ -263,6 +263,24 @@ def test_output_is_idempotent_capped_and_refused_for_job_runs_not_held(
     assert "tail" not in text and "mine" not in text
 
 
+def test_the_output_cap_counts_bytes_not_characters(
+    client: TestClient, root: Actor, services: Services
+) -> None:
+    # two chunks of two-byte characters, each 3/5 of the cap in bytes: the second is cut
+    # (counting the first one's characters, the old cap let both in whole: 6/5 of the cap)
+    agent = _agent(client, root, "edge-1")
+    _start(client, root, [{"name": "a", "kind": "command", "command": "x", "agent": "edge-1"}])
+    [assignment] = _claim(client, agent)["assignments"]
+    job_run_id = assignment["job_run_id"]
+    cap = services.settings.output_limit_bytes
+    wide = "é" * (cap * 3 // 10)
+    for seq in (0, 1):
+        chunk = {"job_run_id": job_run_id, "attempt": 1, "seq": seq, "text": wide}
+        assert _call(client, agent, "output", {"chunks": [chunk]})["accepted"] == 1
+    output = client.get(f"/api/v1/job-runs/{job_run_id}/output", headers=root.headers).json()
+    assert cap - 1 <= len(output["text"].encode()) <= cap
+
+
 def test_results_are_refused_for_job_runs_the_agent_does_not_hold(
     client: TestClient, root: Actor
 ) -> None:
